@@ -1,0 +1,1 @@
+"""Reusable CDK L3 constructs with no dependency on the spec (``import skyrelay.constructs``)."""

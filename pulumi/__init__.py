@@ -1,0 +1,1 @@
+"""The Pulumi program for the Azure side and its components (``import skyrelay.pulumi``)."""

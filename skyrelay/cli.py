@@ -1,0 +1,184 @@
+"""The ``skyrelay`` command line: rich output for people, ``--json`` for machines.
+
+Exit codes: 0 success, 1 a check failed, 2 the spec (or another input) is invalid.
+
+Example::
+
+    skyrelay validate examples/platform.yaml
+    skyrelay plan --json | jq .totals
+    skyrelay gateway config > gateway.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from skyrelay.spec import Spec, SpecError, load_spec
+from skyrelay.views.cost import RouteTraffic, TrafficProfile
+from skyrelay.views.gateway_config import gateway_config
+from skyrelay.views.plan import build_plan
+
+SPEC_CONTEXT_KEY = "skyrelay:spec"
+EXIT_INVALID = 2
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def find_default_spec(start: Path | None = None) -> Path:
+    """The spec named by ``skyrelay:spec`` in the nearest cdk.json at or above ``start``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        cdk_json = folder / "cdk.json"
+        if cdk_json.is_file():
+            try:
+                context = json.loads(cdk_json.read_text()).get("context", {})
+            except (OSError, json.JSONDecodeError) as exc:
+                fail(f"{cdk_json}: cannot read the default spec from it: {exc}")
+            value = context.get(SPEC_CONTEXT_KEY)
+            if not value:
+                fail(f"{cdk_json}: no '{SPEC_CONTEXT_KEY}' in its context; pass SPEC explicitly")
+            return folder / value
+    fail("no SPEC given and no cdk.json found in this folder or above it")
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    """Print an error for people and exit without a traceback."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def load_or_exit(spec_path: str | None, as_json: bool = False) -> tuple[Path, Spec]:
+    """Load the spec (default from cdk.json) or print every problem and exit 2."""
+    path = Path(spec_path) if spec_path else find_default_spec()
+    try:
+        return path, load_spec(path)
+    except SpecError as err:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "spec": str(path),
+                                   "errors": [i.as_dict() for i in err.issues]}, indent=2))
+        else:
+            err_console.print(f"[bold red]{path}: {len(err.issues)} problem(s)[/]")
+            for issue in err.issues:
+                err_console.print(f"  {issue}", highlight=False, markup=False)
+        sys.exit(EXIT_INVALID)
+
+
+spec_argument = click.argument("spec", required=False)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.group()
+@click.version_option(package_name="skyrelay")
+def main() -> None:
+    """skyrelay: one platform spec for frontier models on AWS and Azure."""
+
+
+@main.command()
+@spec_argument
+@json_option
+def validate(spec: str | None, as_json: bool) -> None:
+    """Validate SPEC (default: cdk.json's skyrelay:spec); exit 2 listing every problem."""
+    path, loaded = load_or_exit(spec, as_json)
+    if as_json:
+        click.echo(json.dumps({"valid": True, "spec": str(path), "errors": []}, indent=2))
+    else:
+        console.print(f"[green]ok[/] {path}: {len(loaded.routes)} routes, "
+                      f"{len(loaded.tenants)} tenants", highlight=False)
+
+
+@main.command()
+@spec_argument
+@json_option
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the plan as a self-contained HTML page.")
+@click.option("--requests-per-month", default=100_000, show_default=True, type=click.IntRange(0),
+              help="Traffic profile: requests per route per month.")
+@click.option("--input-tokens", default=1_500, show_default=True, type=click.IntRange(0))
+@click.option("--output-tokens", default=400, show_default=True, type=click.IntRange(0))
+def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_month: int,
+         input_tokens: int, output_tokens: int) -> None:
+    """Show what each cloud gets, every route's targets and residency, and the monthly cost."""
+    _, loaded = load_or_exit(spec, as_json)
+    traffic = TrafficProfile(RouteTraffic(requests_per_month, input_tokens, output_tokens))
+    document = build_plan(loaded, traffic)
+    if html_file:
+        from skyrelay.render_html import write_plan_html
+
+        write_plan_html(document, Path(html_file))
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    render_plan(document)
+    if html_file:
+        console.print(f"wrote {html_file}")
+
+
+def render_plan(document: dict[str, Any]) -> None:
+    """Print the plan for people."""
+    tree = Tree(f"[bold]{document['name']}[/]")
+    aws = tree.add("AWS")
+    for r in document["aws"]:
+        node = aws.add(f"[cyan]{r['region']}[/] VPC {r['vpc']['cidr']} ({r['vpc']['az_count']} AZs)"
+                       + (", gateway" if r["gateway"] else ""))
+        for m in r["bedrock_models"]:
+            node.add(f"bedrock {m['name']} = {m['model_id']}  [dim]processes in {m['processing']}[/]")
+        for job in r["fine_tuning_jobs"]:
+            node.add(f"fine-tuning job {job}")
+    azure = tree.add("Azure")
+    for a in document["azure"]:
+        node = azure.add(f"[cyan]{a['account']}[/] ({a['location']}) {a['endpoint']}"
+                         f" public access: {a['public_network_access']}")
+        for d in a["deployments"]:
+            node.add(f"deployment {d['name']} = {d['model']} {d['version']} {d['sku']} "
+                     f"x{d['capacity']}  [dim]processes in {d['processing']}[/]")
+    console.print(tree)
+
+    table = Table(title="Routes", show_lines=True)
+    for col in ("route", "strategy", "target", "processes in", "classifications"):
+        table.add_column(col)
+    for route in document["routes"]:
+        for i, t in enumerate(route["targets"]):
+            table.add_row(route["name"] if i == 0 else "", route["strategy"] if i == 0 else "",
+                          t["key"] + (f" (w={t['weight']})" if route["strategy"] == "weighted" else ""),
+                          t["processing"], ", ".join(t["classifications"]) or "none")
+    console.print(table)
+
+    cost = document["cost"]
+    ctable = Table(title=f"Monthly cost estimate ({cost['currency']}; "
+                         f"{cost['traffic']['requests_per_month_per_route']:,} requests/route, "
+                         f"{cost['traffic']['input_tokens']} in / "
+                         f"{cost['traffic']['output_tokens']} out tokens)")
+    ctable.add_column("route")
+    ctable.add_column("cost", justify="right")
+    for r in cost["routes"]:
+        ctable.add_row(r["route"], f"{r['total']:,.2f}")
+    for key, value in cost["fixed"].items():
+        ctable.add_row(f"fixed: {key}", f"{value:,.2f}")
+    ctable.add_row("[bold]total[/]", f"[bold]{document['totals']['monthly_cost']:,.2f}[/]")
+    console.print(ctable)
+
+
+@main.group()
+def gateway() -> None:
+    """The gateway service: its derived config, and serving it."""
+
+
+@gateway.command("config")
+@spec_argument
+def gateway_config_cmd(spec: str | None) -> None:
+    """Print the gateway runtime config derived from SPEC (JSON)."""
+    _, loaded = load_or_exit(spec, as_json=True)
+    click.echo(json.dumps(gateway_config(loaded), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

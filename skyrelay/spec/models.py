@@ -1,0 +1,496 @@
+"""The platform spec: immutable pydantic models, one class per YAML section.
+
+Field-level rules (types, ranges, real region names, SKUs) live here; rules that need the
+whole document (references between sections, residency) live in :mod:`skyrelay.spec.checks`
+so that every mistake in a file is reported at once.
+
+Example::
+
+    from skyrelay.spec import load_spec
+    spec = load_spec("examples/platform.yaml")
+    print([r.name for r in spec.routes])
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from skyrelay import regions
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+    Field(description="lower-case letters, digits and '-', 1-63 characters"),
+]
+RouteName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"),
+    Field(description="the model name clients ask for, e.g. gpt-4o or chat-default"),
+]
+PositiveMoney = Annotated[float, Field(ge=0)]
+
+#: CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+
+class Model(BaseModel):
+    """Base: immutable, and unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Price(Model):
+    """Token prices in the spec's currency per million tokens, plus optional fixed cost."""
+
+    input_per_million: PositiveMoney
+    output_per_million: PositiveMoney
+    hourly_per_unit: PositiveMoney = Field(
+        0.0, description="fixed cost per capacity unit per hour (provisioned throughput)"
+    )
+
+
+def _check_aws_region(value: str) -> str:
+    if value not in regions.AWS_REGIONS:
+        raise ValueError(f"{value!r} is not an AWS region (e.g. us-east-1, eu-central-1)")
+    return value
+
+
+def _check_azure_region(value: str) -> str:
+    if value not in regions.AZURE_REGIONS:
+        raise ValueError(f"{value!r} is not an Azure region (e.g. eastus2, swedencentral)")
+    return value
+
+
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"{value} is not a CloudWatch retention period; use one of "
+            + ", ".join(map(str, LOG_RETENTION_DAYS))
+        )
+    return value
+
+
+class SecretRef(Model):
+    """Where a secret lives: an environment variable or a secret-store name, never a value."""
+
+    env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    secret: str | None = Field(None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.secret is None):
+            raise ValueError("give exactly one of 'env' (variable name) or 'secret' (secret name)")
+        return self
+
+
+# --- AWS ---------------------------------------------------------------------------------
+
+_BEDROCK_ID = re.compile(r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:[a-z-]+/[A-Za-z0-9._:/-]+"
+                         r"|[a-z0-9-]+(\.[a-z0-9-]+)?\.[A-Za-z0-9._:-]+)$")
+
+
+class BedrockModel(Model):
+    """A Bedrock model or system inference profile callable in one region."""
+
+    name: Name
+    model_id: str = Field(
+        description="foundation-model id (openai.gpt-oss-120b-1:0) or inference profile id "
+        "(us.anthropic.claude-sonnet-4-20250514-v1:0)"
+    )
+    price: Price
+    destination_regions: tuple[str, ...] | None = Field(
+        None, description="narrow where a cross-region profile may route (default: its geography)"
+    )
+    kind: Literal["chat", "embedding"] = "chat"
+
+    @field_validator("model_id")
+    @classmethod
+    def _model_id_shape(cls, value: str) -> str:
+        if not _BEDROCK_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a Bedrock model id (provider.model-version) or inference "
+                "profile id (us./eu./global. prefix)"
+            )
+        if value.startswith("arn:"):
+            raise ValueError("give the model or profile id, not an ARN: ARNs are derived")
+        return value
+
+    @field_validator("destination_regions")
+    @classmethod
+    def _dest(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for region in value or ():
+            _check_aws_region(region)
+        return value
+
+    @property
+    def is_profile(self) -> bool:
+        """True for a system-defined cross-region inference profile id."""
+        return regions.profile_prefix(self.model_id) is not None
+
+
+class AwsRegion(Model):
+    """One AWS region of the platform: its VPC and the Bedrock models used there."""
+
+    vpc_cidr: str = "10.0.0.0/16"
+    az_count: int = Field(2, ge=1, le=6)
+    bedrock_models: tuple[BedrockModel, ...] = ()
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a CIDR block: {exc}") from None
+        if not isinstance(net, ipaddress.IPv4Network) or not net.is_private:
+            raise ValueError(f"{value!r} must be a private IPv4 range (RFC 1918)")
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError(f"{value!r}: the VPC prefix must be between /16 and /24")
+        return value
+
+
+class InvocationLogging(Model):
+    """Bedrock model invocation logging (account-level, per region)."""
+
+    enabled: bool = True
+    log_retention_days: int = 365
+    text: bool = True
+    image: bool = False
+    embedding: bool = False
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _check_retention(value)
+
+
+class Alarms(Model):
+    """Thresholds for Bedrock alarms and where they notify."""
+
+    throttles_per_5min: int = Field(10, ge=1)
+    server_errors_per_5min: int = Field(5, ge=1)
+    p99_latency_ms: int = Field(30000, ge=100)
+    notify_emails: tuple[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")], ...] = ()
+
+
+class Aws(Model):
+    """The AWS side: account (optional), regions, logging and alarms."""
+
+    account: str | None = Field(None, pattern=r"^\d{12}$")
+    regions: dict[str, AwsRegion] = Field(min_length=1)
+    invocation_logging: InvocationLogging = InvocationLogging()
+    alarms: Alarms = Alarms()
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: dict[str, AwsRegion]) -> dict[str, AwsRegion]:
+        for region in value:
+            _check_aws_region(region)
+        return value
+
+
+# --- Azure -------------------------------------------------------------------------------
+
+AzureSku = Literal["Standard", "GlobalStandard", "DataZoneStandard", "ProvisionedManaged"]
+
+
+class AzureDeployment(Model):
+    """One model deployment on an Azure OpenAI account."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    model: str = Field(min_length=1, description="model name, e.g. gpt-4o")
+    version: str = Field(min_length=1, description="model version, e.g. 2024-11-20")
+    sku: AzureSku
+    capacity: int = Field(ge=1, description="thousands of tokens/min (Standard) or PTUs")
+    content_filter: str | None = Field(None, description="name of a content_filters entry")
+    price: Price
+    kind: Literal["chat", "embedding"] = "chat"
+    version_upgrade: Literal["OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired",
+                             "NoAutoUpgrade"] = "NoAutoUpgrade"
+
+
+class ContentFilter(Model):
+    """A content-filter (RAI) policy: severity threshold per category, blocking on/off."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    base_policy: str = "Microsoft.DefaultV2"
+    severity_threshold: Literal["Low", "Medium", "High"] = "Medium"
+    blocking: bool = True
+    jailbreak_detection: bool = True
+
+
+class AzureAccount(Model):
+    """An Azure OpenAI (Cognitive Services, kind OpenAI) account and its deployments."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+    location: str
+    custom_subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+    public_network_access: Literal["disabled", "gateway-egress-only"] = Field(
+        "disabled", description="'gateway-egress-only' opens it to the gateway's NAT addresses"
+    )
+    vnet_cidr: str = "10.100.0.0/24"
+    deployments: tuple[AzureDeployment, ...] = Field(min_length=1)
+
+    @field_validator("location")
+    @classmethod
+    def _loc(cls, value: str) -> str:
+        return _check_azure_region(value)
+
+    @property
+    def subdomain(self) -> str:
+        """The custom subdomain, derived from the account name when the spec omits it."""
+        return self.custom_subdomain or self.name
+
+    @property
+    def endpoint(self) -> str:
+        """The account's data-plane endpoint URL."""
+        return f"https://{self.subdomain}.openai.azure.com/"
+
+
+class Azure(Model):
+    """The Azure side: subscription (optional), content filters, OpenAI accounts."""
+
+    subscription: str | None = Field(
+        None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )
+    resource_group: str | None = None
+    log_retention_days: int = Field(90, ge=30, le=730)
+    content_filters: tuple[ContentFilter, ...] = ()
+    accounts: tuple[AzureAccount, ...] = Field(min_length=1)
+
+
+# --- OpenAI-compatible upstreams ------------------------------------------------------
+
+class CompatibleModel(Model):
+    """A model served by an OpenAI-compatible endpoint."""
+
+    name: Name
+    model: str = Field(min_length=1, description="the model name the upstream expects")
+    price: Price
+    kind: Literal["chat", "embedding"] = "chat"
+
+
+class CompatibleEndpoint(Model):
+    """Any OpenAI-compatible upstream by base URL (OpenAI itself, an on-premises vLLM)."""
+
+    name: Name
+    base_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    api_key: SecretRef | None = None
+    processing: tuple[str, ...] = Field(
+        min_length=1, description="regions or geographies where it processes data, or 'any'"
+    )
+    models: tuple[CompatibleModel, ...] = Field(min_length=1)
+
+    @field_validator("processing")
+    @classmethod
+    def _processing(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        regions.expand_allowed(value)  # raises ValueError naming the bad entry
+        return value
+
+
+# --- Routes ---------------------------------------------------------------------------
+
+class BedrockTarget(Model):
+    """Route to a Bedrock model declared under ``aws.regions.<region>.bedrock_models``."""
+
+    cloud: Literal["bedrock"]
+    region: str
+    model: Name
+    weight: int = Field(1, ge=0, le=1000)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _check_aws_region(value)
+
+    @property
+    def key(self) -> str:
+        """Stable target id, e.g. ``bedrock:us-east-1/claude-sonnet``."""
+        return f"bedrock:{self.region}/{self.model}"
+
+
+class AzureTarget(Model):
+    """Route to an Azure OpenAI deployment declared under ``azure.accounts``."""
+
+    cloud: Literal["azure"]
+    account: str
+    deployment: str
+    weight: int = Field(1, ge=0, le=1000)
+
+    @property
+    def key(self) -> str:
+        """Stable target id, e.g. ``azure:acme-swc/gpt-4o``."""
+        return f"azure:{self.account}/{self.deployment}"
+
+
+class CompatibleTarget(Model):
+    """Route to a model of an ``openai_compatible`` endpoint."""
+
+    cloud: Literal["openai"]
+    endpoint: str
+    model: str
+    weight: int = Field(1, ge=0, le=1000)
+
+    @property
+    def key(self) -> str:
+        """Stable target id, e.g. ``openai:vllm/llama``."""
+        return f"openai:{self.endpoint}/{self.model}"
+
+
+Target = Annotated[BedrockTarget | AzureTarget | CompatibleTarget, Field(discriminator="cloud")]
+
+
+class Route(Model):
+    """A model name clients ask for, and the targets that may serve it."""
+
+    name: RouteName
+    kind: Literal["chat", "embedding"] = "chat"
+    strategy: Literal["priority", "weighted", "lowest-cost", "lowest-latency"] = "priority"
+    targets: tuple[Target, ...] = Field(min_length=1)
+    timeout_seconds: float = Field(60.0, gt=0, le=900)
+    max_attempts: int = Field(3, ge=1, le=10)
+
+
+# --- Tenants and compliance -----------------------------------------------------------
+
+class Tenant(Model):
+    """A caller of the gateway: its key reference, routes, classification and limits."""
+
+    name: Name
+    api_key: SecretRef
+    routes: tuple[RouteName, ...] = Field(min_length=1)
+    classification: str
+    monthly_budget: PositiveMoney
+    requests_per_minute: int = Field(ge=1)
+    tokens_per_minute: int = Field(ge=1)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _no_plaintext(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(
+                "a plaintext key is not allowed in the spec; give a reference: "
+                "{env: VARIABLE_NAME} or {secret: secret/name}"
+            )
+        return value
+
+
+class Classification(Model):
+    """A data classification and where its data may be processed."""
+
+    allowed: tuple[str, ...] = Field(
+        min_length=1, description="regions, geographies (us, eu, ...) or 'any'"
+    )
+    description: str = ""
+
+    @field_validator("allowed")
+    @classmethod
+    def _allowed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        regions.expand_allowed(value)
+        return value
+
+    def allowed_set(self) -> frozenset[str]:
+        """The allowed processing set, expanded to ``cloud:region`` members."""
+        return regions.expand_allowed(self.allowed)
+
+
+class Compliance(Model):
+    """Data-residency rules: classification -> where its data may be processed."""
+
+    classifications: dict[Name, Classification] = Field(min_length=1)
+
+
+# --- Fine-tuning and gateway ----------------------------------------------------------
+
+class FineTuningJob(Model):
+    """A SageMaker training job (``training_image``) or Bedrock customization (``base_model``)."""
+
+    name: Name
+    region: str
+    training_image: str | None = None
+    base_model: str | None = None
+    instance_type: str = Field("ml.g5.2xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=64)
+    dataset_s3_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]*$")] = ""
+    hyperparameters: dict[str, str | int | float] = {}
+    max_runtime_hours: float = Field(24, gt=0, le=28 * 24)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _check_aws_region(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FineTuningJob:
+        if (self.training_image is None) == (self.base_model is None):
+            raise ValueError(
+                "give exactly one of 'training_image' (SageMaker) or 'base_model' (Bedrock)"
+            )
+        return self
+
+
+class FineTuning(Model):
+    """Fine-tuning jobs."""
+
+    jobs: tuple[FineTuningJob, ...] = ()
+
+
+class Gateway(Model):
+    """Where and how big the gateway service runs."""
+
+    regions: tuple[str, ...] = Field(min_length=1)
+    cpu: Literal[256, 512, 1024, 2048, 4096] = 1024
+    memory_mib: int = Field(2048, ge=512, le=30720)
+    min_tasks: int = Field(2, ge=1)
+    max_tasks: int = Field(6, ge=1)
+    log_retention_days: int = 90
+    log_prompts: bool = Field(False, description="log prompt and completion text (off: privacy)")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _check_retention(value)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            _check_aws_region(region)
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Gateway:
+        if self.max_tasks < self.min_tasks:
+            raise ValueError(f"max_tasks ({self.max_tasks}) is below min_tasks ({self.min_tasks})")
+        return self
+
+
+class Spec(Model):
+    """The whole platform spec. Load it with :func:`skyrelay.spec.load_spec`."""
+
+    version: Literal[1] = 1
+    name: Name
+    currency: Literal["USD", "EUR", "GBP"] = "USD"
+    tags: dict[str, str] = {}
+    aws: Aws | None = None
+    azure: Azure | None = None
+    openai_compatible: tuple[CompatibleEndpoint, ...] = ()
+    routes: tuple[Route, ...] = Field(min_length=1)
+    tenants: tuple[Tenant, ...] = Field(min_length=1)
+    compliance: Compliance
+    fine_tuning: FineTuning = FineTuning()
+    gateway: Gateway

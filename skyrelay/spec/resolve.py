@@ -1,0 +1,84 @@
+"""Resolve route targets against the places that declare them.
+
+A route target (``bedrock:us-east-1/claude``) points at a model declared under ``aws``, a
+deployment under ``azure`` or a model of an ``openai_compatible`` endpoint. Resolving gives
+one flat record with everything the gateway, IAM and the residency check need.
+
+Example::
+
+    from skyrelay.spec import load_spec
+    from skyrelay.spec.resolve import target_index
+    index = target_index(load_spec("examples/platform.yaml"))
+    print(sorted(index))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skyrelay import regions
+from skyrelay.spec.models import (
+    AzureTarget,
+    BedrockTarget,
+    CompatibleTarget,
+    Price,
+    Spec,
+)
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A servable model: where it runs, what it costs, where it may process data."""
+
+    key: str
+    cloud: str  # bedrock | azure | openai
+    kind: str  # chat | embedding
+    region: str  # AWS region, Azure location, or "" for a compatible endpoint
+    model: str  # Bedrock model id, Azure deployment name, or upstream model name
+    price: Price
+    processing: frozenset[str]
+    endpoint: str = ""  # Azure account endpoint or compatible base URL
+    account: str = ""  # Azure account name or compatible endpoint name
+    base_model: str = ""  # Azure: the model behind the deployment (e.g. gpt-4o)
+    sku: str = ""  # Azure SKU
+
+
+def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
+    """Every model the spec declares, keyed by the target key a route uses."""
+    out: dict[str, ResolvedTarget] = {}
+    if spec.aws:
+        for region, cfg in spec.aws.regions.items():
+            for m in cfg.bedrock_models:
+                key = f"bedrock:{region}/{m.name}"
+                out[key] = ResolvedTarget(
+                    key=key, cloud="bedrock", kind=m.kind, region=region, model=m.model_id,
+                    price=m.price,
+                    processing=regions.processing_regions_for_bedrock(
+                        m.model_id, region, m.destination_regions
+                    ),
+                    endpoint=f"https://bedrock-runtime.{region}.amazonaws.com",
+                )
+    if spec.azure:
+        for acct in spec.azure.accounts:
+            for d in acct.deployments:
+                key = f"azure:{acct.name}/{d.name}"
+                out[key] = ResolvedTarget(
+                    key=key, cloud="azure", kind=d.kind, region=acct.location, model=d.name,
+                    price=d.price,
+                    processing=regions.processing_regions_for_azure(d.sku, acct.location),
+                    endpoint=acct.endpoint, account=acct.name, base_model=d.model, sku=d.sku,
+                )
+    for ep in spec.openai_compatible:
+        for cm in ep.models:
+            key = f"openai:{ep.name}/{cm.name}"
+            out[key] = ResolvedTarget(
+                key=key, cloud="openai", kind=cm.kind, region="", model=cm.model, price=cm.price,
+                processing=regions.expand_allowed(ep.processing), endpoint=ep.base_url,
+                account=ep.name,
+            )
+    return out
+
+
+def target_key(target: BedrockTarget | AzureTarget | CompatibleTarget) -> str:
+    """The index key of a route target."""
+    return target.key

@@ -1,0 +1,1 @@
+"""Derived views: pure functions of the spec that every other part consumes."""

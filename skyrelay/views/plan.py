@@ -1,0 +1,123 @@
+"""The plan: what each cloud will get, each route's targets and residency, and the cost.
+
+One JSON-ready document; the CLI renders it for people (rich), machines (``--json``) and
+browsers (``--html``).
+
+Example::
+
+    from skyrelay.spec import load_spec
+    from skyrelay.views.plan import build_plan
+    plan = build_plan(load_spec("examples/platform.yaml"))
+    print(plan["totals"]["monthly_cost"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skyrelay import regions
+from skyrelay.spec.models import Spec
+from skyrelay.spec.resolve import target_index
+from skyrelay.views.azure_deployments import azure_deployments
+from skyrelay.views.bedrock_arns import bedrock_invoke_arns
+from skyrelay.views.cost import TrafficProfile, estimate_monthly_cost
+
+ACCOUNT_PLACEHOLDER = "${AWS::AccountId}"
+
+
+def _aws_plan(spec: Spec) -> list[dict[str, Any]]:
+    if not spec.aws:
+        return []
+    account = spec.aws.account or ACCOUNT_PLACEHOLDER
+    out = []
+    for region, cfg in spec.aws.regions.items():
+        arns = bedrock_invoke_arns(spec, region, account)
+        out.append({
+            "region": region,
+            "vpc": {"cidr": cfg.vpc_cidr, "az_count": cfg.az_count},
+            "bedrock_models": [
+                {"name": m.name, "model_id": m.model_id, "kind": m.kind,
+                 "processing": regions.describe(
+                     regions.processing_regions_for_bedrock(m.model_id, region,
+                                                            m.destination_regions))}
+                for m in cfg.bedrock_models
+            ],
+            "invoke_arns": arns.all(),
+            "invocation_logging": spec.aws.invocation_logging.enabled,
+            "fine_tuning_jobs": [j.name for j in spec.fine_tuning.jobs if j.region == region],
+            "gateway": region in spec.gateway.regions,
+        })
+    return out
+
+
+def _azure_plan(spec: Spec) -> list[dict[str, Any]]:
+    if not spec.azure:
+        return []
+    deployments = azure_deployments(spec)
+    return [
+        {
+            "account": acct.name,
+            "location": acct.location,
+            "endpoint": acct.endpoint,
+            "public_network_access": acct.public_network_access,
+            "deployments": [
+                {"name": d.name, "model": d.model, "version": d.version, "sku": d.sku,
+                 "capacity": d.capacity, "content_filter": d.content_filter,
+                 "processing": d.processing}
+                for d in deployments if d.account == acct.name
+            ],
+        }
+        for acct in spec.azure.accounts
+    ]
+
+
+def _routes_plan(spec: Spec) -> list[dict[str, Any]]:
+    index = target_index(spec)
+    rules = {n: c.allowed_set() for n, c in spec.compliance.classifications.items()}
+    out = []
+    for route in spec.routes:
+        targets = []
+        for t in route.targets:
+            resolved = index[t.key]
+            targets.append({
+                "key": t.key,
+                "weight": t.weight,
+                "processing": regions.describe(resolved.processing),
+                "classifications": sorted(
+                    n for n, allowed in rules.items()
+                    if regions.satisfies(resolved.processing, allowed)),
+            })
+        out.append({"name": route.name, "kind": route.kind, "strategy": route.strategy,
+                    "timeout_seconds": route.timeout_seconds,
+                    "max_attempts": route.max_attempts, "targets": targets,
+                    "tenants": [tn.name for tn in spec.tenants if route.name in tn.routes]})
+    return out
+
+
+def build_plan(spec: Spec, traffic: TrafficProfile | None = None) -> dict[str, Any]:
+    """Build the plan document for a validated spec."""
+    traffic = traffic or TrafficProfile()
+    cost = estimate_monthly_cost(spec, traffic)
+    return {
+        "name": spec.name,
+        "aws": _aws_plan(spec),
+        "azure": _azure_plan(spec),
+        "routes": _routes_plan(spec),
+        "tenants": [
+            {"name": t.name, "classification": t.classification, "routes": list(t.routes),
+             "monthly_budget": t.monthly_budget}
+            for t in spec.tenants
+        ],
+        "cost": {
+            "currency": cost.currency,
+            "traffic": {
+                "requests_per_month_per_route": traffic.default.requests_per_month,
+                "input_tokens": traffic.default.input_tokens,
+                "output_tokens": traffic.default.output_tokens,
+            },
+            "routes": [{"route": r.route, "by_target": r.by_target, "total": round(r.total, 2)}
+                       for r in cost.routes],
+            "fixed": cost.fixed,
+        },
+        "totals": {"monthly_cost": round(cost.total, 2), "currency": cost.currency},
+    }

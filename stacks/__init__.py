@@ -1,0 +1,1 @@
+"""CDK stacks composed from the platform spec (``import skyrelay.stacks``)."""
