@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[aws,azure,dev]'
+	$(PY) -m pip install --quiet -e '.[aws,azure,gateway,dev]'
 	touch $@
 
 install: $(VENV)/.installed

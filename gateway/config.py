@@ -1,0 +1,147 @@
+"""The gateway's runtime config: typed, immutable view of the JSON that
+:func:`skyrelay.views.gateway_config.gateway_config` derives from the spec.
+
+Example::
+
+    import json
+    from skyrelay.gateway.config import GatewayConfig
+    cfg = GatewayConfig.from_dict(json.load(open("gateway.json")))
+    print(cfg.routes["gpt-4o"].targets)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPrice:
+    """Price per million tokens."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Cost of a request with these token counts."""
+        return (input_tokens * self.input_per_million
+                + output_tokens * self.output_per_million) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    """One upstream model: Bedrock model id in a region, Azure deployment, or compatible model.
+
+    ``endpoint`` is the upstream base URL (Bedrock runtime endpoint, Azure account endpoint,
+    or compatible base URL); tests and VPC endpoints override it.
+    """
+
+    key: str
+    cloud: str  # "bedrock" | "azure" | "openai"
+    kind: str  # "chat" | "embedding"
+    region: str
+    model: str
+    endpoint: str
+    price: TargetPrice
+    processing: frozenset[str]
+    account: str = ""
+    base_model: str = ""
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """A target of a route with its weight."""
+
+    key: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RouteConfig:
+    """A client-facing model name and how it is served."""
+
+    name: str
+    kind: str
+    strategy: str
+    timeout_seconds: float
+    max_attempts: int
+    targets: tuple[RouteTarget, ...]
+    classifications: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    """A tenant: key reference, allowed routes, classification and limits."""
+
+    name: str
+    api_key: dict[str, str]
+    routes: tuple[str, ...]
+    classification: str
+    monthly_budget: float
+    requests_per_minute: int
+    tokens_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationConfig:
+    """Where data of one classification may be processed (``*`` = anywhere)."""
+
+    name: str
+    allowed: tuple[str, ...]
+    processing_allowed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything the gateway needs at run time."""
+
+    name: str
+    currency: str
+    targets: dict[str, TargetConfig]
+    routes: dict[str, RouteConfig]
+    tenants: dict[str, TenantConfig]
+    classifications: dict[str, ClassificationConfig]
+    log_prompts: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GatewayConfig:
+        """Build from the derived JSON (raises KeyError/TypeError/ValueError on bad input)."""
+        if data.get("version") != 1:
+            raise ValueError(f"unsupported gateway config version {data.get('version')!r}")
+        targets = {
+            key: TargetConfig(
+                key=key, cloud=t["cloud"], kind=t["kind"], region=t["region"], model=t["model"],
+                endpoint=t["endpoint"], price=TargetPrice(**t["price"]),
+                processing=frozenset(t["processing"]), account=t.get("account", ""),
+                base_model=t.get("base_model", ""), sku=t.get("sku", ""),
+            )
+            for key, t in data["targets"].items()
+        }
+        routes = {
+            name: RouteConfig(
+                name=name, kind=r["kind"], strategy=r["strategy"],
+                timeout_seconds=float(r["timeout_seconds"]), max_attempts=int(r["max_attempts"]),
+                targets=tuple(RouteTarget(t["key"], int(t.get("weight", 1))) for t in r["targets"]),
+                classifications=tuple(r["classifications"]),
+            )
+            for name, r in data["routes"].items()
+        }
+        tenants = {
+            name: TenantConfig(
+                name=name, api_key=dict(t["api_key"]), routes=tuple(t["routes"]),
+                classification=t["classification"], monthly_budget=float(t["monthly_budget"]),
+                requests_per_minute=int(t["requests_per_minute"]),
+                tokens_per_minute=int(t["tokens_per_minute"]),
+            )
+            for name, t in data["tenants"].items()
+        }
+        classes = {
+            name: ClassificationConfig(name, tuple(c["allowed"]),
+                                       frozenset(c["processing_allowed"]))
+            for name, c in data["classifications"].items()
+        }
+        return cls(name=data["name"], currency=data["currency"], targets=targets, routes=routes,
+                   tenants=tenants, classifications=classes,
+                   log_prompts=bool(data.get("log_prompts", False)))

@@ -1,0 +1,1 @@
+"""Upstream providers: Bedrock Converse, Azure OpenAI, and any OpenAI-compatible API."""
