@@ -129,8 +129,8 @@ def _check_tenants(spec: Spec) -> Iterator[Problem]:
                 yield (("tenants", i, "routes", j),
                        f"route {name!r} does not exist (routes: {', '.join(sorted(routes))})")
                 continue
-            if allowed is None:
-                continue
+            if allowed is None or not any(t.key in index for t in route.targets):
+                continue  # nothing to judge: the missing targets are reported on the route
             servable = [
                 t.key for t in route.targets
                 if t.key in index and regions.satisfies(index[t.key].processing, allowed)

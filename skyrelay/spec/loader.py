@@ -172,7 +172,8 @@ def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        last_line = max(1, len(text.splitlines()))
+        line = min(mark.line + 1, last_line) if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         raise SpecError([SpecIssue(file, line, (), f"not valid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
@@ -188,7 +189,8 @@ def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
         raise SpecError(walker.issues)
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
-        raise SpecError([SpecIssue(file, 1, (), f"expected a mapping of sections, got {kind}")])
+        line = root.start_mark.line + 1 if root is not None else 1
+        raise SpecError([SpecIssue(file, line, (), f"expected a mapping of sections, got {kind}")])
 
     try:
         spec = Spec.model_validate(data)
@@ -199,26 +201,36 @@ def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
             if err["type"] == "missing" and err["loc"] and isinstance(err["loc"][-1], str):
                 path = (*path, err["loc"][-1])
             issues.append(SpecIssue(file, line, path, _expected(err)))
-        raise SpecError(_dedupe(issues)) from None
+        raise SpecError(_tidy(issues, exc)) from None
     except RecursionError:
         raise SpecError([SpecIssue(file, None, (), "document is nested too deeply")]) from None
 
     problems = cross_checks(spec)
     if problems:
-        raise SpecError(
-            [SpecIssue(file, _line_for(walker.lines, p)[1], p, msg) for p, msg in problems]
-        )
+        issues = [SpecIssue(file, _line_for(walker.lines, p)[1], p, msg) for p, msg in problems]
+        raise SpecError(sorted(issues, key=lambda i: (i.line or 0, i.dotted)))
     return spec
 
 
-def _dedupe(issues: list[SpecIssue]) -> list[SpecIssue]:
+def _tidy(issues: list[SpecIssue], exc: ValidationError) -> list[SpecIssue]:
+    """Drop duplicates and the noise pydantic adds on top of a real error.
+
+    A list whose only item failed is also reported as "too short": that echo is dropped when
+    another problem sits inside the same list.
+    """
+    types = {id(i): e["type"] for i, e in zip(issues, exc.errors(include_url=False), strict=True)}
     seen: set[str] = set()
     out = []
     for issue in issues:
+        if types[id(issue)] == "too_short" and any(
+            other.path[: len(issue.path)] == issue.path and len(other.path) > len(issue.path)
+            for other in issues
+        ):
+            continue
         if str(issue) not in seen:
             seen.add(str(issue))
             out.append(issue)
-    return out
+    return sorted(out, key=lambda i: (i.line or 0, i.dotted))
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -18,6 +18,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -82,6 +83,9 @@ def _check_retention(value: int) -> int:
             + ", ".join(map(str, LOG_RETENTION_DAYS))
         )
     return value
+
+
+AwsRegionName = Annotated[str, AfterValidator(_check_aws_region)]
 
 
 class SecretRef(Model):
@@ -191,16 +195,9 @@ class Aws(Model):
     """The AWS side: account (optional), regions, logging and alarms."""
 
     account: str | None = Field(None, pattern=r"^\d{12}$")
-    regions: dict[str, AwsRegion] = Field(min_length=1)
+    regions: dict[AwsRegionName, AwsRegion] = Field(min_length=1)
     invocation_logging: InvocationLogging = InvocationLogging()
     alarms: Alarms = Alarms()
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, value: dict[str, AwsRegion]) -> dict[str, AwsRegion]:
-        for region in value:
-            _check_aws_region(region)
-        return value
 
 
 # --- Azure -------------------------------------------------------------------------------
