@@ -30,6 +30,8 @@ SPEC_CONTEXT_KEY = "skyrelay:spec"
 EXIT_INVALID = 2
 
 console = Console()
+if not console.is_terminal:  # piped or captured: 80 columns would fold every table
+    console.width = 140
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -130,7 +132,8 @@ def render_plan(document: dict[str, Any]) -> None:
         node = aws.add(f"[cyan]{r['region']}[/] VPC {r['vpc']['cidr']} ({r['vpc']['az_count']} AZs)"
                        + (", gateway" if r["gateway"] else ""))
         for m in r["bedrock_models"]:
-            node.add(f"bedrock {m['name']} = {m['model_id']}  [dim]processes in {m['processing']}[/]")
+            node.add(f"bedrock {m['name']} = {m['model_id']}  "
+                     f"[dim]processes in {m['processing']}[/]")
         for job in r["fine_tuning_jobs"]:
             node.add(f"fine-tuning job {job}")
     azure = tree.add("Azure")
@@ -144,19 +147,20 @@ def render_plan(document: dict[str, Any]) -> None:
 
     table = Table(title="Routes", show_lines=True)
     for col in ("route", "strategy", "target", "processes in", "classifications"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for route in document["routes"]:
         for i, t in enumerate(route["targets"]):
             table.add_row(route["name"] if i == 0 else "", route["strategy"] if i == 0 else "",
-                          t["key"] + (f" (w={t['weight']})" if route["strategy"] == "weighted" else ""),
+                          t["key"] + (f" (w={t['weight']})" if route["strategy"] == "weighted"
+                                      else ""),
                           t["processing"], ", ".join(t["classifications"]) or "none")
     console.print(table)
 
     cost = document["cost"]
-    ctable = Table(title=f"Monthly cost estimate ({cost['currency']}; "
-                         f"{cost['traffic']['requests_per_month_per_route']:,} requests/route, "
-                         f"{cost['traffic']['input_tokens']} in / "
-                         f"{cost['traffic']['output_tokens']} out tokens)")
+    ctable = Table(title=f"Monthly cost estimate ({cost['currency']})",
+                   caption=f"{cost['traffic']['requests_per_month_per_route']:,} requests per "
+                   f"route, {cost['traffic']['input_tokens']} input and "
+                   f"{cost['traffic']['output_tokens']} output tokens each")
     ctable.add_column("route")
     ctable.add_column("cost", justify="right")
     for r in cost["routes"]:

@@ -129,7 +129,7 @@ def _check_tenants(spec: Spec) -> Iterator[Problem]:
                 yield (("tenants", i, "routes", j),
                        f"route {name!r} does not exist (routes: {', '.join(sorted(routes))})")
                 continue
-            if allowed is None or not any(t.key in index for t in route.targets):
+            if rule is None or allowed is None or not any(t.key in index for t in route.targets):
                 continue  # nothing to judge: the missing targets are reported on the route
             servable = [
                 t.key for t in route.targets

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from skyrelay.spec.checks import cross_checks
 from skyrelay.spec.models import Spec
@@ -101,11 +102,13 @@ class _Walker:
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
-                    self.issues.append(self._issue(key_node, path, "mapping keys must be plain text"))
+                    self.issues.append(
+                        self._issue(key_node, path, "mapping keys must be plain text"))
                     continue
                 key = str(key) if not isinstance(key, str) else key
                 if key == "<<":
-                    self.issues.append(self._issue(key_node, path, "YAML merge keys are not supported"))
+                    self.issues.append(
+                        self._issue(key_node, path, "YAML merge keys are not supported"))
                     continue
                 if key in out:
                     self.issues.append(self._issue(key_node, (*path, key), "duplicate key"))
@@ -143,7 +146,7 @@ def _line_for(lines: dict[Path_, int], loc: Sequence[str | int]) -> tuple[Path_,
     return path, lines.get(path)
 
 
-def _expected(err: dict[str, Any]) -> str:
+def _expected(err: ErrorDetails) -> str:
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -162,8 +165,8 @@ def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
     """Parse and validate a spec from text; raise :class:`SpecError` listing every problem."""
     if len(text) > MAX_BYTES:
         raise SpecError([SpecIssue(file, None, (), f"spec is larger than {MAX_BYTES} bytes")])
-    loader = _Loader(text)
     try:
+        loader = _Loader(text)
         try:
             root = loader.get_single_node()
             walker = _Walker(loader, file)
@@ -239,5 +242,6 @@ def load_spec(path: str | Path) -> Spec:
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise SpecError([SpecIssue(str(p), None, (), f"cannot read spec: {exc.strerror}")]) from None
+        issue = SpecIssue(str(p), None, (), f"cannot read spec: {exc.strerror}")
+        raise SpecError([issue]) from None
     return parse_spec_text(data, str(p))

@@ -40,6 +40,7 @@ RouteName = Annotated[
     Field(description="the model name clients ask for, e.g. gpt-4o or chat-default"),
 ]
 PositiveMoney = Annotated[float, Field(ge=0)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 #: CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -188,7 +189,7 @@ class Alarms(Model):
     throttles_per_5min: int = Field(10, ge=1)
     server_errors_per_5min: int = Field(5, ge=1)
     p99_latency_ms: int = Field(30000, ge=100)
-    notify_emails: tuple[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")], ...] = ()
+    notify_emails: tuple[Email, ...] = ()
 
 
 class Aws(Model):

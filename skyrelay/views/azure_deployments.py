@@ -44,6 +44,7 @@ def azure_deployments(spec: Spec) -> list[AzureDeploymentView]:
                 account=acct.name, location=acct.location, endpoint=acct.endpoint, name=d.name,
                 model=d.model, version=d.version, sku=d.sku, capacity=d.capacity,
                 content_filter=d.content_filter, version_upgrade=d.version_upgrade,
-                processing=regions.describe(regions.processing_regions_for_azure(d.sku, acct.location)),
+                processing=regions.describe(
+                    regions.processing_regions_for_azure(d.sku, acct.location)),
             ))
     return out
