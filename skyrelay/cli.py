@@ -157,10 +157,7 @@ def render_plan(document: dict[str, Any]) -> None:
     console.print(table)
 
     cost = document["cost"]
-    ctable = Table(title=f"Monthly cost estimate ({cost['currency']})",
-                   caption=f"{cost['traffic']['requests_per_month_per_route']:,} requests per "
-                   f"route, {cost['traffic']['input_tokens']} input and "
-                   f"{cost['traffic']['output_tokens']} output tokens each")
+    ctable = Table(title=f"Monthly cost estimate ({cost['currency']})")
     ctable.add_column("route")
     ctable.add_column("cost", justify="right")
     for r in cost["routes"]:
@@ -169,6 +166,9 @@ def render_plan(document: dict[str, Any]) -> None:
         ctable.add_row(f"fixed: {key}", f"{value:,.2f}")
     ctable.add_row("[bold]total[/]", f"[bold]{document['totals']['monthly_cost']:,.2f}[/]")
     console.print(ctable)
+    console.print(f"[dim]traffic profile: {cost['traffic']['requests_per_month_per_route']:,} "
+                  f"requests per route per month, {cost['traffic']['input_tokens']} input and "
+                  f"{cost['traffic']['output_tokens']} output tokens each[/]")
 
 
 @main.group()
