@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 SPEC ?= examples/platform.yaml
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: synth test lint install clean
+.PHONY: synth test lint install clean bench soak
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[aws,azure,gateway,dev]'
+	$(PY) -m pip install --quiet -e '.[aws,azure,gateway,bench,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -27,6 +27,18 @@ test: install
 lint: install
 	$(BIN)/ruff check skyrelay stacks constructs pulumi policies gateway tests app.py
 	$(BIN)/mypy skyrelay
+
+# Gateway benchmark (issue 9): direct, nginx proxy_pass, skyrelay gateway, LiteLLM on loopback;
+# writes bench/results/gateway.{md,json,png}. Needs Debian's nginx and wrk (.ci/apt-packages).
+# Extra flags: make bench BENCH_ARGS='--duration 5 --levels 1,64'.
+bench: install
+	GWBENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+	  $(PY) bench/gateway_bench.py $(BENCH_ARGS)
+
+# Five minutes of steady load on the gateway; memory at minute 1 and 5 -> bench/results/soak.md.
+soak: install
+	GWBENCH_COMMAND="make soak$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+	  $(PY) bench/gateway_bench.py --soak $(BENCH_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
