@@ -88,11 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--soak", action="store_true", help="run the memory soak instead")
     p.add_argument("--soak-seconds", type=float, default=300.0)
     p.add_argument("--soak-concurrency", type=int, default=16)
+    p.add_argument("--soak-contender", default="gateway", choices=sorted(CONTENDERS))
     p.add_argument("--profile", action="store_true",
                    help="profile the gateway with py-spy under load instead")
     p.add_argument("--profile-seconds", type=float, default=20.0)
     p.add_argument("--profile-concurrency", type=int, default=64)
-    p.add_argument("--profile-contender", default="gateway", type=str)
+    p.add_argument("--profile-contender", default="gateway", choices=sorted(CONTENDERS))
     return p.parse_args(argv)
 
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:
             soak = runner.run_soak(runner.SoakConfig(
                 seconds=args.soak_seconds, concurrency=args.soak_concurrency,
+                contender=args.soak_contender,
                 wrk_threads=args.wrk_threads, litellm_venv=args.litellm_venv,
                 gateway_argv=gateway_argv, gateway_env=gateway_env), log=_log)
             soak["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -118,7 +118,8 @@ def start_record(pid: int, out: Path, seconds: float, *, rate: int = 200,
                  subprocesses: bool = True) -> subprocess.Popen[bytes]:
     """Start sampling ``pid`` for ``seconds`` into ``out`` (raw collapsed stacks)."""
     argv = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate),
-            "--duration", str(max(1, int(seconds))), "--nonblocking", "-o", str(out)]
+            "--duration", str(max(1, int(seconds))), "--nonblocking", "--full-filenames",
+            "-o", str(out)]
     if subprocesses:
         argv.append("--subprocesses")
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

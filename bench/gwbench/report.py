@@ -211,7 +211,7 @@ def render_markdown(results: dict[str, Any], *, soak: dict[str, Any] | None = No
 
 def render_soak(soak: dict[str, Any], command: str) -> str:
     """A short Markdown report of a soak run."""
-    lines = ["# Gateway soak", "",
+    lines = [f"# Soak: {soak['contender']}", "",
              f"Command: `{command}`. {soak['contender']} at concurrency {soak['concurrency']} "
              f"for {soak['seconds']:g} s: {_rps(soak['wrk']['requests_per_second'])} req/s, "
              f"p50 {_ms(soak['wrk']['p50_ms'])} ms, p99 {_ms(soak['wrk']['p99_ms'])} ms, "
@@ -219,7 +219,7 @@ def render_soak(soak: dict[str, Any], command: str) -> str:
              "| moment | RSS MB |", "|---|---:|",
              f"| after start-up check | {soak['rss_start_mb']} |",
              f"| minute 1 | {soak['rss_minute1_mb']} |",
-             f"| end (minute {soak['seconds'] / 60:g}) | {soak['rss_end_mb']} |", "",
+             f"| end (minute {soak['seconds'] / 60:.3g}) | {soak['rss_end_mb']} |", "",
              f"Growth from minute 1 to the end: {soak['growth_pct']:+.2f}% "
              f"(target < {TARGET_SOAK_GROWTH_PCT:g}%).", ""]
     return "\n".join(lines)
