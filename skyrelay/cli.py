@@ -184,5 +184,25 @@ def gateway_config_cmd(spec: str | None) -> None:
     click.echo(json.dumps(gateway_config(loaded), indent=2, sort_keys=True))
 
 
+@main.command()
+@spec_argument
+@click.option("--output", "-o", "output", type=click.Path(file_okay=False),
+              help="Output folder (default: cdk.out beside cdk.json).")
+def synth(spec: str | None, output: str | None) -> None:
+    """Synthesize SPEC into cdk.out/ through the pinned CDK CLI; all or nothing."""
+    from skyrelay.synth import SynthError, run_synth
+
+    path, _ = load_or_exit(spec)  # every spec problem is listed before the slow part starts
+    try:
+        result = run_synth(path, Path(output) if output else None,
+                           log=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+    except SynthError as exc:
+        fail(str(exc), code=1)
+    for template in result.templates:
+        console.print(f"[green]wrote[/] {template}", highlight=False)
+    for note in result.notes:
+        console.print(f"[dim]{note}[/]", highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

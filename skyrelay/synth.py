@@ -1,0 +1,199 @@
+"""``skyrelay synth``: write every artifact the spec produces into ``cdk.out/``, all or nothing.
+
+The steps run in order against a *staging* folder next to the output folder; only when every
+step succeeds is the staging folder moved into place (the previous output is swapped out in
+the same moment). A failed step leaves the previous ``cdk.out/`` exactly as it was and removes
+the staging folder, so nothing half-written is ever left behind.
+
+The first step runs the CDK app (``app.py``) through the project's pinned CDK CLI
+(``node_modules/.bin/cdk``, installed by ``npm ci``) with context lookups disabled, so synth
+needs no credentials and no network. Adding a step is one line in :data:`STEPS`; a step is a
+function taking a :class:`SynthContext` and writing under ``ctx.staging``.
+
+Example::
+
+    from pathlib import Path
+    from skyrelay.synth import run_synth
+    result = run_synth(Path("examples/platform.yaml"))
+    print([p.name for p in result.templates])
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skyrelay.spec import Spec, load_spec
+
+SPEC_CONTEXT_KEY = "skyrelay:spec"
+#: Environment override for the CDK CLI executable (default: the project's node_modules).
+CDK_CLI_ENV = "SKYRELAY_CDK_CLI"
+#: Lines of CDK CLI output quoted in an error.
+_ERROR_TAIL_LINES = 60
+
+
+class SynthError(Exception):
+    """A synth step failed; the message says which one and why."""
+
+
+@dataclass
+class SynthContext:
+    """What a synth step gets: the spec and the folder it writes into.
+
+    ``staging`` becomes ``outdir`` when every step has succeeded.
+    """
+
+    spec_path: Path
+    spec: Spec
+    project_root: Path
+    staging: Path
+    outdir: Path
+    log: Callable[[str], None]
+    notes: list[str] = field(default_factory=list)
+
+
+SynthStep = Callable[[SynthContext], None]
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """The finished output folder, the CloudFormation templates in it, and step notes."""
+
+    outdir: Path
+    templates: tuple[Path, ...]
+    notes: tuple[str, ...]
+
+
+def project_root_for(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding cdk.json and app.py."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "cdk.json").is_file() and (folder / "app.py").is_file():
+            return folder
+    raise SynthError(f"no cdk.json with an app.py beside it in {here} or above it")
+
+
+def cdk_cli(project_root: Path) -> list[str]:
+    """The command that starts the pinned CDK CLI, or a SynthError saying how to install it."""
+    override = os.environ.get(CDK_CLI_ENV)
+    if override:
+        return shlex.split(override)
+    cli = project_root / "node_modules" / ".bin" / "cdk"
+    if not cli.exists():
+        raise SynthError(
+            f"the CDK CLI is not installed ({cli} is missing): run `npm ci` in {project_root} "
+            "(`make install` does it)"
+        )
+    return [str(cli)]
+
+
+def cdk_environment() -> dict[str, str]:
+    """Process environment for the CDK CLI and the jsii runtime: quiet, offline, no telemetry."""
+    env = dict(os.environ)
+    node_major = _node_major()
+    env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    if node_major:
+        env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", node_major)
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+    return env
+
+
+def _node_major() -> str:
+    node = shutil.which("node")
+    if not node:
+        return ""
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip().lstrip("v").split(".", 1)[0]
+
+
+def cdk_synth(ctx: SynthContext) -> None:
+    """Step: run app.py through the pinned CDK CLI into the staging folder.
+
+    Lookups are disabled (``--no-lookups``): an app that would need one fails instead of
+    reaching for credentials or the network.
+    """
+    app = f"{shlex.quote(sys.executable)} -P {shlex.quote(str(ctx.project_root / 'app.py'))}"
+    command = [
+        *cdk_cli(ctx.project_root), "synth",
+        "--app", app,
+        "--output", str(ctx.staging),
+        "--context", f"{SPEC_CONTEXT_KEY}={ctx.spec_path}",
+        "--no-lookups", "--no-notices", "--no-version-reporting", "--quiet",
+    ]
+    ctx.log(f"cdk synth {ctx.spec_path} -> {ctx.outdir}")
+    try:
+        proc = subprocess.run(command, cwd=ctx.project_root, env=cdk_environment(),
+                              capture_output=True, text=True)
+    except OSError as exc:
+        raise SynthError(f"cannot start the CDK CLI ({command[0]}): {exc}") from exc
+    if proc.returncode != 0:
+        lines = (proc.stdout + proc.stderr).splitlines()
+        tail = "\n".join(line for line in lines[-_ERROR_TAIL_LINES:] if "!!" not in line)
+        raise SynthError(f"cdk synth failed (exit {proc.returncode}):\n{tail}")
+    templates = sorted(ctx.staging.glob("*.template.json"))
+    ctx.notes.append(f"{len(templates)} CloudFormation templates")
+
+
+#: The synth steps, in order. Each writes under ``ctx.staging``; add a step with one line.
+STEPS: list[SynthStep] = [
+    cdk_synth,
+]
+
+
+def run_synth(
+    spec_path: Path,
+    outdir: Path | None = None,
+    *,
+    project_root: Path | None = None,
+    steps: Sequence[SynthStep] | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> SynthResult:
+    """Run every synth step into a staging folder and move it to ``outdir`` only on success.
+
+    ``spec_path`` is validated first (``SpecError`` propagates with every problem listed).
+    ``outdir`` defaults to ``<project root>/cdk.out``. Raises :class:`SynthError` when a step
+    fails; the previous ``outdir`` is then left untouched.
+    """
+    root = (project_root or project_root_for()).resolve()
+    spec_path = spec_path.resolve()
+    spec = load_spec(spec_path)
+    final = (outdir or root / "cdk.out").resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Staging sits beside the output so the final rename stays on one file system.
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    ctx = SynthContext(spec_path, spec, root, staging, final, log)
+    try:
+        for step in STEPS if steps is None else steps:
+            step(ctx)
+        _swap_into_place(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return SynthResult(final, tuple(sorted(final.glob("*.template.json"))), tuple(ctx.notes))
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging``; the old folder is removed only after the swap."""
+    if not final.exists():
+        staging.rename(final)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    old.rmdir()
+    final.rename(old)
+    try:
+        staging.rename(final)
+    except OSError:
+        old.rename(final)  # put the previous output back before reporting the failure
+        raise
+    shutil.rmtree(old, ignore_errors=True)
