@@ -1,17 +1,56 @@
 """Build the CDK app from the spec named in the CDK context (``skyrelay:spec``).
 
-``app.py`` calls :func:`build_app`; tests call it too. A bad spec prints every problem and
-returns exit code 2 before any template is written.
+``app.py`` calls :func:`build_app`; tests and benchmarks call :func:`compose_app`. A bad spec
+prints every problem and returns exit code 2 before any template is written.
+
+Compliance checks run at synth: :func:`add_compliance_checks` registers the cdk-nag packs
+as CDK validation plugins, so a violation that nobody acknowledged stops ``cdk synth``.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from skyrelay.spec import SpecError, load_spec
+from skyrelay.spec import Spec, SpecError, load_spec
+
+if TYPE_CHECKING:
+    import aws_cdk as cdk
 
 SPEC_CONTEXT_KEY = "skyrelay:spec"
+
+
+def compliance_packs(app: cdk.App) -> list[object]:
+    """The rule packs checked at synth: AWS Solutions and NIST 800-53 rev 5 (cdk-nag v3).
+
+    Add a pack here (for example the platform's own policy pack) to check it everywhere.
+    """
+    from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+    return [AwsSolutionsChecks(app), NIST80053R5Checks(app)]
+
+
+def add_compliance_checks(app: cdk.App) -> list[object]:
+    """Register :func:`compliance_packs` as validation plugins of ``app``; return them."""
+    from aws_cdk import Validations
+
+    packs = compliance_packs(app)
+    Validations.of(app).add_plugins(*packs)  # type: ignore[arg-type]
+    return packs
+
+
+def compose_app(spec: Spec, app: cdk.App | None = None, *, checks: bool = True) -> cdk.App:
+    """Add the spec's stacks (and, with ``checks``, the compliance packs) to a CDK app."""
+    import aws_cdk as cdk
+
+    from skyrelay.stacks.platform import add_platform_stacks
+
+    app = app or cdk.App()
+    add_platform_stacks(app, spec)
+    if checks:
+        add_compliance_checks(app)
+    return app
 
 
 def build_app(outdir: str | None = None) -> int:
@@ -28,8 +67,6 @@ def build_app(outdir: str | None = None) -> int:
     except SpecError as err:
         print(f"error: {len(err.issues)} problem(s) in the spec:\n{err}", file=sys.stderr)
         return 2
-    from skyrelay.stacks.platform import add_platform_stacks
-
-    add_platform_stacks(app, spec)
+    compose_app(spec, app)
     app.synth()
     return 0

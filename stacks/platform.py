@@ -1,16 +1,76 @@
 """Compose every CDK stack the spec asks for into an app.
 
-The AWS issue fills this in with per-region network, Bedrock, observability and
-fine-tuning stacks; until then the app synthesizes no stacks.
+Per AWS region: ``<name>-<region>-network``, ``<name>-<region>-bedrock`` (model access and
+invocation logging), ``<name>-<region>-observability`` and, where the spec has jobs in the
+region, ``<name>-<region>-fine-tuning``. Each stack gets the spec's region (and account,
+when given) as its environment, and the spec's tags plus ``skyrelay:platform``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 
 from skyrelay.spec import Spec
+from skyrelay.stacks.bedrock import BedrockStack
+from skyrelay.stacks.fine_tuning import FineTuningStack
+from skyrelay.stacks.network import NetworkStack
+from skyrelay.stacks.observability import ObservabilityStack
+
+PLATFORM_TAG = "skyrelay:platform"
+
+
+@dataclass
+class RegionStacks:
+    """The stacks of one AWS region (what later stacks, such as the gateway's, build on)."""
+
+    network: NetworkStack
+    bedrock: BedrockStack
+    observability: ObservabilityStack
+    fine_tuning: FineTuningStack | None
+
+
+def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
+    """Add one region's stacks to ``app``."""
+    assert spec.aws is not None
+    env = cdk.Environment(account=spec.aws.account, region=region)
+    prefix = f"{spec.name}-{region}"
+
+    def tagged(stack: cdk.Stack) -> cdk.Stack:
+        for key, value in {**spec.tags, PLATFORM_TAG: spec.name}.items():
+            cdk.Tags.of(stack).add(key, value)
+        return stack
+
+    network = NetworkStack(app, f"{prefix}-network", spec=spec, region=region, env=env,
+                           description=f"skyrelay {spec.name}: private model network in {region}")
+    bedrock = BedrockStack(app, f"{prefix}-bedrock", spec=spec, region=region,
+                           network=network.network, env=env, termination_protection=True,
+                           description=f"skyrelay {spec.name}: Bedrock access and invocation "
+                                       f"logging in {region}")
+    observability = ObservabilityStack(app, f"{prefix}-observability", spec=spec, region=region,
+                                       env=env, description=f"skyrelay {spec.name}: Bedrock "
+                                                            f"dashboard and alarms in {region}")
+    fine_tuning = None
+    if any(job.region == region for job in spec.fine_tuning.jobs):
+        fine_tuning = FineTuningStack(app, f"{prefix}-fine-tuning", spec=spec, region=region,
+                                      network=network.network, env=env,
+                                      termination_protection=True,
+                                      description=f"skyrelay {spec.name}: fine-tuning "
+                                                  f"pipelines in {region}")
+    for stack in (network, bedrock, observability, fine_tuning):
+        if stack is not None:
+            tagged(stack)
+    return RegionStacks(network, bedrock, observability, fine_tuning)
 
 
 def add_platform_stacks(app: cdk.App, spec: Spec) -> list[cdk.Stack]:
     """Add the spec's stacks to ``app`` and return them."""
-    return []
+    if spec.aws is None:
+        return []
+    stacks: list[cdk.Stack] = []
+    for region in spec.aws.regions:
+        made = add_region_stacks(app, spec, region)
+        stacks.extend(s for s in (made.network, made.bedrock, made.observability,
+                                  made.fine_tuning) if s is not None)
+    return stacks

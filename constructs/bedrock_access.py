@@ -1,0 +1,119 @@
+"""Least-privilege permission to invoke a fixed list of Bedrock models and inference profiles.
+
+ARN forms (Amazon Bedrock user guide, "Prerequisites for inference profiles", "Geographic
+cross-Region inference" and "Global cross-Region inference"):
+
+* a foundation model has no account: ``arn:aws:bedrock:<region>::foundation-model/<id>``;
+* a system (cross-Region) inference profile is account-scoped in the calling region:
+  ``arn:aws:bedrock:<region>:<account>:inference-profile/<us.|eu.|global.…id>``, and invoking
+  it also needs the foundation-model ARN in *every* region it may route to; a ``global.``
+  profile needs the source-region foundation model and the region-less
+  ``arn:aws:bedrock:::foundation-model/<id>``;
+* an application inference profile: ``…:<account>:application-inference-profile/<id>``, plus
+  whatever it was copied from.
+
+The helpers below build each form; :class:`BedrockModelAccess` takes the finished lists.
+Converse is authorized as ``bedrock:InvokeModel`` and ConverseStream as
+``bedrock:InvokeModelWithResponseStream``, so the grant always carries both actions on every
+ARN: a role that can call a model can also stream from it.
+
+Example::
+
+    access = BedrockModelAccess(
+        stack, "Claude",
+        foundation_model_arns=[foundation_model_arn(r, "anthropic.claude-sonnet-4-20250514-v1:0")
+                               for r in ("us-east-1", "us-east-2", "us-west-2")],
+        inference_profile_arns=[inference_profile_arn(
+            "us-east-1", stack.account, "us.anthropic.claude-sonnet-4-20250514-v1:0")],
+        vpc_endpoint_id=network.bedrock_runtime_endpoint.vpc_endpoint_id,
+    )
+    access.grant_invoke(task_role)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+#: The IAM actions behind InvokeModel, InvokeModelWithResponseStream, Converse, ConverseStream.
+INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+
+
+def foundation_model_arn(region: str, model_id: str, partition: str = "aws") -> str:
+    """The ARN of a foundation model; ``region=""`` gives the region-less (global) form."""
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
+
+
+def inference_profile_arn(region: str, account: str, profile_id: str,
+                          partition: str = "aws") -> str:
+    """The ARN of a system-defined (cross-Region) inference profile in ``region``."""
+    return f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{profile_id}"
+
+
+def application_inference_profile_arn(region: str, account: str, profile_id: str,
+                                      partition: str = "aws") -> str:
+    """The ARN of an application inference profile."""
+    return f"arn:{partition}:bedrock:{region}:{account}:application-inference-profile/{profile_id}"
+
+
+class BedrockModelAccess(Construct):
+    """Invoke permission on exactly the given models and inference profiles.
+
+    ``grant_invoke`` adds the permission to a role or user; :attr:`managed_policy` holds the
+    same statement for roles created elsewhere. With ``vpc_endpoint_id`` the permission only
+    holds for calls that arrive through that (bedrock-runtime) VPC endpoint.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        foundation_model_arns: Sequence[str],
+        inference_profile_arns: Sequence[str] = (),
+        application_inference_profile_arns: Sequence[str] = (),
+        vpc_endpoint_id: str | None = None,
+        managed_policy_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        arns = [*inference_profile_arns, *application_inference_profile_arns,
+                *foundation_model_arns]
+        if not arns:
+            raise ValueError("no model or profile ARNs given")
+        for arn in arns:
+            if not cdk.Token.is_unresolved(arn) and ("*" in arn or ":bedrock:" not in arn):
+                raise ValueError(f"{arn!r} is not a Bedrock model or profile ARN (no wildcards)")
+        if inference_profile_arns and not foundation_model_arns:
+            raise ValueError("an inference profile also needs the foundation-model ARNs of the "
+                             "regions it routes to")
+        self.resource_arns: list[str] = list(dict.fromkeys(arns))
+        self.conditions: dict[str, dict[str, str]] | None = (
+            {"StringEquals": {"aws:SourceVpce": vpc_endpoint_id}} if vpc_endpoint_id else None
+        )
+        self.managed_policy = iam.ManagedPolicy(
+            self, "InvokePolicy",
+            managed_policy_name=managed_policy_name,
+            description="Invoke the listed Bedrock models and inference profiles",
+            statements=[self.invoke_statement()],
+        )
+
+    def invoke_statement(self) -> iam.PolicyStatement:
+        """A fresh policy statement allowing the invoke actions on the listed ARNs."""
+        return iam.PolicyStatement(
+            sid="InvokeListedBedrockModels",
+            actions=list(INVOKE_ACTIONS),
+            resources=list(self.resource_arns),
+            conditions=self.conditions,
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to call InvokeModel, Converse and their streaming forms."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=list(INVOKE_ACTIONS),
+            resource_arns=list(self.resource_arns),
+            conditions=self.conditions,
+        )

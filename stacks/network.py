@@ -1,0 +1,41 @@
+"""Per-region network stack: the private model VPC and its endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from skyrelay.constructs.network import PrivateModelNetwork
+from skyrelay.spec import Spec
+from skyrelay.stacks.common import availability_zones, retention
+from skyrelay.views.bedrock_arns import bedrock_invoke_arns
+
+
+class NetworkStack(cdk.Stack):
+    """The VPC of one region; other stacks use :attr:`network` (vpc, bedrock-runtime endpoint).
+
+    NAT gateways (one per zone) exist only where the gateway runs and has targets outside
+    AWS (Azure OpenAI, OpenAI-compatible endpoints); elsewhere the VPC has no internet path.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        assert spec.aws is not None
+        cfg = spec.aws.regions[region]
+        account = spec.aws.account or self.account
+        needs_egress = region in spec.gateway.regions and bool(spec.azure
+                                                                or spec.openai_compatible)
+        self.network = PrivateModelNetwork(
+            self, "Network",
+            invoke_arns=bedrock_invoke_arns(spec, region, account).all(),
+            cidr=cfg.vpc_cidr,
+            availability_zones=availability_zones(region, cfg.az_count),
+            nat_gateways=cfg.az_count if needs_egress else 0,
+            flow_log_retention=retention(spec.aws.invocation_logging.log_retention_days),
+        )
+        cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)
+        cdk.CfnOutput(self, "BedrockRuntimeEndpointId",
+                      value=self.network.bedrock_runtime_endpoint.vpc_endpoint_id)
