@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 SPEC ?= examples/platform.yaml
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak
+.PHONY: synth test lint install clean bench soak bench-synth
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 $(VENV)/.installed: pyproject.toml
@@ -15,9 +17,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[aws,azure,gateway,bench,dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# The pinned AWS CDK CLI (package.json / package-lock.json) for `skyrelay synth` and `cdk`.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
+install: $(VENV)/.installed node_modules/.installed
+
+# Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks.
 synth: install
+	$(BIN)/skyrelay synth $(SPEC)
 	$(BIN)/skyrelay validate $(SPEC)
 	$(BIN)/skyrelay plan $(SPEC)
 
@@ -42,3 +51,8 @@ soak: install
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# Synth benchmark (issue 3): default spec vs an empty CDK app, and growth with 1/10/50
+# Bedrock models; writes bench/results/synth.{md,json}.
+bench-synth: install
+	$(PY) bench/synth/bench_synth.py

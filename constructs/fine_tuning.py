@@ -54,9 +54,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from skyrelay.constructs.secure_defaults import (
+    INLINE_POLICY_REASON,
+    acknowledge,
+    acknowledge_wildcards,
     allow_cloudwatch_logs,
     data_key,
     encrypted_log_group,
+    nag_ref,
     secure_bucket,
 )
 
@@ -160,56 +164,96 @@ class FineTuningPipeline(Construct):
         self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(),
                                              "distributed training between job containers")
 
-        self.sagemaker_role = iam.Role(
-            self, "SageMakerRole",
-            description="SageMaker training job execution role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-        )
-        self.bedrock_role = iam.Role(
-            self, "BedrockRole",
-            description="Bedrock model customization job role",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
-        )
-        for role in (self.sagemaker_role, self.bedrock_role):
-            self.data_bucket.grant_read(role)
-            self.output_bucket.grant_read_write(role)
-            self.encryption_key.grant_encrypt_decrypt(role)
-        self._grant_sagemaker_runtime(stack)
-        self._grant_vpc_access(self.sagemaker_role)
-        self._grant_vpc_access(self.bedrock_role)
+        self._sagemaker_role: iam.Role | None = None
+        self._bedrock_role: iam.Role | None = None
         self.state_machines: dict[str, sfn.StateMachine] = {}
 
-    # -- permissions -------------------------------------------------------------------
+    # -- roles and permissions ---------------------------------------------------------
 
-    def _grant_sagemaker_runtime(self, stack: cdk.Stack) -> None:
-        group_arn = stack.format_arn(service="logs", resource="log-group",
-                                     resource_name="/aws/sagemaker/TrainingJobs",
-                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                     "logs:DescribeLogStreams"],
-            resources=[group_arn, f"{group_arn}:log-stream:*"],
-        ))
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+    @property
+    def sagemaker_role(self) -> iam.Role:
+        """The SageMaker training job execution role (made with the first SageMaker job)."""
+        if self._sagemaker_role is None:
+            role = iam.Role(self, "SageMakerRole",
+                            description="SageMaker training job execution role",
+                            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+            stack = cdk.Stack.of(self)
+            group_arn = stack.format_arn(service="logs", resource="log-group",
+                                         resource_name="/aws/sagemaker/TrainingJobs",
+                                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+            self._allow(role, "SageMaker names each job's log streams after the job; the grant "
+                        "covers streams of the SageMaker training log group only", [
+                            iam.PolicyStatement(
+                                actions=["logs:CreateLogGroup", "logs:CreateLogStream",
+                                         "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                resources=[group_arn, f"{group_arn}:log-stream:*"])])
+            self._allow(role, "cloudwatch:PutMetricData and ecr:GetAuthorizationToken support "
+                        "no resource-level permissions; metrics are limited to SageMaker "
+                        "namespaces by condition, and image pulls to named repositories", [
+                            iam.PolicyStatement(
+                                actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                conditions={"StringLike": {
+                                    "cloudwatch:namespace": "/aws/sagemaker/*"}}),
+                            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"],
+                                                resources=["*"])])
+            self._common_job_permissions(role)
+            self._sagemaker_role = role
+        return self._sagemaker_role
+
+    @property
+    def bedrock_role(self) -> iam.Role:
+        """The role Bedrock customization jobs run with (made with the first such job)."""
+        if self._bedrock_role is None:
+            role = iam.Role(
+                self, "BedrockRole", description="Bedrock model customization job role",
+                assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}}))
+            self._common_job_permissions(role)
+            self._bedrock_role = role
+        return self._bedrock_role
 
     @staticmethod
-    def _grant_vpc_access(role: iam.Role) -> None:
-        # Describe/Create/Delete NetworkInterface have no resource scoping at create time.
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                     "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                     "ec2:DescribeSecurityGroups"],
-            resources=["*"],
-        ))
+    def _allow(role: iam.IRole, reason: str | None,
+               statements: list[iam.PolicyStatement]) -> None:
+        """Add statements to ``role``; a ``reason`` acknowledges their wildcards."""
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        if reason:
+            acknowledge_wildcards(role, statements, reason)
+
+    def _common_job_permissions(self, role: iam.Role) -> None:
+        self._allow(role, None, [iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+            resources=[self.encryption_key.key_arn])])
+        self._allow(role, "The training service creates and removes its network interfaces in "
+                    "the job's subnets; the EC2 network-interface and describe APIs it calls "
+                    "accept no resource scoping at that point", [iam.PolicyStatement(
+                        actions=["ec2:CreateNetworkInterface",
+                                 "ec2:CreateNetworkInterfacePermission",
+                                 "ec2:DeleteNetworkInterface",
+                                 "ec2:DeleteNetworkInterfacePermission",
+                                 "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+                                 "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
+                                 "ec2:DescribeSecurityGroups"],
+                        resources=["*"])])
+        acknowledge(role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
+
+    def _grant_job_data(self, role: iam.Role, dataset_prefix: str, output_prefix: str) -> None:
+        """Read the job's dataset, write the job's output folder: nothing else."""
+        self._allow(role, "Objects are named by the dataset's author and by the training job, "
+                    "so access is granted per prefix: read under this job's dataset prefix, "
+                    "write under this job's output prefix", [
+                        iam.PolicyStatement(
+                            actions=["s3:GetObject"],
+                            resources=[self.data_bucket.arn_for_objects(f"{dataset_prefix}*")]),
+                        iam.PolicyStatement(
+                            actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                            resources=[self.output_bucket.arn_for_objects(f"{output_prefix}*")]),
+                        iam.PolicyStatement(
+                            actions=["s3:ListBucket"],
+                            resources=[self.data_bucket.bucket_arn,
+                                       self.output_bucket.bucket_arn]),
+                    ])
 
     def _grant_image_pull(self, image: str) -> None:
         match = _ECR_IMAGE.match(image)
@@ -261,7 +305,20 @@ class FineTuningPipeline(Construct):
         )
         for statement in policies:
             machine.add_to_role_policy(statement)
-        self.encryption_key.grant_encrypt_decrypt(machine)
+        machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn]))
+        acknowledge_wildcards(
+            machine.role, list(policies),
+            "Training and customization job names come from each execution's input, so the "
+            "service-integration statements name the job type in this account and region; "
+            "the .sync integration also manages its own EventBridge rule")
+        acknowledge(
+            machine.role,
+            "X-Ray tracing (PutTraceSegments, PutTelemetryRecords) and CloudWatch Logs "
+            "delivery (CreateLogDelivery and related) support no resource-level permissions",
+            "AwsSolutions-IAM5[Resource::*]")
+        acknowledge(machine.role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
         self.state_machines[job_name] = machine
         cdk.CfnOutput(self, f"{slug}StateMachineArn", value=machine.state_machine_arn,
                       description=f"start-execution target for fine-tuning job {job_name}")
@@ -273,6 +330,7 @@ class FineTuningPipeline(Construct):
             raise ValueError(f"{job.name}: instance_type {job.instance_type!r} must start "
                              "with 'ml.'")
         self._grant_image_pull(job.training_image)
+        self._grant_job_data(self.sagemaker_role, job.dataset_prefix, f"{job.name}/")
         slug = _pascal(job.name)
         train = tasks.SageMakerCreateTrainingJob(
             self, f"{slug}Train",
@@ -314,6 +372,17 @@ class FineTuningPipeline(Construct):
         state["Parameters"]["EnableInterContainerTrafficEncryption"] = True
         state["Parameters"]["VpcConfig"]["SecurityGroupIds"] = [
             self.security_group.security_group_id]
+        acknowledge(
+            self.sagemaker_role,
+            "SageMakerCreateTrainingJob binds its input, output and volume locations with "
+            "CDK's standard read and read-write grants; they name only this pipeline's data "
+            "bucket, output bucket and key",
+            *(f"AwsSolutions-IAM5[Action::{a}]" for a in (
+                "kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*", "s3:DeleteObject*",
+                "s3:GetBucket*", "s3:GetObject*", "s3:List*")),
+            f"AwsSolutions-IAM5[Resource::{nag_ref(self.data_bucket)}/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_ref(self.output_bucket)}/*]",
+        )
         # The task made its own allow-all-outbound group; the job uses the stricter one above.
         train.node.try_remove_child("TrainJobSecurityGroup")
         run = sfn.CustomState(self, f"{slug}Run", state_json=state)
@@ -322,6 +391,7 @@ class FineTuningPipeline(Construct):
     def add_bedrock_customization(self, job: BedrockCustomizationJob) -> sfn.StateMachine:
         """A state machine that runs a Bedrock customization job to completion; returns it."""
         slug = _pascal(job.name)
+        self._grant_job_data(self.bedrock_role, job.dataset_prefix, f"{job.name}/")
         subnets = self.vpc.select_subnets(
             subnet_type=self.subnets.subnet_type,
             subnets=self.subnets.subnets,
