@@ -46,13 +46,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
-
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -63,6 +60,8 @@ from skyrelay.constructs.secure_defaults import (
     nag_ref,
     secure_bucket,
 )
+
+from constructs import Construct
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"

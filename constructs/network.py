@@ -25,8 +25,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
-
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -34,6 +32,8 @@ from skyrelay.constructs.secure_defaults import (
     data_key,
     encrypted_log_group,
 )
+
+from constructs import Construct
 
 #: IAM actions behind the four bedrock-runtime inference APIs: Converse is authorized as
 #: bedrock:InvokeModel and ConverseStream as bedrock:InvokeModelWithResponseStream.

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
-
-from skyrelay.spec import Spec
 from skyrelay.stacks.bedrock import BedrockStack
 from skyrelay.stacks.fine_tuning import FineTuningStack
 from skyrelay.stacks.network import NetworkStack
 from skyrelay.stacks.observability import ObservabilityStack
+
+from skyrelay.spec import Spec
 
 PLATFORM_TAG = "skyrelay:platform"
 
