@@ -1,0 +1,22 @@
+"""Reusable Pulumi components for Azure OpenAI; plain typed args, no spec dependency.
+
+Example::
+
+    from skyrelay.pulumi.components import ModelDeployment, OpenAIAccount, OpenAIAccountArgs
+"""
+
+from skyrelay.pulumi.components.args import (
+    AzureArgsError,
+    ContentFilterPolicy,
+    ExistingNetwork,
+    ModelDeployment,
+    OpenAIAccountArgs,
+)
+from skyrelay.pulumi.components.diagnostics import Diagnostics, DiagnosticsArgs
+from skyrelay.pulumi.components.openai_account import OpenAIAccount
+from skyrelay.pulumi.components.private_link import PrivateLink, PrivateLinkArgs
+
+__all__ = [
+    "AzureArgsError", "ContentFilterPolicy", "Diagnostics", "DiagnosticsArgs", "ExistingNetwork",
+    "ModelDeployment", "OpenAIAccount", "OpenAIAccountArgs", "PrivateLink", "PrivateLinkArgs",
+]

@@ -1,0 +1,232 @@
+"""The Azure side of the platform: map the spec onto components and export the wiring.
+
+``__main__.py`` calls :func:`main`; the offline plan runs that same ``__main__.py`` under
+mocks. Everything is checked (spec, config, residency, component args) before the first
+resource is registered, so a bad value never leaves a half-built stack.
+
+Config keys (namespace ``skyrelay``, set with ``pulumi config set``):
+
+- ``skyrelay:spec`` - the platform spec; relative paths are resolved against this folder
+  (default: ``../examples/platform.yaml``).
+- ``skyrelay:gatewayPrincipalId`` - required: the Entra object id of the gateway's identity,
+  given "Cognitive Services OpenAI User" on every account.
+- ``skyrelay:gatewayPrincipalType`` - ``ServicePrincipal`` (default), ``Group`` or ``User``.
+- ``skyrelay:gatewayEgressIps`` - list of the gateway's public egress addresses; required when
+  an account has ``public_network_access: gateway-egress-only``.
+- ``skyrelay:existingNetworks`` - optional object ``{account: {subnetId, virtualNetworkId}}``
+  to put an account's private endpoint into an existing subnet.
+
+Example (what ``__main__.py`` does)::
+
+    from skyrelay.pulumi.program import main
+    main()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+from pulumi_azure_native import resources
+
+from skyrelay.pulumi.components import (
+    AzureArgsError,
+    ContentFilterPolicy,
+    ExistingNetwork,
+    ModelDeployment,
+    OpenAIAccount,
+    OpenAIAccountArgs,
+)
+from skyrelay.pulumi.residency import allowed_azure_locations, residency_problems
+from skyrelay.spec import Spec, SpecError, load_spec
+
+CONFIG_NAMESPACE = "skyrelay"
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_SPEC = PROJECT_DIR.parent / "examples" / "platform.yaml"
+
+
+class ProgramError(pulumi.RunError):
+    """The spec or config cannot be built; the message lists every problem.
+
+    A ``RunError`` so the Pulumi CLI prints the message without a Python traceback.
+    """
+
+
+@dataclass(frozen=True)
+class ProgramSettings:
+    """What the program reads from Pulumi config (see the module docstring)."""
+
+    spec_path: Path = DEFAULT_SPEC
+    gateway_principal_id: str | None = None
+    gateway_principal_type: str = "ServicePrincipal"
+    gateway_egress_ips: tuple[str, ...] = ()
+    existing_networks: Mapping[str, ExistingNetwork] = field(default_factory=dict)
+
+
+def _networks(raw: Any) -> dict[str, ExistingNetwork]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProgramError("skyrelay:existingNetworks must be an object "
+                           "{account: {subnetId, virtualNetworkId}}")
+    out = {}
+    for account, value in raw.items():
+        if not isinstance(value, dict) or not value.get("subnetId") \
+                or not value.get("virtualNetworkId"):
+            raise ProgramError(f"skyrelay:existingNetworks.{account} needs both 'subnetId' and "
+                               "'virtualNetworkId'")
+        out[account] = ExistingNetwork(subnet_id=value["subnetId"],
+                                       virtual_network_id=value["virtualNetworkId"])
+    return out
+
+
+def read_settings(config: pulumi.Config | None = None) -> ProgramSettings:
+    """Read :class:`ProgramSettings` from the stack's config."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    spec = config.get("spec")
+    spec_path = (PROJECT_DIR / spec).resolve() if spec else DEFAULT_SPEC
+    ips = config.get_object("gatewayEgressIps") or []
+    if isinstance(ips, str) or not all(isinstance(ip, str) for ip in ips):
+        raise ProgramError("skyrelay:gatewayEgressIps must be a list of addresses, e.g. "
+                           "pulumi config set --path 'skyrelay:gatewayEgressIps[0]' 203.0.113.7")
+    return ProgramSettings(
+        spec_path=spec_path,
+        gateway_principal_id=config.get("gatewayPrincipalId"),
+        gateway_principal_type=config.get("gatewayPrincipalType") or "ServicePrincipal",
+        gateway_egress_ips=tuple(ips),
+        existing_networks=_networks(config.get_object("existingNetworks")),
+    )
+
+
+def platform_tags(spec: Spec) -> dict[str, str]:
+    """Tags for every Azure resource: the spec's tags plus the platform name."""
+    return {**spec.tags, "skyrelay-platform": spec.name}
+
+
+def account_args(spec: Spec, settings: ProgramSettings,
+                 resource_group_name: pulumi.Input[str] | None = None) -> list[OpenAIAccountArgs]:
+    """Map every spec account onto validated component args, or raise listing all problems."""
+    if not spec.azure:
+        return []
+    problems = residency_problems(spec)
+    if settings.gateway_principal_id is None:
+        problems.append("config skyrelay:gatewayPrincipalId is not set: give the Entra object id "
+                        "of the gateway's identity (pulumi config set skyrelay:gatewayPrincipalId "
+                        "<object-id>); keys are disabled, so nothing could call the accounts")
+    unknown = sorted(set(settings.existing_networks) - {a.name for a in spec.azure.accounts})
+    if unknown:
+        problems.append(f"config skyrelay:existingNetworks names unknown accounts {unknown}")
+    filters = {f.name: f for f in spec.azure.content_filters}
+    locations = allowed_azure_locations(spec)
+    out = []
+    for i, acct in enumerate(spec.azure.accounts):
+        used = sorted({d.content_filter for d in acct.deployments if d.content_filter})
+        egress_only = acct.public_network_access == "gateway-egress-only"
+        if egress_only and not settings.gateway_egress_ips:
+            problems.append(
+                f"azure.accounts[{i}] ({acct.name}) is 'gateway-egress-only' but config "
+                "skyrelay:gatewayEgressIps is empty: set the gateway's NAT addresses "
+                "(pulumi config set --path 'skyrelay:gatewayEgressIps[0]' <address>)")
+            continue
+        try:
+            out.append(OpenAIAccountArgs(
+                account_name=acct.name,
+                location=acct.location,
+                custom_subdomain=acct.subdomain,
+                public_network_access=acct.public_network_access,
+                gateway_egress_ips=settings.gateway_egress_ips if egress_only else (),
+                vnet_cidr=acct.vnet_cidr,
+                existing_network=settings.existing_networks.get(acct.name),
+                resource_group_name=resource_group_name,
+                log_retention_days=spec.azure.log_retention_days,
+                gateway_principal_id=settings.gateway_principal_id,
+                gateway_principal_type=settings.gateway_principal_type,
+                allowed_locations=locations,
+                tags=platform_tags(spec),
+                content_filters=[ContentFilterPolicy(
+                    name=f.name, base_policy=f.base_policy,
+                    severity_threshold=f.severity_threshold, blocking=f.blocking,
+                    jailbreak_detection=f.jailbreak_detection,
+                ) for f in (filters[n] for n in used if n in filters)],
+                deployments=[ModelDeployment(
+                    name=d.name, model=d.model, version=d.version, sku=d.sku,
+                    capacity=d.capacity, content_filter=d.content_filter,
+                    version_upgrade=d.version_upgrade,
+                ) for d in acct.deployments],
+            ))
+        except AzureArgsError as exc:
+            problems.append(f"azure.accounts[{i}] ({acct.name}): {exc}")
+    if problems:
+        raise ProgramError(f"{settings.spec_path}: the Azure side cannot be built:\n  - "
+                           + "\n  - ".join(dict.fromkeys(problems)))
+    return out
+
+
+def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
+    """Create every Azure resource for ``spec``; return the stack outputs to export.
+
+    Outputs: ``accounts`` (name -> id, endpoint, location, resourceGroupName, deployments)
+    and ``targets`` keyed like the gateway config (``azure:<account>/<deployment>`` ->
+    endpoint, account, deployment, model).
+    """
+    if not spec.azure:
+        return {"accounts": {}, "targets": {}}
+    shared_rg = spec.azure.resource_group
+    # Validate everything before the first resource exists (the shared group included).
+    account_args(spec, settings, resource_group_name=shared_rg)
+
+    opts = None
+    if spec.azure.subscription:
+        # Pin the subscription the spec names, whatever the ambient credentials default to.
+        provider = azure_native.Provider("azure-subscription",
+                                         subscription_id=spec.azure.subscription)
+        opts = pulumi.ResourceOptions(providers=[provider])
+    rg_name: pulumi.Input[str] | None = None
+    if shared_rg:
+        rg_name = resources.ResourceGroup(
+            "platform-rg", opts=opts, resource_group_name=shared_rg,
+            location=spec.azure.accounts[0].location, tags=platform_tags(spec)).name
+
+    accounts: dict[str, Any] = {}
+    targets: dict[str, Any] = {}
+    for args, acct in zip(account_args(spec, settings, rg_name), spec.azure.accounts,
+                          strict=True):
+        component = OpenAIAccount(acct.name, args, opts=opts)
+        accounts[acct.name] = {
+            "id": component.account_id,
+            "endpoint": component.endpoint,
+            "location": acct.location,
+            "resourceGroupName": component.resource_group_name,
+            "deployments": component.deployment_names,
+        }
+        for dep, resource in zip(acct.deployments, component.deployments, strict=True):
+            targets[f"azure:{acct.name}/{dep.name}"] = {
+                "endpoint": component.endpoint,
+                "account": acct.name,
+                "deployment": resource.name,
+                "model": dep.model,
+            }
+    return {"accounts": accounts, "targets": targets}
+
+
+def load_program_spec(path: Path) -> Spec:
+    """Load the spec, turning a :class:`SpecError` into a :class:`ProgramError`."""
+    try:
+        return load_spec(path)
+    except SpecError as err:
+        raise ProgramError(f"{path}: invalid platform spec:\n" + str(err)) from None
+    except OSError as err:
+        raise ProgramError(f"cannot read the platform spec (config skyrelay:spec): {err}") \
+            from None
+
+
+def main() -> None:
+    """The program: read config and spec, build, export ``accounts`` and ``targets``."""
+    settings = read_settings()
+    spec = load_program_spec(settings.spec_path)
+    for key, value in build(spec, settings).items():
+        pulumi.export(key, value)
