@@ -292,14 +292,19 @@ def write_offline_plan(spec_path: str | os.PathLike[str], out_path: str | os.Pat
 
     The file appears complete or not at all (written to a temporary file, then renamed).
     """
-    document = run_offline(spec_path, config).as_dict()
+    return write_plan_json(run_offline(spec_path, config), out_path)
+
+
+def write_plan_json(graph: ResourceGraph, out_path: str | os.PathLike[str]) -> Path:
+    """Write ``graph.as_dict()`` to ``out_path`` atomically; return the path."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(document, fh, indent=2, sort_keys=False)
+            json.dump(graph.as_dict(), fh, indent=2)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the plan is no secret
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -388,18 +393,40 @@ def tree_lines(nodes: list[dict[str, Any]], indent: str = "") -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -P -m skyrelay.pulumi.offline SPEC [OUT]``: print the tree, write the JSON."""
+    """``python -P -m skyrelay.pulumi.offline SPEC [--out FILE] [--json]``.
+
+    Prints the resource tree (``--json``: a JSON document with the tree, the resource count
+    and the stack outputs) and optionally writes the plan JSON. Exit 1 when the program
+    refuses the spec (residency, config, component args), 2 when the spec is invalid.
+    """
+    import argparse
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    if not args or len(args) > 2:
-        print("usage: python -P -m skyrelay.pulumi.offline SPEC [OUT.json]", file=sys.stderr)
-        return 2
-    graph = run_offline(args[0])
-    for line in tree_lines(tree(graph)):
-        print(line)
-    if len(args) == 2:
-        print(f"wrote {write_offline_plan(args[0], args[1])}")
+    from skyrelay.pulumi.program import InvalidSpecError, ProgramError
+
+    parser = argparse.ArgumentParser(prog="python -P -m skyrelay.pulumi.offline",
+                                     description=main.__doc__)
+    parser.add_argument("spec")
+    parser.add_argument("--out", help="also write the plan JSON here")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    args = parser.parse_args(argv)
+    try:
+        graph = run_offline(args.spec)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InvalidSpecError) else 1
+    nodes = tree(graph)
+    if args.out:
+        write_plan_json(graph, args.out)
+    if args.json:
+        print(json.dumps({"resource_count": sum(r.custom for r in graph.resources),
+                          "tree": nodes, "outputs": graph.outputs,
+                          "plan_file": args.out}, indent=2))
+    else:
+        for line in tree_lines(nodes):
+            print(line)
+        if args.out:
+            print(f"wrote {args.out}")
     return 0
 
 

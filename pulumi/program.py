@@ -56,6 +56,10 @@ class ProgramError(pulumi.RunError):
     """
 
 
+class InvalidSpecError(ProgramError):
+    """The platform spec itself does not load or validate."""
+
+
 @dataclass(frozen=True)
 class ProgramSettings:
     """What the program reads from Pulumi config (see the module docstring)."""
@@ -218,9 +222,9 @@ def load_program_spec(path: Path) -> Spec:
     try:
         return load_spec(path)
     except SpecError as err:
-        raise ProgramError(f"{path}: invalid platform spec:\n" + str(err)) from None
+        raise InvalidSpecError(f"{path}: invalid platform spec:\n" + str(err)) from None
     except OSError as err:
-        raise ProgramError(f"cannot read the platform spec (config skyrelay:spec): {err}") \
+        raise InvalidSpecError(f"cannot read the platform spec (config skyrelay:spec): {err}") \
             from None
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skyrelay.pulumi.plan_step import synth_step as azure_plan_step
 from skyrelay.spec import Spec, load_spec
 
 SPEC_CONTEXT_KEY = "skyrelay:spec"
@@ -148,6 +149,7 @@ def cdk_synth(ctx: SynthContext) -> None:
 #: The synth steps, in order. Each writes under ``ctx.staging``; add a step with one line.
 STEPS: list[SynthStep] = [
     cdk_synth,
+    azure_plan_step,  # the Pulumi program under mocks -> azure-plan.json
 ]
 
 
