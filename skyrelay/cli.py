@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -109,9 +110,10 @@ def validate(spec: str | None, as_json: bool) -> None:
 def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_month: int,
          input_tokens: int, output_tokens: int) -> None:
     """Show what each cloud gets, every route's targets and residency, and the monthly cost."""
-    _, loaded = load_or_exit(spec, as_json)
+    path, loaded = load_or_exit(spec, as_json)
     traffic = TrafficProfile(RouteTraffic(requests_per_month, input_tokens, output_tokens))
     document = build_plan(loaded, traffic)
+    document["azure_resources"] = azure_resources_or_exit(path, loaded)
     if html_file:
         from skyrelay.render_html import write_plan_html
 
@@ -122,6 +124,26 @@ def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_mo
     render_plan(document)
     if html_file:
         console.print(f"wrote {html_file}")
+
+
+def azure_resources_or_exit(path: Path, spec: Spec) -> dict[str, Any] | None:
+    """The Azure program's resource tree under mocks; None when the spec has no Azure side."""
+    if not spec.azure:
+        return None
+    from skyrelay.pulumi.plan_step import AzurePlanError, azure_resource_tree
+
+    try:
+        return azure_resource_tree(path)
+    except AzurePlanError as exc:
+        fail(f"Azure program: {exc}", code=exc.exit_code)
+
+
+def _add_resource_nodes(parent: Tree, nodes: list[dict[str, Any]]) -> None:
+    for n in nodes:
+        label = f"[cyan]{escape(n['type'].removeprefix('azure-native:'))}[/] {escape(n['name'])}"
+        if n["summary"]:
+            label += f"  [dim]{escape(n['summary'])}[/]"
+        _add_resource_nodes(parent.add(label), n["children"])
 
 
 def render_plan(document: dict[str, Any]) -> None:
@@ -144,6 +166,12 @@ def render_plan(document: dict[str, Any]) -> None:
             node.add(f"deployment {d['name']} = {d['model']} {d['version']} {d['sku']} "
                      f"x{d['capacity']}  [dim]processes in {d['processing']}[/]")
     console.print(tree)
+    resources = document.get("azure_resources")
+    if resources:
+        azure_tree = Tree(f"[bold]Azure resources[/] [dim](pulumi/__main__.py under mocks, "
+                          f"{resources['resource_count']} resources)[/]")
+        _add_resource_nodes(azure_tree, resources["tree"])
+        console.print(azure_tree)
 
     table = Table(title="Routes", show_lines=True)
     for col in ("route", "strategy", "target", "processes in", "classifications"):
