@@ -245,7 +245,7 @@ def run_offline(spec_path: str | os.PathLike[str], config: Mapping[str, Any] | N
     """
     values = offline_config(spec_path, config)
     raw = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v)
-           for k, v in values.items()}
+           for k, v in values.items() if v is not None}  # None: leave the key unset
     subscription = _spec_subscription(spec_path)
     mocks = AzureMocks(subscription_id=subscription)
     monitor = monitor or RecordingMonitor(mocks)
@@ -272,7 +272,9 @@ def run_offline(spec_path: str | os.PathLike[str], config: Mapping[str, Any] | N
 
 
 def _run_program() -> None:
-    runpy.run_path(str(PROGRAM), run_name="__main__")
+    # The folder, not the file: like the Pulumi CLI's Python host, runpy then puts the
+    # folder first on sys.path while __main__.py runs (its import guard must cope).
+    runpy.run_path(str(PROGRAM.parent), run_name="__main__")
 
 
 def _spec_subscription(spec_path: str | os.PathLike[str]) -> str | None:
