@@ -33,7 +33,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import _SECRET_KEYS, CONFIG
-from pulumi.runtime.settings import ROOT, reset_options
+from pulumi.runtime.settings import ROOT, get_project, get_stack, reset_options
 
 from skyrelay.pulumi.azure_mocks import AzureMocks
 
@@ -191,6 +191,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: dict[str, dict[str, Any]] = {}
         self.registered_outputs: dict[str, dict[str, Any]] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: the parent's full type chain, the stack left out.
+
+        (The stock mock keeps only the parent's own type, so a deployment under an account
+        under a component would not show the component.)
+        """
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([get_stack(), get_project(), qualified, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         """Register via the mocks, then record the request's graph facts."""
