@@ -88,13 +88,24 @@ def _networks(raw: Any) -> dict[str, ExistingNetwork]:
     return out
 
 
+def _object(config: pulumi.Config, key: str) -> Any:
+    try:
+        return config.get_object(key)
+    except pulumi.ConfigTypeError:
+        raise ProgramError(f"skyrelay:{key} must be structured config; set it with "
+                           f"pulumi config set --path 'skyrelay:{key}...'") from None
+
+
 def read_settings(config: pulumi.Config | None = None) -> ProgramSettings:
     """Read :class:`ProgramSettings` from the stack's config."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     spec = config.get("spec")
     spec_path = (PROJECT_DIR / spec).resolve() if spec else DEFAULT_SPEC
-    ips = config.get_object("gatewayEgressIps") or []
-    if isinstance(ips, str) or not all(isinstance(ip, str) for ip in ips):
+    try:
+        ips = config.get_object("gatewayEgressIps") or []
+    except pulumi.ConfigTypeError:
+        ips = None
+    if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
         raise ProgramError("skyrelay:gatewayEgressIps must be a list of addresses, e.g. "
                            "pulumi config set --path 'skyrelay:gatewayEgressIps[0]' 203.0.113.7")
     return ProgramSettings(
@@ -102,7 +113,7 @@ def read_settings(config: pulumi.Config | None = None) -> ProgramSettings:
         gateway_principal_id=config.get("gatewayPrincipalId"),
         gateway_principal_type=config.get("gatewayPrincipalType") or "ServicePrincipal",
         gateway_egress_ips=tuple(ips),
-        existing_networks=_networks(config.get_object("existingNetworks")),
+        existing_networks=_networks(_object(config, "existingNetworks")),
     )
 
 
