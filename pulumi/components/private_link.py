@@ -93,6 +93,8 @@ class PrivateLink(pulumi.ComponentResource):
                 address_space=network.AddressSpaceArgs(address_prefixes=[args.vnet_cidr]),
                 tags=tags,
             )
+            # A separate Subnet resource is safe: since network API 2023-09-01 a virtual
+            # network PUT without a `subnets` property leaves existing subnets alone.
             self.subnet = network.Subnet(
                 f"{name}-pe-subnet", opts=pulumi.ResourceOptions(parent=self.virtual_network),
                 subnet_name="private-endpoints",

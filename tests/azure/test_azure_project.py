@@ -25,7 +25,7 @@ NO_CLI = "no `pulumi` binary on PATH (install: https://www.pulumi.com/docs/insta
 
 
 def _top_level_names(folder: Path) -> set[str]:
-    names = {p.stem for p in folder.glob("*.py") if p.stem != "__main__"}
+    names = {p.stem for p in folder.glob("*.py") if p.stem not in ("__main__", "__init__")}
     names |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
     return names
 
