@@ -1,0 +1,508 @@
+"""The gateway's ASGI application: a lean raw-ASGI app, no framework on the hot path.
+
+Endpoints (OpenAI-compatible, so the official SDKs work unchanged):
+
+- ``POST /v1/chat/completions`` — JSON, or SSE with ``stream: true`` (the usage chunk is
+  forwarded only when ``stream_options.include_usage`` asks for it);
+- ``POST /v1/embeddings``;
+- ``GET /v1/models`` and ``GET /v1/models/{id}`` — the routes the calling tenant may use;
+- ``GET /healthz`` — the process is alive; ``GET /readyz`` — config loaded and every route
+  has a healthy target (503 with the unhealthy upstreams otherwise);
+- ``GET /openapi.json`` — the OpenAPI document of all of the above.
+
+Request order for the model endpoints: key (401) → body size (413) → JSON (400) → route
+(404, also for routes the tenant may not use) → classification and residency (403) →
+tenancy ``admit`` → router. Every error is ``{"error": {message, type, param, code}}``;
+an unexpected exception is logged and answered with a generic 500, never a traceback.
+Responses carry ``x-request-id``, and, once a target was tried, ``x-skyrelay-target`` and
+``x-skyrelay-attempts``.
+
+Example::
+
+    app = GatewayApp(config, Router(config, registry.for_target), PlainKeys(config))
+    uvicorn.run(app, http="httptools", loop="uvloop")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from skyrelay.gateway.config import GatewayConfig
+from skyrelay.gateway.errors import GatewayError
+from skyrelay.gateway.keys_plain import Authenticator
+from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.router.access import AccessPolicy, Eligible
+from skyrelay.gateway.router.health import HealthProber
+from skyrelay.gateway.router.router import RouteFailure, Router, StreamStart
+from skyrelay.gateway.router.tokens import estimate_chat, estimate_embeddings
+from skyrelay.gateway.server.hooks import NoHooks, RequestContext, RequestHooks
+
+log = logging.getLogger("skyrelay.gateway")
+
+#: Default request body limit: room for a few base64 images, far below memory trouble.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_DONE = b"data: [DONE]\n\n"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (413) before buffering it."""
+    if declared is not None and declared > limit:
+        raise GatewayError.too_large(limit)
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise GatewayError.too_large(limit)
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError.too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or 400."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise GatewayError.bad_request("The request body is not valid JSON.",
+                                       code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise GatewayError.bad_request("The request body must be a JSON object.",
+                                       code="invalid_json")
+    return value
+
+
+def _check_chat(request: dict[str, Any]) -> None:
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        raise GatewayError.bad_request("'model' is required and must be a string.",
+                                       param="model")
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise GatewayError.bad_request("'messages' must be a non-empty array.",
+                                       param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise GatewayError.bad_request(f"messages[{i}] must be an object with a 'role'.",
+                                           param=f"messages[{i}]")
+    stream = request.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise GatewayError.bad_request("'stream' must be a boolean.", param="stream")
+    options = request.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise GatewayError.bad_request("'stream_options' must be an object.",
+                                       param="stream_options")
+
+
+def _check_embeddings(request: dict[str, Any]) -> None:
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        raise GatewayError.bad_request("'model' is required and must be a string.",
+                                       param="model")
+    value = request.get("input")
+    if not value or not isinstance(value, str | list):
+        raise GatewayError.bad_request("'input' must be a non-empty string or array.",
+                                       param="input")
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+class GatewayApp:
+    """The ASGI callable. One instance per process; holds no per-request state."""
+
+    def __init__(self, config: GatewayConfig, router: Router, authenticator: Authenticator,
+                 *, hooks: RequestHooks | None = None, max_body: int = DEFAULT_MAX_BODY,
+                 prober: HealthProber | None = None,
+                 on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+                 openapi: bytes | None = None) -> None:
+        self.config = config
+        self.router = router
+        self.auth = authenticator
+        self.hooks: RequestHooks = hooks or NoHooks()
+        self._hooks_on = hooks is not None and not isinstance(hooks, NoHooks)
+        self.policy = AccessPolicy(config)
+        self.max_body = max_body
+        self.prober = prober
+        self.on_shutdown = list(on_shutdown or [])
+        self._openapi = openapi
+        self._created = int(time.time())
+        self.started = False
+        self._get: dict[str, Callable[[Scope, Send, dict[bytes, bytes]], Awaitable[None]]] = {
+            "/healthz": self._healthz, "/readyz": self._readyz,
+            "/v1/models": self._models, "/openapi.json": self._openapi_doc,
+        }
+        self._post = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
+
+    # --- ASGI entry ---------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch one ASGI connection scope."""
+        kind = scope["type"]
+        if kind == "http":
+            try:
+                await self._http(scope, receive, send)
+            except ClientGone:
+                pass
+            except Exception:  # last line of defence: log it, answer 500 if still possible
+                log.exception("unhandled error on %s %s", scope.get("method"),
+                              scope.get("path"))
+                with contextlib.suppress(Exception):
+                    await self._error(send, GatewayError.internal(), [])
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("gateway start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        """Start background health probes."""
+        if self.prober is not None:
+            self.prober.start()
+        self.started = True
+
+    async def shutdown(self) -> None:
+        """Stop probes and close provider clients (each failure logged, none fatal)."""
+        if self.prober is not None:
+            await self.prober.stop()
+        for close in self.on_shutdown:
+            try:
+                await close()
+            except Exception:
+                log.exception("error while closing at shutdown")
+        self.started = False
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
+        op = self._post.get(path)
+        if op is not None:
+            if method != "POST":
+                await self._error(send, GatewayError.method_not_allowed(method, path), [])
+                return
+            await self._model_request(op, scope, receive, send, headers)
+            return
+        handler = self._get.get(path)
+        if handler is None and path.startswith("/v1/models/"):
+            handler = self._model_one
+        if handler is None:
+            await self._error(send, GatewayError.not_found(path), [])
+        elif method not in ("GET", "HEAD"):
+            await self._error(send, GatewayError.method_not_allowed(method, path), [])
+        else:
+            await handler(scope, send, headers)
+
+    # --- responses ----------------------------------------------------------------------
+
+    @staticmethod
+    async def _json(send: Send, status: int, body: bytes,
+                    extra: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [_JSON, (b"content-length", str(len(body)).encode()), *extra]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _error(self, send: Send, err: GatewayError,
+                     extra: list[tuple[bytes, bytes]]) -> None:
+        headers = [*extra, *err.headers()]
+        if err.status == 413:
+            headers.append((b"connection", b"close"))
+        await self._json(send, err.status, err.body(), headers)
+
+    # --- model endpoints ----------------------------------------------------------------
+
+    async def _model_request(self, op: str, scope: Scope, receive: Receive, send: Send,
+                             headers: dict[bytes, bytes]) -> None:
+        raw_id = headers.get(b"x-request-id", b"")
+        request_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
+                      and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum()
+                      else os.urandom(12).hex())
+        base_headers = [(b"x-request-id", request_id.encode())]
+        auth = headers.get(b"authorization")
+        api_key = headers.get(b"api-key")
+        tenant = self.auth.authenticate(auth.decode("latin-1") if auth else None,
+                                        api_key.decode("latin-1") if api_key else None)
+        if tenant is None:
+            await self._error(send, GatewayError.unauthorized(), base_headers)
+            return
+        loop = asyncio.get_running_loop()
+        ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=op,
+                             started=loop.time())
+        try:
+            declared = headers.get(b"content-length")
+            body = await read_body(receive, self.max_body,
+                                   int(declared) if declared and declared.isdigit() else None)
+            request = parse_json_object(body)
+            (_check_chat if op == "chat" else _check_embeddings)(request)
+            route = self.policy.route_for(tenant, request["model"], op)
+            wanted = headers.get(b"x-skyrelay-classification")
+            cls = self.policy.classification_for(
+                tenant, wanted.decode("latin-1").strip() if wanted else None)
+            eligible = self.policy.eligible(route, cls)
+            ctx.route = route
+            ctx.classification = cls
+            ctx.eligible = eligible.targets
+            ctx.stream = op == "chat" and request.get("stream") is True
+            ctx.estimate = (estimate_chat(request) if op == "chat"
+                            else estimate_embeddings(request))
+            if self._hooks_on:
+                await self.hooks.admit(ctx)
+            ctx.admitted = True
+            if ctx.stream:
+                await self._stream(ctx, eligible, request, receive, send, base_headers)
+                return
+            routed = await self.router.call(route, eligible, op, request,
+                                            estimate=ctx.estimate)
+            ctx.target = routed.target
+            ctx.attempts = routed.attempts
+            value = routed.value
+            ctx.usage = value.get("usage") if isinstance(value, dict) else None
+            out = orjson.dumps(value)
+            ctx.status = 200
+            await self._json(send, 200, out, [
+                *base_headers, (b"x-skyrelay-target", routed.target.key.encode()),
+                (b"x-skyrelay-attempts", str(routed.attempts).encode())])
+        except GatewayError as err:
+            ctx.status, ctx.error_code = err.status, err.code
+            await self._error(send, err, base_headers)
+        except RouteFailure as failure:
+            ctx.target, ctx.attempts = failure.target, failure.attempts
+            ctx.status, ctx.error_code = failure.error.status, failure.error.code
+            extra = [*base_headers, (b"x-skyrelay-attempts", str(failure.attempts).encode())]
+            if failure.target is not None:
+                extra.append((b"x-skyrelay-target", failure.target.key.encode()))
+            await self._error(send, failure.error, extra)
+        except ClientGone:
+            ctx.status, ctx.error_code = 499, "client_closed"
+        except Exception:
+            streaming = ctx.stream and ctx.status == 200  # SSE already started
+            ctx.status, ctx.error_code = 500, "internal_error"
+            log.exception("request %s failed", request_id)
+            if not streaming:
+                await self._error(send, GatewayError.internal(), base_headers)
+        finally:
+            ctx.latency = loop.time() - ctx.started
+            if self._hooks_on:
+                try:
+                    await self.hooks.finish(ctx)
+                except Exception:
+                    log.exception("tenancy finish hook failed for request %s", request_id)
+
+    async def _stream(self, ctx: RequestContext, eligible: Eligible, request: dict[str, Any],
+                      receive: Receive, send: Send,
+                      base_headers: list[tuple[bytes, bytes]]) -> None:
+        """Open the stream (fallback until a first chunk), then forward it as SSE."""
+        assert ctx.route is not None
+        options = request.get("stream_options") or {}
+        include_usage = bool(options.get("include_usage"))
+        try:
+            start = await self.router.open_stream(ctx.route, eligible, request,
+                                                  estimate=ctx.estimate)
+        except RouteFailure as failure:
+            ctx.target, ctx.attempts = failure.target, failure.attempts
+            ctx.status, ctx.error_code = failure.error.status, failure.error.code
+            extra = [*base_headers, (b"x-skyrelay-attempts", str(failure.attempts).encode())]
+            if failure.target is not None:
+                extra.append((b"x-skyrelay-target", failure.target.key.encode()))
+            await self._error(send, failure.error, extra)
+            return
+        ctx.target, ctx.attempts, ctx.ttft = start.target, start.attempts, start.ttft
+        ctx.status = 200
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            *_SSE_HEADERS, *base_headers, (b"x-skyrelay-target", start.target.key.encode()),
+            (b"x-skyrelay-attempts", str(start.attempts).encode())]})
+        await self._forward(ctx, start, include_usage, receive, send)
+
+    async def _forward(self, ctx: RequestContext, start: StreamStart, include_usage: bool,
+                       receive: Receive, send: Send) -> None:
+        """Forward chunks; end with ``[DONE]`` on success, an error event otherwise."""
+        task = asyncio.current_task()
+        gone = False
+        finished = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    if not finished and task is not None:
+                        gone = True
+                        task.cancel()
+                    return
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        rest = start.rest
+        try:
+            async with asyncio.timeout_at(start.deadline):
+                out = self._chunk_bytes(ctx, start.first, include_usage)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+                async for chunk in rest:
+                    out = self._chunk_bytes(ctx, chunk, include_usage)
+                    if out:
+                        await send({"type": "http.response.body", "body": out,
+                                    "more_body": True})
+            finished = True
+            await send({"type": "http.response.body", "body": _DONE})
+        except ProviderError as err:
+            finished = True
+            self.router.stream_failed(start.target, err)
+            gw = GatewayError(502 if err.kind != "content_filter" else 400,
+                              f"The upstream stream failed after it started: {err.message}",
+                              type="server_error" if err.kind != "content_filter"
+                              else "invalid_request_error",
+                              code=err.code or f"upstream_{err.kind}")
+            ctx.status, ctx.error_code = gw.status, gw.code
+            await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
+        except TimeoutError:
+            finished = True
+            self.router.stream_failed(start.target, ProviderError(
+                "timeout", 504, "stream deadline", retryable=True))
+            assert ctx.route is not None
+            gw = GatewayError.deadline(ctx.route.timeout_seconds, ctx.attempts)
+            ctx.status, ctx.error_code = gw.status, gw.code
+            await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            if task is not None:
+                task.uncancel()
+            ctx.status, ctx.error_code = 499, "client_closed"
+        except Exception:
+            finished = True
+            log.exception("stream of request %s failed", ctx.request_id)
+            gw = GatewayError.internal()
+            ctx.status, ctx.error_code = gw.status, gw.code
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body",
+                            "body": _sse({"error": gw.payload()})})
+        finally:
+            finished = True
+            watcher.cancel()
+            close = getattr(rest, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+    @staticmethod
+    def _chunk_bytes(ctx: RequestContext, chunk: dict[str, Any], include_usage: bool) -> bytes:
+        usage = chunk.get("usage")
+        if usage is not None:
+            ctx.usage = usage
+        if not include_usage:
+            if not chunk.get("choices") and usage is not None:
+                return b""  # the usage-only chunk the client did not ask for
+            if "usage" in chunk:
+                chunk = {k: v for k, v in chunk.items() if k != "usage"}
+        return _sse(chunk)
+
+    # --- GET endpoints ------------------------------------------------------------------
+
+    def _tenant(self, headers: dict[bytes, bytes]) -> Any:
+        auth = headers.get(b"authorization")
+        api_key = headers.get(b"api-key")
+        return self.auth.authenticate(auth.decode("latin-1") if auth else None,
+                                      api_key.decode("latin-1") if api_key else None)
+
+    def _model_entry(self, name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": self._created,
+                "owned_by": self.config.name}
+
+    async def _models(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
+        tenant = self._tenant(headers)
+        if tenant is None:
+            await self._error(send, GatewayError.unauthorized(), [])
+            return
+        data = [self._model_entry(r.name) for r in self.policy.routes_for(tenant)]
+        await self._json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
+
+    async def _model_one(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
+        tenant = self._tenant(headers)
+        if tenant is None:
+            await self._error(send, GatewayError.unauthorized(), [])
+            return
+        name = scope["path"][len("/v1/models/"):]
+        if name not in tenant.routes or name not in self.config.routes:
+            await self._error(send, GatewayError.model_not_found(name), [])
+            return
+        await self._json(send, 200, orjson.dumps(self._model_entry(name)), [])
+
+    async def _healthz(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
+        await self._json(send, 200, b'{"status":"ok"}', [])
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether every route has a healthy, reachable target, and the details."""
+        health = self.router.health()
+        routes: dict[str, Any] = {}
+        ready = True
+        for name, route in sorted(self.config.routes.items()):
+            healthy = [t.key for t in route.targets
+                       if t.key in self.router.breakers
+                       and self.router.breakers[t.key].healthy
+                       and self.router.breakers[t.key].reachable is True]
+            routes[name] = {"ready": bool(healthy), "healthy_targets": healthy}
+            ready = ready and bool(healthy)
+        unhealthy = sorted(k for k, b in self.router.breakers.items()
+                           if not (b.healthy and b.reachable is True))
+        return ready, {"status": "ready" if ready else "not_ready",
+                       "config": {"name": self.config.name, "routes": len(self.config.routes),
+                                  "targets": len(self.config.targets)},
+                       "routes": routes, "unhealthy_upstreams": unhealthy,
+                       "upstreams": health}
+
+    async def _readyz(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
+        ready, body = self.readiness()
+        await self._json(send, 200 if ready else 503, orjson.dumps(body), [])
+
+    async def _openapi_doc(self, scope: Scope, send: Send,
+                           headers: dict[bytes, bytes]) -> None:
+        if self._openapi is None:
+            from skyrelay.gateway.openapi import openapi_json
+            self._openapi = openapi_json()
+        await self._json(send, 200, self._openapi, [])
