@@ -280,7 +280,8 @@ class GatewayApp:
                                    int(declared) if declared and declared.isdigit() else None)
             request = parse_json_object(body)
             (_check_chat if op == "chat" else _check_embeddings)(request)
-            route = self.policy.route_for(tenant, request["model"], op)
+            route = self.policy.route_for(tenant, request["model"],
+                                         "chat" if op == "chat" else "embedding")
             wanted = headers.get(b"x-skyrelay-classification")
             cls = self.policy.classification_for(
                 tenant, wanted.decode("latin-1").strip() if wanted else None)
