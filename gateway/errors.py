@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import orjson
+
 from skyrelay.gateway.providers.base import ProviderError
 
 #: OpenAI ``type`` per HTTP status, for errors that do not name one.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skyrelay import regions
 from skyrelay.gateway.config import (
     ClassificationConfig,
     GatewayConfig,
@@ -29,8 +30,6 @@ from skyrelay.gateway.config import (
     TenantConfig,
 )
 from skyrelay.gateway.errors import GatewayError
-
-from skyrelay import regions
 
 CLASSIFICATION_HEADER = "x-skyrelay-classification"
 
