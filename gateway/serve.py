@@ -139,7 +139,7 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
     return uvicorn.Config(app, host=host, port=port, http=http, loop=loop, lifespan="on",
                           access_log=False, log_level=log_level, server_header=False,
                           timeout_graceful_shutdown=graceful_seconds, timeout_keep_alive=75,
-                          backlog=2048)
+                          backlog=2048, proxy_headers=False)
 
 
 def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

@@ -161,11 +161,18 @@ class GatewayApp:
         self._openapi = openapi
         self._created = int(time.time())
         self.started = False
+        self._request_prefix = os.urandom(6).hex() + "-"
+        self._request_counter = 0
         self._get: dict[str, Callable[[Scope, Send, dict[bytes, bytes]], Awaitable[None]]] = {
             "/healthz": self._healthz, "/readyz": self._readyz,
             "/v1/models": self._models, "/openapi.json": self._openapi_doc,
         }
         self._post = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
+
+    def _new_request_id(self) -> str:
+        # a random per-process prefix and a counter: unique, and no syscall per request
+        self._request_counter += 1
+        return f"{self._request_prefix}{self._request_counter:x}"
 
     # --- ASGI entry ---------------------------------------------------------------------
 
@@ -262,7 +269,7 @@ class GatewayApp:
         raw_id = headers.get(b"x-request-id", b"")
         request_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
                       and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum()
-                      else os.urandom(12).hex())
+                      else self._new_request_id())
         base_headers = [(b"x-request-id", request_id.encode())]
         auth = headers.get(b"authorization")
         api_key = headers.get(b"api-key")
