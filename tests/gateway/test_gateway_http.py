@@ -21,6 +21,7 @@ from gateway_support import FakeProvider, FakeRegistry, base_config, free_port
 
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.openapi import openapi_document
+from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.serve import build_app
 
 KEYS = {"INT_KEY": "sk-int-0123456789", "EU_KEY": "sk-eu-abcdef", "PUB_KEY": "sk-pub-xyz"}
@@ -56,6 +57,7 @@ class CountingHooks:
         self.finish_raises = finish_raises
         self.admitted: list[str] = []
         self.finished: list[tuple[str, int, str | None, bool]] = []
+        self.usages: list[dict | None] = []
 
     async def admit(self, ctx):
         if self.refuse is not None:
@@ -64,6 +66,7 @@ class CountingHooks:
 
     async def finish(self, ctx):
         self.finished.append((ctx.request_id, ctx.status, ctx.error_code, ctx.admitted))
+        self.usages.append(ctx.usage)
         if self.finish_raises:
             raise RuntimeError("metering store down")
 
@@ -297,3 +300,104 @@ def test_failing_finish_hook_does_not_break_the_response(run_server):
     assert answer.status_code == 200 and answer.headers["x-skyrelay-target"] == "eu"
     assert answer.headers["x-skyrelay-attempts"] == "2"
     assert hooks.finished[0][1:] == (200, None, True)
+
+
+# --- streams (the app's SSE framing; the real wire formats are in test_gateway_e2e.py) ----
+
+def chunk(text=None, usage=None, choices=True):
+    c = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+         "choices": ([{"index": 0, "delta": {"content": text}, "finish_reason": None}]
+                     if choices else [])}
+    if usage is not None:
+        c["usage"] = usage
+    return c
+
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+
+
+def sse_events(response: httpx.Response) -> list[str]:
+    return [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+
+
+def stream_server(run_server, script):
+    provider = FakeProvider(script)
+    hooks = CountingHooks()
+    app = build_app(config(), providers=FakeRegistry(provider), environ=KEYS,
+                    probe_interval=0, hooks=hooks)
+    server = run_server(app)
+    server.provider, server.hooks = provider, hooks
+    return server
+
+
+def post_stream(server, include_usage=None):
+    body = {"model": "mixed", "messages": MSG, "stream": True}
+    if include_usage is not None:
+        body["stream_options"] = {"include_usage": include_usage}
+    return httpx.post(server.url + "/v1/chat/completions", json=body, timeout=10,
+                      headers={"authorization": "Bearer " + KEYS["INT_KEY"]})
+
+
+def test_usage_chunk_forwarded_only_when_asked(run_server):
+    stream = [chunk("a"), chunk("b"), chunk(usage=USAGE, choices=False)]
+    server = stream_server(run_server, {"us": [stream], "eu": [stream]})
+    asked, not_asked = post_stream(server, True), post_stream(server, None)
+    asked_events, plain_events = sse_events(asked), sse_events(not_asked)
+    assert asked_events[-1] == plain_events[-1] == "[DONE]"
+    assert json.loads(asked_events[-2])["usage"] == USAGE
+    assert all("usage" not in json.loads(e) for e in plain_events[:-1])
+    assert len(plain_events) == len(asked_events) - 1
+    # both were metered with the upstream's usage, asked for or not
+    assert [f[1] for f in server.hooks.finished] == [200, 200]
+    assert server.hooks.usages == [USAGE, USAGE]
+
+
+def test_mid_stream_failure_ends_with_error_event_and_no_done(run_server):
+    err = ProviderError("server", 500, "upstream dropped the stream", retryable=True)
+    server = stream_server(run_server, {"us": [[chunk("a"), chunk("b"), err]],
+                                        "eu": [[chunk("never")]]})
+    response = post_stream(server)
+    events = sse_events(response)
+    assert response.status_code == 200 and response.headers["x-skyrelay-target"] == "us"
+    assert [json.loads(e)["choices"][0]["delta"]["content"] for e in events[:2]] == ["a", "b"]
+    assert "[DONE]" not in events
+    error = json.loads(events[-1])["error"]
+    assert error["code"] == "upstream_server" and error["type"] == "server_error"
+    assert server.provider.calls == ["us"]  # bytes were sent: no fallback
+    assert server.hooks.finished[0][1:3] == (502, "upstream_server")
+
+
+def test_openai_sdk_raises_on_the_mid_stream_error_event(run_server):
+    err = ProviderError("connection", 502, "reset", retryable=True)
+    server = stream_server(run_server, {"us": [[chunk("a"), err]], "eu": [[chunk("x")]]})
+    got = []
+    with pytest.raises(openai.APIError):
+        for c in client(server).chat.completions.create(model="mixed", messages=MSG,
+                                                        stream=True):
+            got.append(c.choices[0].delta.content)
+    assert got == ["a"]
+
+
+def test_stream_error_before_first_chunk_is_a_json_error_not_sse(run_server):
+    cf = ProviderError("content_filter", 400, "The prompt was filtered.",
+                       code="content_filter")
+    server = stream_server(run_server, {"us": [cf], "eu": [[chunk("x")]]})
+    response = post_stream(server)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "content_filter"
+    assert server.provider.calls == ["us"]
+
+
+def test_client_disconnect_mid_stream_stops_reading_upstream(run_server):
+    slow = [chunk("a")] + [x for i in range(200) for x in (0.02, chunk(str(i)))]
+    server = stream_server(run_server, {"us": [slow], "eu": [slow]})
+    with httpx.stream("POST", server.url + "/v1/chat/completions", timeout=10,
+                      json={"model": "mixed", "messages": MSG, "stream": True},
+                      headers={"authorization": "Bearer " + KEYS["INT_KEY"]}) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break
+    deadline = time.monotonic() + 5
+    while not server.hooks.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.hooks.finished and server.hooks.finished[0][1:3] == (499, "client_closed")
