@@ -284,6 +284,7 @@ def test_hooks_admit_refusal_and_exactly_one_finish_per_request(run_server):
         client(server).chat.completions.create(model="nope", messages=MSG)
     with pytest.raises(openai.AuthenticationError):
         client(server, "sk-bad").chat.completions.create(model="mixed", messages=MSG)
+    wait_finished(hooks, 2)
     statuses = sorted((status, admitted) for _, status, _, admitted in hooks.finished)
     assert statuses == [(404, False), (429, False)]  # unauthenticated: no tenant, no record
     assert len({rid for rid, *_ in hooks.finished}) == 2
@@ -299,6 +300,7 @@ def test_failing_finish_hook_does_not_break_the_response(run_server):
                                                                       messages=MSG)
     assert answer.status_code == 200 and answer.headers["x-skyrelay-target"] == "eu"
     assert answer.headers["x-skyrelay-attempts"] == "2"
+    wait_finished(hooks, 1)
     assert hooks.finished[0][1:] == (200, None, True)
 
 
@@ -314,6 +316,14 @@ def chunk(text=None, usage=None, choices=True):
 
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+
+
+def wait_finished(hooks, n, timeout=5.0):
+    """``finish`` runs after the response went out: wait (bounded) until it has run n times."""
+    end = time.monotonic() + timeout
+    while len(hooks.finished) < n and time.monotonic() < end:
+        time.sleep(0.01)
+    assert len(hooks.finished) == n
 
 
 def sse_events(response: httpx.Response) -> list[str]:
@@ -348,6 +358,7 @@ def test_usage_chunk_forwarded_only_when_asked(run_server):
     assert all("usage" not in json.loads(e) for e in plain_events[:-1])
     assert len(plain_events) == len(asked_events) - 1
     # both were metered with the upstream's usage, asked for or not
+    wait_finished(server.hooks, 2)
     assert [f[1] for f in server.hooks.finished] == [200, 200]
     assert server.hooks.usages == [USAGE, USAGE]
 
@@ -364,6 +375,7 @@ def test_mid_stream_failure_ends_with_error_event_and_no_done(run_server):
     error = json.loads(events[-1])["error"]
     assert error["code"] == "upstream_server" and error["type"] == "server_error"
     assert server.provider.calls == ["us"]  # bytes were sent: no fallback
+    wait_finished(server.hooks, 1)
     assert server.hooks.finished[0][1:3] == (502, "upstream_server")
 
 
