@@ -213,6 +213,8 @@ class GatewayApp:
         if self.prober is not None:
             self.prober.start()
         self.started = True
+        log.info("gateway '%s' started: %d routes, %d targets, %d tenants", self.config.name,
+                 len(self.config.routes), len(self.config.targets), len(self.config.tenants))
 
     async def shutdown(self) -> None:
         """Stop probes and close provider clients (each failure logged, none fatal)."""
@@ -224,6 +226,7 @@ class GatewayApp:
             except Exception:
                 log.exception("error while closing at shutdown")
         self.started = False
+        log.info("gateway stopped; upstream clients closed")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
