@@ -111,7 +111,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     registry = providers if providers is not None else build_providers(config)
 
     def provider_for(target: TargetConfig) -> Provider:
-        return registry.for_target(target)  # type: ignore[no-any-return]
+        return registry.for_target(target)
 
     router = router or Router(config, provider_for)
     prober = (HealthProber(config.targets.values(), router.breakers, interval=probe_interval,
@@ -122,7 +122,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                   log_level: str = "info", graceful_seconds: float = 30.0) -> Any:
+                   log_level: str = "info", graceful_seconds: int = 30) -> Any:
     """The uvicorn settings the gateway runs with (httptools + uvloop when installed)."""
     import uvicorn
 
