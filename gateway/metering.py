@@ -1,0 +1,177 @@
+"""One usage record per request: a CloudWatch EMF line on stdout and Prometheus metrics.
+
+The record holds tenant, route, target, region, input and output tokens, cost, latency,
+time to first token, attempts and outcome; never prompt or completion text. CloudWatch
+turns the EMF line (written by the ECS awslogs driver) into metrics with no agent.
+
+Lines go to a background thread through a queue, so a slow stdout reader never stalls
+the event loop.
+
+Example::
+
+    meter = Meter(stream=sys.stdout)
+    meter.record(UsageRecord(tenant="web", route="gpt-4o", ...))
+    meter.prometheus_text()   # body for GET /metrics
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+NAMESPACE = "Skyrelay/Gateway"
+_LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """What one request used and how it ended."""
+
+    request_id: str
+    tenant: str
+    route: str
+    target: str
+    region: str
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: int
+    status: int
+    outcome: str  # "success" | "error" | "refused" | "client_closed"
+    error_code: str | None = None
+
+
+def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
+    """The record as one CloudWatch Embedded Metric Format JSON line."""
+    metrics = [
+        {"Name": "Requests", "Unit": "Count"},
+        {"Name": "Errors", "Unit": "Count"},
+        {"Name": "InputTokens", "Unit": "Count"},
+        {"Name": "OutputTokens", "Unit": "Count"},
+        {"Name": "Cost", "Unit": "None"},
+        {"Name": "Latency", "Unit": "Milliseconds"},
+    ]
+    doc: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": now_ms if now_ms is not None else int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Route"], ["Tenant"], ["Route", "Target"]],
+                "Metrics": metrics,
+            }],
+        },
+        "Route": record.route or "none",
+        "Tenant": record.tenant,
+        "Target": record.target or "none",
+        "Region": record.region,
+        "Outcome": record.outcome,
+        "Status": record.status,
+        "ErrorCode": record.error_code,
+        "RequestId": record.request_id,
+        "Attempts": record.attempts,
+        "Requests": 1,
+        "Errors": 0 if record.outcome == "success" else 1,
+        "InputTokens": record.input_tokens,
+        "OutputTokens": record.output_tokens,
+        "Cost": round(record.cost, 8),
+        "Latency": round(record.latency_ms, 3),
+    }
+    if record.ttft_ms is not None:
+        metrics.append({"Name": "TimeToFirstToken", "Unit": "Milliseconds"})
+        doc["TimeToFirstToken"] = round(record.ttft_ms, 3)
+    return orjson.dumps(doc) + b"\n"
+
+
+class _LineWriter:
+    """Writes lines from a queue on a daemon thread."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="skyrelay-emf", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            line = self._queue.get()
+            if line is None:
+                break
+            chunk = [line]
+            while True:  # batch whatever is already queued into one write
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                chunk.append(more)
+            try:
+                self._stream.write(b"".join(chunk))
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass  # stdout closed: nothing sensible to do from a logging thread
+
+    def put(self, line: bytes) -> None:
+        self._queue.put(line)
+
+    def close(self, timeout: float = 2.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
+class Meter:
+    """Emits usage records as EMF lines and keeps Prometheus counters and histograms."""
+
+    def __init__(self, stream: IO[bytes] | None = None) -> None:
+        self._writer = _LineWriter(stream if stream is not None else sys.stdout.buffer)
+        self.registry = CollectorRegistry()
+        self.requests = Counter("skyrelay_requests", "Requests by outcome",
+                                ["tenant", "route", "target", "outcome"], registry=self.registry)
+        self.tokens = Counter("skyrelay_tokens", "Tokens used",
+                              ["tenant", "route", "direction"], registry=self.registry)
+        self.cost = Counter("skyrelay_cost", "Cost in the spec's currency",
+                            ["tenant", "route"], registry=self.registry)
+        self.latency = Histogram("skyrelay_request_latency_seconds", "Request latency",
+                                 ["route"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.ttft = Histogram("skyrelay_time_to_first_token_seconds", "Time to first token",
+                              ["route"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.count = 0
+
+    def record(self, rec: UsageRecord) -> None:
+        """Emit one record (never raises into the request path)."""
+        self.count += 1
+        self._writer.put(emf_line(rec))
+        route = rec.route or "none"
+        self.requests.labels(rec.tenant, route, rec.target or "none", rec.outcome).inc()
+        if rec.input_tokens:
+            self.tokens.labels(rec.tenant, route, "input").inc(rec.input_tokens)
+        if rec.output_tokens:
+            self.tokens.labels(rec.tenant, route, "output").inc(rec.output_tokens)
+        if rec.cost:
+            self.cost.labels(rec.tenant, route).inc(rec.cost)
+        self.latency.labels(route).observe(rec.latency_ms / 1000)
+        if rec.ttft_ms is not None:
+            self.ttft.labels(route).observe(rec.ttft_ms / 1000)
+
+    def prometheus_text(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+    def close(self) -> None:
+        """Flush and stop the writer thread."""
+        self._writer.close()
+
+
+def as_dict(rec: UsageRecord) -> dict[str, Any]:
+    """Plain dict of a record (for tests and logs)."""
+    return asdict(rec)

@@ -1,0 +1,1 @@
+"""Tenancy: hashed API keys, rate limits, budgets that cannot be overshot, and their state."""

@@ -1,0 +1,121 @@
+"""Tenancy in the request path: limits and budget on admit, settle and meter on finish.
+
+Budgets cannot be overshot: before dispatch the worst-case cost of the request (its input
+estimate and output cap, priced at the most expensive eligible target) is reserved
+atomically; after the response, the reservation is settled to the actual usage, or
+released when nothing was used. A store that cannot be reached fails closed (503).
+
+Example::
+
+    hooks = TenancyHooks(MemoryState(), Meter())
+    app = build_app(config, hooks=hooks)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any
+
+from skyrelay.gateway.errors import GatewayError
+from skyrelay.gateway.metering import Meter, UsageRecord
+from skyrelay.gateway.server.hooks import RequestContext
+from skyrelay.gateway.tenancy.state import StateBackend, StateUnavailable, current_period
+
+log = logging.getLogger("skyrelay.gateway.tenancy")
+
+MICROS = 1_000_000
+
+
+def to_micros(amount: float) -> int:
+    """Currency to integer micro-units, rounded up (a reservation never comes out short)."""
+    return math.ceil(round(amount * MICROS, 6))
+
+
+def _unavailable() -> GatewayError:
+    return GatewayError(503, "The gateway's limit and budget store is unreachable; requests "
+                             "are refused until it is back.", code="state_unavailable")
+
+
+class TenancyHooks:
+    """Rate limits, budget reservations and usage records (see the module docstring)."""
+
+    def __init__(self, state: StateBackend, meter: Meter | None) -> None:
+        self.state = state
+        self.meter = meter
+
+    async def admit(self, ctx: RequestContext) -> None:
+        """Refuse over the limits or the budget (429), or when the store is down (503)."""
+        tenant = ctx.tenant
+        est_in, est_out = ctx.estimate
+        now = time.time()
+        try:
+            wait = await self.state.hit(tenant.name, tenant.requests_per_minute,
+                                        tenant.tokens_per_minute, est_in + est_out, now)
+            if wait is not None:
+                raise GatewayError(429, f"Rate limit reached for tenant {tenant.name!r} "
+                                        f"({tenant.requests_per_minute} requests/min, "
+                                        f"{tenant.tokens_per_minute} tokens/min).",
+                                   code="rate_limit_exceeded", retry_after=wait)
+            ctx.extra["tokens_counted"] = est_in + est_out
+            worst = max((t.price.cost(est_in, est_out) for t in ctx.eligible), default=0.0)
+            amount = to_micros(worst)
+            period = current_period(now)
+            if not await self.state.reserve(tenant.name, period,
+                                            to_micros(tenant.monthly_budget), amount):
+                raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
+                                        "exhausted for this request's worst-case cost.",
+                                   type="insufficient_quota", code="budget_exceeded")
+        except StateUnavailable:
+            raise _unavailable() from None
+        ctx.extra["reserved"] = amount
+        ctx.extra["period"] = period
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Settle the reservation to the actual cost and write exactly one usage record."""
+        usage: dict[str, Any] = ctx.usage or {}
+        input_tokens = int(usage.get("prompt_tokens") or 0)
+        output_tokens = int(usage.get("completion_tokens") or 0)
+        cost = (ctx.target.price.cost(input_tokens, output_tokens)
+                if ctx.target is not None and usage else 0.0)
+        if ctx.admitted and "reserved" in ctx.extra:
+            try:
+                await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
+                                        to_micros(cost) - ctx.extra["reserved"])
+                if usage:
+                    await self.state.add_tokens(
+                        ctx.tenant.name, input_tokens + output_tokens
+                        - ctx.extra.get("tokens_counted", 0), time.time())
+            except StateUnavailable:
+                # The reservation stays counted: the budget errs on the safe side.
+                log.warning("could not settle request %s: state store unreachable",
+                            ctx.request_id)
+        if self.meter is not None:
+            self.meter.record(self._record(ctx, input_tokens, output_tokens, cost))
+
+    @staticmethod
+    def _record(ctx: RequestContext, input_tokens: int, output_tokens: int,
+                cost: float) -> UsageRecord:
+        if ctx.status == 200 and ctx.error_code is None:
+            outcome = "success"
+        elif ctx.status == 499:
+            outcome = "client_closed"
+        elif not ctx.admitted:
+            outcome = "refused"
+        else:
+            outcome = "error"
+        latency = (ctx.latency if ctx.latency is not None
+                   else asyncio.get_running_loop().time() - ctx.started)
+        return UsageRecord(
+            request_id=ctx.request_id, tenant=ctx.tenant.name,
+            route=ctx.route.name if ctx.route else "",
+            target=ctx.target.key if ctx.target is not None else "",
+            region=ctx.target.region if ctx.target is not None else "",
+            input_tokens=input_tokens, output_tokens=output_tokens, cost=cost,
+            latency_ms=max(0.0, latency * 1000),
+            ttft_ms=ctx.ttft * 1000 if ctx.ttft is not None else None,
+            attempts=ctx.attempts, status=ctx.status, outcome=outcome,
+            error_code=ctx.error_code,
+        )

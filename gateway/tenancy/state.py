@@ -1,0 +1,223 @@
+"""Shared counters for rate limits and budgets, behind one interface with two backends.
+
+- :class:`MemoryState`: in-process, for one replica (the default). Every operation is a
+  plain synchronous update between two awaits, so it is atomic on the event loop.
+- :class:`RedisState`: for several replicas. Each check-and-update is one Lua script, so it
+  is atomic in Redis however many gateways call it at once. The URL may be ``rediss://``
+  (TLS) with a password, as ElastiCache requires.
+
+Rate limits use a sliding window over two fixed one-minute buckets (the previous bucket is
+weighted by how much of it still overlaps the last 60 seconds). Budgets hold integer
+micro-units of currency: ``spent`` includes reservations in flight, so a reservation that
+would take ``spent`` past the budget is refused, and settling adds ``actual - reserved``.
+
+Example::
+
+    state = MemoryState()
+    retry = await state.hit("web", rpm=60, tpm=10_000, tokens=500, now=time.time())
+    ok = await state.reserve("web", "2026-11", budget=5_000_000, amount=1_200)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+WINDOW = 60
+BUDGET_TTL = 40 * 24 * 3600  # a month's counter outlives the month by a few days
+
+
+class StateUnavailable(Exception):
+    """The shared store cannot be reached; callers fail closed."""
+
+
+class StateBackend(Protocol):
+    """Atomic counters for limits and budgets."""
+
+    healthy: bool
+
+    async def hit(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                  now: float) -> float | None:
+        """Count one request of ``tokens``; None if admitted, else seconds to wait."""
+        ...
+
+    async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
+        """Correct the token count after the fact (may be negative)."""
+        ...
+
+    async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
+        """Atomically add ``amount`` to the period's spend unless it would pass ``budget``."""
+        ...
+
+    async def adjust(self, tenant: str, period: str, delta: int) -> None:
+        """Settle: add ``delta`` (actual minus reserved, may be negative) to the spend."""
+        ...
+
+    async def spent(self, tenant: str, period: str) -> int:
+        """Spend so far in the period, reservations included."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _window(now: float) -> tuple[int, float]:
+    bucket = int(now // WINDOW)
+    return bucket, (now - bucket * WINDOW) / WINDOW
+
+
+def retry_after(now: float) -> float:
+    """Seconds until the current bucket rolls over (a conservative wait)."""
+    return max(1.0, WINDOW - (now % WINDOW))
+
+
+class MemoryState:
+    """In-process backend (one replica)."""
+
+    def __init__(self) -> None:
+        self.healthy = True
+        self._requests: dict[tuple[str, int], int] = {}
+        self._tokens: dict[tuple[str, int], int] = {}
+        self._spent: dict[tuple[str, str], int] = {}
+
+    def _gc(self, bucket: int) -> None:
+        if len(self._requests) > 4096:  # drop buckets older than the previous one
+            for table in (self._requests, self._tokens):
+                for key in [k for k in table if k[1] < bucket - 1]:
+                    del table[key]
+
+    async def hit(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                  now: float) -> float | None:
+        bucket, frac = _window(now)
+        self._gc(bucket)
+        weight = 1.0 - frac
+        req = self._requests.get((tenant, bucket - 1), 0) * weight + self._requests.get(
+            (tenant, bucket), 0)
+        tok = self._tokens.get((tenant, bucket - 1), 0) * weight + self._tokens.get(
+            (tenant, bucket), 0)
+        if req + 1 > rpm or tok + tokens > tpm:
+            return retry_after(now)
+        self._requests[(tenant, bucket)] = self._requests.get((tenant, bucket), 0) + 1
+        self._tokens[(tenant, bucket)] = self._tokens.get((tenant, bucket), 0) + tokens
+        return None
+
+    async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
+        bucket, _ = _window(now)
+        self._tokens[(tenant, bucket)] = self._tokens.get((tenant, bucket), 0) + tokens
+
+    async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
+        spent = self._spent.get((tenant, period), 0)
+        if spent + amount > budget:
+            return False
+        self._spent[(tenant, period)] = spent + amount
+        return True
+
+    async def adjust(self, tenant: str, period: str, delta: int) -> None:
+        self._spent[(tenant, period)] = self._spent.get((tenant, period), 0) + delta
+
+    async def spent(self, tenant: str, period: str) -> int:
+        return self._spent.get((tenant, period), 0)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+
+_HIT = """
+local w = tonumber(ARGV[4])
+local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
+local rp = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tc = tonumber(redis.call('GET', KEYS[3]) or '0')
+local tp = tonumber(redis.call('GET', KEYS[4]) or '0')
+if rp * w + rc + 1 > tonumber(ARGV[1]) then return 1 end
+if tp * w + tc + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return 2 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 150)
+redis.call('INCRBY', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], 150)
+return 0
+"""
+
+_RESERVE = """
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[2])
+if spent + amount > tonumber(ARGV[1]) then return 0 end
+redis.call('INCRBY', KEYS[1], amount)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class RedisState:
+    """Redis backend (several replicas); ``url`` like ``rediss://:password@host:6379/0``."""
+
+    def __init__(self, url: str, *, prefix: str = "skyrelay", timeout: float = 0.5) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, socket_timeout=timeout,
+                                     socket_connect_timeout=timeout,
+                                     health_check_interval=5, decode_responses=False)
+        self._errors = (redis.RedisError, OSError, asyncio.TimeoutError)
+        self._prefix = prefix
+        self._hit = self._redis.register_script(_HIT)
+        self._reserve = self._redis.register_script(_RESERVE)
+        self.healthy = True
+
+    async def _run(self, coro):  # type: ignore[no-untyped-def]
+        try:
+            result = await coro
+        except self._errors as exc:
+            self.healthy = False
+            raise StateUnavailable(f"state store unreachable: {type(exc).__name__}") from None
+        self.healthy = True
+        return result
+
+    def _k(self, *parts: object) -> str:
+        return ":".join((self._prefix, *map(str, parts)))
+
+    async def hit(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                  now: float) -> float | None:
+        bucket, frac = _window(now)
+        keys = [self._k("rq", tenant, bucket), self._k("rq", tenant, bucket - 1),
+                self._k("tk", tenant, bucket), self._k("tk", tenant, bucket - 1)]
+        verdict = await self._run(self._hit(keys=keys, args=[rpm, tpm, tokens, 1.0 - frac]))
+        return None if int(verdict) == 0 else retry_after(now)
+
+    async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
+        bucket, _ = _window(now)
+        await self._run(self._redis.incrby(self._k("tk", tenant, bucket), tokens))
+
+    async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
+        ok = await self._run(self._reserve(keys=[self._k("budget", tenant, period)],
+                                           args=[budget, amount, BUDGET_TTL]))
+        return int(ok) == 1
+
+    async def adjust(self, tenant: str, period: str, delta: int) -> None:
+        await self._run(self._redis.incrby(self._k("budget", tenant, period), delta))
+
+    async def spent(self, tenant: str, period: str) -> int:
+        value = await self._run(self._redis.get(self._k("budget", tenant, period)))
+        return int(value or 0)
+
+    async def ping(self) -> bool:
+        try:
+            await self._run(self._redis.ping())
+        except StateUnavailable:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def current_period(now: float | None = None) -> str:
+    """The budget period (calendar month, UTC) as ``YYYY-MM``."""
+    return time.strftime("%Y-%m", time.gmtime(now))
