@@ -259,5 +259,26 @@ def synth(spec: str | None, output: str | None) -> None:
         console.print(f"[dim]{note}[/]", highlight=False)
 
 
+@main.group()
+def keys() -> None:
+    """Tenant API keys: issue new ones (the gateway stores only their hashes)."""
+
+
+@keys.command("new")
+@click.argument("tenant")
+@json_option
+def keys_new(tenant: str, as_json: bool) -> None:
+    """Print a fresh key for TENANT once, and the hash to store in its key reference."""
+    from skyrelay.gateway.tenancy.keys import new_key
+
+    key, stored = new_key()
+    if as_json:
+        click.echo(json.dumps({"tenant": tenant, "key": key, "hash": stored}))
+        return
+    click.echo(f"key for {tenant} (shown once; give it to the tenant):\n  {key}")
+    click.echo("hash to store in the tenant's api_key reference (env var or secret):")
+    click.echo(f"  {stored}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
