@@ -9,6 +9,8 @@ import pytest
 
 from skyrelay.gateway.tenancy.state import MemoryState, RedisState, StateUnavailable
 
+MakeState = Callable[[], MemoryState | RedisState]
+
 
 @pytest.fixture(params=["memory", "redis"])
 def make_state(request: pytest.FixtureRequest) -> Callable[[], MemoryState | RedisState]:
@@ -33,7 +35,7 @@ def run(make_state: Callable[[], MemoryState | RedisState],
 NOW = 1_800_000_010.0  # 10 s into a minute bucket
 
 
-def test_requests_per_minute(make_state: Callable[[], MemoryState | RedisState]) -> None:
+def test_requests_per_minute(make_state: MakeState) -> None:
     async def body(state: MemoryState | RedisState) -> None:
         results = [await state.hit("t", 5, 1_000_000, 1, NOW) for _ in range(7)]
         assert results[:5] == [None] * 5
@@ -43,7 +45,7 @@ def test_requests_per_minute(make_state: Callable[[], MemoryState | RedisState])
     run(make_state, body)
 
 
-def test_tokens_per_minute_and_sliding_window(make_state: Callable[[], MemoryState | RedisState]) -> None:
+def test_tokens_per_minute_and_sliding_window(make_state: MakeState) -> None:
     async def body(state: MemoryState | RedisState) -> None:
         assert await state.hit("t", 100, 1000, 900, NOW) is None
         assert await state.hit("t", 100, 1000, 200, NOW) is not None  # 1100 > 1000
@@ -55,7 +57,7 @@ def test_tokens_per_minute_and_sliding_window(make_state: Callable[[], MemorySta
     run(make_state, body)
 
 
-def test_fifty_concurrent_reservations_never_overspend(make_state: Callable[[], MemoryState | RedisState]) -> None:
+def test_fifty_concurrent_reservations_never_overspend(make_state: MakeState) -> None:
     async def body(state: MemoryState | RedisState) -> None:
         budget, cost = 10_000_000, 1_000_000  # allows exactly 10
         results = await asyncio.gather(*(state.reserve("t", "2026-11", budget, cost)
