@@ -1,0 +1,1 @@
+"""Local upstream servers speaking the real wire formats, for tests and benchmarks."""
