@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -58,15 +59,27 @@ class ConfigError(Exception):
 
 
 def load_config(spec: str | Path | None = None,
-                config_file: str | Path | None = None) -> GatewayConfig:
-    """The runtime config from a platform spec or from a derived-config JSON file."""
-    if (spec is None) == (config_file is None):
-        raise ConfigError("give exactly one of a spec or a gateway config file")
-    if spec is not None:
+                config_file: str | Path | None = None, config_env: str | None = None,
+                environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """The runtime config from a platform spec, a derived-config JSON file, or the
+    environment variable ``config_env`` holding that JSON (how ECS injects it from SSM)."""
+    if [spec, config_file, config_env].count(None) != 2:
+        raise ConfigError("give exactly one of a spec, a gateway config file or the name of "
+                          "an environment variable holding the config")
+    if config_env is not None:
+        text = (os.environ if environ is None else environ).get(config_env, "")
+        if not text.strip():
+            raise ConfigError(f"environment variable {config_env} is not set or empty: it "
+                              "must hold the gateway config JSON")
+        try:
+            data: dict[str, Any] = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"environment variable {config_env}: not JSON: {err}") from None
+    elif spec is not None:
         from skyrelay.spec import SpecError, load_spec
         from skyrelay.views.gateway_config import gateway_config
         try:
-            data: dict[str, Any] = gateway_config(load_spec(Path(spec)))
+            data = gateway_config(load_spec(Path(spec)))
         except SpecError as err:
             raise ConfigError(f"{spec}: {len(err.issues)} problem(s):\n"
                               + "\n".join(f"  {i}" for i in err.issues)) from None

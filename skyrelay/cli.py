@@ -216,24 +216,28 @@ def gateway_config_cmd(spec: str | None) -> None:
 @click.option("--spec", "spec", help="Platform spec (default: the one named in cdk.json).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Derived gateway config JSON (from 'skyrelay gateway config') instead.")
+@click.option("--config-env", "config_env", metavar="VAR",
+              help="Read the config JSON from environment variable VAR instead (in a "
+                   "container: injected by ECS from the SSM parameter; no file, no network).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 127.0.0.1 for development, 0.0.0.0 in a container.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def gateway_serve_cmd(spec: str | None, config_file: str | None, host: str, port: int,
-                      log_level: str) -> None:
+def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str | None,
+                      host: str, port: int, log_level: str) -> None:
     """Serve the OpenAI-compatible gateway until SIGINT/SIGTERM (graceful)."""
     import logging
 
     from skyrelay.gateway.serve import ConfigError, build_app, load_config, serve
 
-    if spec and config_file:
-        fail("give either --spec or --config, not both")
+    if sum(map(bool, (spec, config_file, config_env))) > 1:
+        fail("give only one of --spec, --config and --config-env")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(spec=None if config_file else (spec or find_default_spec()),
-                             config_file=config_file)
+        config = load_config(
+            spec=None if config_file or config_env else (spec or find_default_spec()),
+            config_file=config_file, config_env=config_env)
     except ConfigError as exc:
         fail(str(exc))
     serve(build_app(config), host=host, port=port, log_level=log_level)
