@@ -1,0 +1,439 @@
+"""A local OpenAI / Azure OpenAI wire-format server with scriptable faults, for tests.
+
+:class:`OpenAIUpstream` serves, on 127.0.0.1 and a free port, from a daemon thread with its
+own event loop:
+
+- ``POST .../chat/completions`` (JSON, or SSE with ``stream: true``: role chunk, one chunk
+  per word, a ``finish_reason`` chunk, a usage chunk when ``stream_options.include_usage``,
+  then ``data: [DONE]``),
+- ``POST .../embeddings`` (deterministic vectors, usage),
+- Azure paths ``/openai/deployments/{deployment}/...`` (``api-version`` query required;
+  the deployment is the model; streams start with Azure's ``choices: []`` chunk carrying
+  only ``prompt_filter_results``).
+
+Faults are queued (:meth:`OpenAIUpstream.fault`) and consumed one per request, globally or
+per model (deployment). A fault is ``"name"`` or ``"name:arg"``; see :data:`FAULTS`.
+Hits are counted per path; the last requests (headers and bodies) are kept, bounded.
+The server stops by itself after ``max_lifetime`` seconds.
+
+Example::
+
+    with OpenAIUpstream(api_key="k") as up:
+        up.fault("429:2", "500")
+        client = openai.OpenAI(base_url=up.url + "/v1", api_key="k")
+        ...
+        assert up.hits["/v1/chat/completions"] == 3
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import logging
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+log = logging.getLogger("skyrelay.gateway.testing")
+
+#: Fault names and their optional argument.
+FAULTS = {
+    "429": "HTTP 429 with Retry-After: arg seconds (default 1)",
+    "429ms": "HTTP 429 with retry-after-ms and x-ms-retry-after-ms: arg ms (default 1500)",
+    "500": "HTTP 500 in OpenAI's error shape",
+    "503": "HTTP 503 with Retry-After: arg seconds if given",
+    "400": "HTTP 400 invalid_request_error (not a content filter)",
+    "401": "HTTP 401 invalid api key",
+    "delay": "sleep arg seconds (default 1), then answer normally",
+    "reset_before_headers": "TCP reset before any response byte",
+    "reset_after_headers": "status line and headers, then a TCP reset",
+    "cut_stream": "stream: arg chunks (default 2) then a reset without [DONE]; JSON: half a body",
+    "stall": "stream: arg chunks (default 1) then silence for 30 s; JSON: silence",
+    "invalid_json": "HTTP 200 whose JSON (or SSE data) is not JSON",
+    "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
+    "content_filter": "HTTP 400 in Azure's exact content-filter shape",
+    "stream_error": "stream: one chunk then an in-stream error event",
+}
+
+#: Azure's answer to a prompt its content filter blocks (shape as documented by Microsoft).
+AZURE_CONTENT_FILTER_ERROR: dict[str, Any] = {"error": {
+    "message": ("The response was filtered due to the prompt triggering Azure OpenAI's "
+                "content management policy. Please modify your prompt and retry. To learn "
+                "more about our content filtering policies please read our documentation: "
+                "https://go.microsoft.com/fwlink/?linkid=2198766"),
+    "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+    "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
+        "hate": {"filtered": False, "severity": "safe"},
+        "jailbreak": {"filtered": False, "detected": False},
+        "self_harm": {"filtered": False, "severity": "safe"},
+        "sexual": {"filtered": False, "severity": "safe"},
+        "violence": {"filtered": True, "severity": "medium"}}}}}
+
+_SAFE = {"filtered": False, "severity": "safe"}
+_PROMPT_FILTER_CHUNK: dict[str, Any] = {
+    "choices": [], "created": 0, "id": "", "model": "", "object": "",
+    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+        "hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE,
+        "jailbreak": {"filtered": False, "detected": False}}}]}
+
+MAX_RECORDED = 200
+STALL_SECONDS = 30.0
+
+
+def _error(status: int, message: str, type_: str | None, code: str | None,
+           headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return web.Response(status=status, body=orjson.dumps(body), headers=headers,
+                        content_type="application/json")
+
+
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _words(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_words(v.get("text") if isinstance(v, dict) else v) for v in value)
+    return 0
+
+
+class OpenAIUpstream:
+    """The fake OpenAI/Azure upstream (context manager; see the module docstring).
+
+    ``reply`` is the assistant's text; ``api_key`` when set is required as ``api-key`` or
+    ``Authorization: Bearer`` (``bearer_token`` may be accepted too); ``max_lifetime`` bounds
+    how long the server runs; ``max_requests`` how many it answers (503 beyond).
+    """
+
+    def __init__(self, *, reply: str = "Hello from the upstream", api_key: str | None = None,
+                 bearer_token: str | None = None, max_lifetime: float = 120.0,
+                 max_requests: int = 10_000, dimensions: int = 8) -> None:
+        self.reply = reply
+        self.api_key = api_key
+        self.bearer_token = bearer_token
+        self.max_lifetime = max_lifetime
+        self.max_requests = max_requests
+        self.dimensions = dimensions
+        self.port = 0
+        self.hits: collections.Counter[str] = collections.Counter()
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
+        self._faults: collections.deque[str] = collections.deque()
+        self._model_faults: dict[str, collections.deque[str]] = {}
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    # --- control (any thread) -----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT`` (the OpenAI base is ``url + "/v1"``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def fault(self, *faults: str, model: str | None = None) -> None:
+        """Queue faults, one consumed per request (for requests to ``model`` if given)."""
+        for f in faults:
+            if f.partition(":")[0] not in FAULTS:
+                raise ValueError(f"unknown fault {f!r}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            queue = (self._model_faults.setdefault(model, collections.deque())
+                     if model is not None else self._faults)
+            queue.extend(faults)
+
+    def pending_faults(self) -> int:
+        """Faults queued and not yet consumed."""
+        with self._lock:
+            return len(self._faults) + sum(len(q) for q in self._model_faults.values())
+
+    def start(self, timeout: float = 10.0) -> OpenAIUpstream:
+        """Start serving; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._run, name="openai-upstream", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"upstream server did not start: {self._error!r}")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (idempotent) and join the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError("upstream server did not stop")
+
+    def __enter__(self) -> OpenAIUpstream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- the server thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as err:  # reported to start() or logged
+            self._error = err
+            self._ready.set()
+        finally:
+            # handlers still sleeping (stall/delay) end here, not as "destroyed pending" tasks
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        await site.start()
+        self.port = int(runner.addresses[0][1])
+        self._ready.set()
+        try:
+            await asyncio.wait_for(self._stop.wait(), self.max_lifetime)
+        except TimeoutError:
+            log.warning("upstream server on port %s stopped after its %.0f s lifetime",
+                        self.port, self.max_lifetime)
+        finally:
+            await runner.cleanup()
+
+    # --- requests -----------------------------------------------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but no longer than until the server stops."""
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    def _next_fault(self, model: str) -> tuple[str, str]:
+        with self._lock:
+            queue = self._model_faults.get(model)
+            if queue:
+                name, _, arg = queue.popleft().partition(":")
+            elif self._faults:
+                name, _, arg = self._faults.popleft().partition(":")
+            else:
+                return "", ""
+        return name, arg
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self.api_key is None and self.bearer_token is None:
+            return True
+        key = request.headers.get("api-key")
+        auth = request.headers.get("authorization", "")
+        bearer = auth[7:] if auth.lower().startswith("bearer ") else None
+        accepted = {k for k in (self.api_key, self.bearer_token) if k}
+        return (key is not None and key == self.api_key) or (bearer in accepted)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._answer(request)
+        except ConnectionResetError:  # the client gave up (deadline) while a fault slept
+            return web.Response(status=499)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        with self._lock:
+            self.hits[path] += 1
+            total = sum(self.hits.values())
+        if total > self.max_requests:
+            return _error(503, "request budget of the test upstream exhausted", "server_error",
+                          None)
+        raw = await request.read()
+        self.requests.append({"path": path, "query": dict(request.query),
+                              "headers": {k.lower(): v for k, v in request.headers.items()},
+                              "body": raw})
+        azure = path.startswith("/openai/deployments/")
+        if azure:
+            parts = path.split("/")
+            if len(parts) < 5 or not request.query.get("api-version"):
+                return web.json_response({"error": {"code": "404",
+                                                    "message": "Resource not found"}},
+                                         status=404)
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", "invalid_request_error",
+                          "invalid_api_key")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _error(400, "We could not parse the JSON body of your request.",
+                          "invalid_request_error", None)
+        if not isinstance(body, dict):
+            return _error(400, "The body must be a JSON object.", "invalid_request_error", None)
+        model = path.split("/")[3] if azure else str(body.get("model", ""))
+        if path.endswith("/chat/completions"):
+            op = "chat"
+        elif path.endswith("/embeddings"):
+            op = "embeddings"
+        else:
+            return _error(404, f"Unknown path {path}", "invalid_request_error", None)
+        name, arg = self._next_fault(model)
+        stream = op == "chat" and body.get("stream") is True
+        if name:
+            answer = await self._fault(request, name, arg, stream)
+            if answer is not None:
+                return answer
+        if op == "embeddings":
+            return self._embeddings(body, model)
+        if stream:
+            return await self._stream(request, body, model, azure, name, arg)
+        return web.Response(body=orjson.dumps(self._completion(body, model)),
+                            content_type="application/json")
+
+    async def _fault(self, request: web.Request, name: str, arg: str,
+                     stream: bool) -> web.StreamResponse | None:
+        """Answer a fault, or None to answer normally (maybe a stream fault)."""
+        if name == "429":
+            seconds = arg or "1"
+            return _error(429, "Rate limit reached for requests. Please retry after "
+                          f"{seconds} seconds.", "requests", "rate_limit_exceeded",
+                          {"retry-after": seconds})
+        if name == "429ms":
+            ms = arg or "1500"
+            return _error(429, "Requests have exceeded the token rate limit of your current "
+                          "pricing tier.", None, "429",
+                          {"retry-after-ms": ms, "x-ms-retry-after-ms": ms})
+        if name in ("500", "503"):
+            headers = {"retry-after": arg} if arg else None
+            return _error(int(name), "The server had an error while processing your request.",
+                          "server_error", None, headers)
+        if name == "400":
+            return _error(400, arg or "Invalid value for 'temperature'.",
+                          "invalid_request_error", "invalid_value")
+        if name == "401":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error",
+                          "invalid_api_key")
+        if name == "content_filter":
+            return web.Response(status=400, body=orjson.dumps(AZURE_CONTENT_FILTER_ERROR),
+                                content_type="application/json")
+        if name == "delay":
+            await self._sleep(float(arg or 1))
+            return None
+        if name == "reset_before_headers":
+            _reset(request)
+            return web.Response(status=500)  # never written: the socket is gone
+        if name in ("reset_after_headers", "cut_stream") and not stream:
+            resp = web.StreamResponse(headers={"content-type": "application/json",
+                                               "content-length": "4096"})
+            await resp.prepare(request)
+            if name == "cut_stream":
+                await resp.write(b'{"id": "chatcmpl-cut", "choices": [')
+            await resp.drain()
+            _reset(request)
+            return resp
+        if name == "reset_after_headers":
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.drain()
+            _reset(request)
+            return resp
+        if name == "stall" and not stream:
+            await self._sleep(STALL_SECONDS)
+            return None
+        if name == "invalid_json" and not stream:
+            return web.Response(body=b'{"id": "chatcmpl-x", "choices": [', status=200,
+                                content_type="application/json")
+        if name == "invalid_sse":
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.write(b"<html><body>502 Bad Gateway</body></html>\n\n")
+            await resp.write_eof()
+            return resp
+        return None  # stream faults (cut_stream, stall, invalid_json, stream_error)
+
+    def _completion(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        prompt = sum(_words(m.get("content")) for m in body.get("messages", [])
+                     if isinstance(m, dict))
+        completion = len(self.reply.split())
+        return {"id": "chatcmpl-upstream", "object": "chat.completion",
+                "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                             "message": {"role": "assistant", "content": self.reply}}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}}
+
+    def _embeddings(self, body: dict[str, Any], model: str) -> web.Response:
+        inputs = body.get("input")
+        items = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        data = []
+        for i, text in enumerate(items):
+            digest = hashlib.sha256(str(text).encode()).digest()
+            vector = [round(b / 255.0, 6) for b in digest[: self.dimensions]]
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        tokens = sum(_words(t) if isinstance(t, str) else 1 for t in items)
+        return web.json_response({"object": "list", "data": data, "model": model,
+                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+                                 dumps=lambda v: orjson.dumps(v).decode())
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], model: str,
+                      azure: bool, fault: str, arg: str) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream",
+                                           "cache-control": "no-cache"})
+        await resp.prepare(request)
+        complete = self._completion(body, model)
+        base = {"id": "chatcmpl-upstream", "object": "chat.completion.chunk",
+                "created": complete["created"], "model": model}
+        chunks: list[dict[str, Any]] = []
+        if azure:
+            chunks.append(_PROMPT_FILTER_CHUNK)
+        chunks.append({**base, "choices": [{"index": 0, "finish_reason": None,
+                                            "delta": {"role": "assistant", "content": ""}}]})
+        for i, word in enumerate(self.reply.split()):
+            chunks.append({**base, "choices": [{"index": 0, "finish_reason": None, "delta": {
+                "content": word if i == 0 else " " + word}}]})
+        chunks.append({**base, "choices": [{"index": 0, "finish_reason": "stop", "delta": {}}]})
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            chunks.append({**base, "choices": [], "usage": complete["usage"]})
+        limit = {"cut_stream": int(arg or 2), "stall": int(arg or 1),
+                 "stream_error": 1, "invalid_json": 1}.get(fault)
+        for i, chunk in enumerate(chunks):
+            if limit is not None and i == limit:
+                break
+            await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        if fault == "cut_stream":
+            await resp.drain()
+            _reset(request)
+            return resp
+        if fault == "stall":
+            await self._sleep(STALL_SECONDS)
+            return resp
+        if fault == "stream_error":
+            await resp.write(b'data: {"error": {"message": "The server had an error while '
+                             b'processing your request.", "type": "server_error"}}\n\n')
+        elif fault == "invalid_json":
+            await resp.write(b"data: {this is not json\n\n")
+        else:
+            await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
