@@ -213,9 +213,9 @@ class OpenAIUpstream:
         self._stop = asyncio.Event()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("POST", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(runner.addresses[0][1])
         self._ready.set()
@@ -348,13 +348,11 @@ class OpenAIUpstream:
             await resp.prepare(request)
             if name == "cut_stream":
                 await resp.write(b'{"id": "chatcmpl-cut", "choices": [')
-            await resp.drain()
             _reset(request)
             return resp
         if name == "reset_after_headers":
             resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
             await resp.prepare(request)
-            await resp.drain()
             _reset(request)
             return resp
         if name == "stall" and not stream:
@@ -422,7 +420,6 @@ class OpenAIUpstream:
                 break
             await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
         if fault == "cut_stream":
-            await resp.drain()
             _reset(request)
             return resp
         if fault == "stall":
