@@ -92,7 +92,7 @@ def test_azure_stream_drops_empty_first_chunk_and_ends_with_usage(
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 4,
                                    "total_tokens": 7}
-    sent = openai_upstream.requests[-1]
+    sent = openai_upstream.requests[0]  # the provider's request (the raw one came after)
     assert sent["query"] == {"api-version": "2024-10-21"}
     body = orjson.loads(sent["body"])
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
