@@ -69,7 +69,7 @@ class ProviderRegistry:
         if cloud == "bedrock":
             if self._bedrock is None:
                 self._bedrock = self._make_bedrock()
-            return self._bedrock  # type: ignore[no-any-return]
+            return self._bedrock
         raise ProviderError("bad_request", 400, f"{target.key}: no provider for cloud "
                             f"{cloud!r}")
 
