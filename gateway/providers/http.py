@@ -26,16 +26,17 @@ import aiohttp
 class HttpClient:
     """A lazily created :class:`aiohttp.ClientSession` with a bounded connection pool.
 
-    ``limit`` caps open connections in total, ``limit_per_host`` per upstream host;
+    ``limit`` caps open connections in total, ``limit_per_host`` per upstream host (0: only
+    the total applies);
     ``connect_timeout`` bounds TCP+TLS set-up; ``keepalive`` is how long an idle pooled
     connection is kept. The session is created on first use inside the running loop (an
     aiohttp session belongs to one loop) and closed by :meth:`aclose`.
     """
 
-    def __init__(self, *, limit: int = 512, limit_per_host: int = 128,
+    def __init__(self, *, limit: int = 1024, limit_per_host: int = 0,
                  connect_timeout: float = 5.0, keepalive: float = 30.0) -> None:
-        if limit < 1 or limit_per_host < 1:
-            raise ValueError("connection limits must be at least 1")
+        if limit < 1 or limit_per_host < 0:
+            raise ValueError("limit must be at least 1 and limit_per_host at least 0")
         if connect_timeout <= 0:
             raise ValueError("connect_timeout must be positive")
         self.limit = limit

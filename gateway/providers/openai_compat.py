@@ -49,6 +49,10 @@ AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 _FILTER_CODES = frozenset({"content_filter", "ResponsibleAIPolicyViolation", "ContentFiltered"})
 #: One SSE event may not exceed this (a stream that never sends a newline is not SSE).
 MAX_EVENT_BYTES = 8 * 1024 * 1024
+#: A non-streamed answer larger than this is refused (memory stays bounded per request).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Error bodies are read up to this size only.
+MAX_ERROR_BYTES = 64 * 1024
 #: Retry-After values beyond this are treated as this (the breaker cools down, not forever).
 MAX_RETRY_AFTER = 3600.0
 _MAX_MESSAGE = 1000
@@ -463,7 +467,7 @@ class OpenAICompatProvider:
                                                       allow_redirects=False)
                 if resp.status == 200:
                     return resp
-                raw = await resp.read()
+                raw = await resp.content.read(MAX_ERROR_BYTES)
         except TimeoutError:
             if resp is not None:
                 resp.close()
@@ -472,15 +476,29 @@ class OpenAICompatProvider:
             if resp is not None:
                 resp.close()
             raise _connection(target, err) from None
-        resp.release()
+        resp.close()  # the rest of an error body is not worth reading to keep the socket
         raise error_from_response(resp.status, resp.headers, raw)
 
     async def _call(self, target: TargetConfig, op: str, body: bytes,
                     deadline: float) -> dict[str, Any]:
         resp = await self._open(target, op, body, deadline)
+        declared = resp.content_length
+        if declared is not None and declared > MAX_BODY_BYTES:
+            resp.close()
+            raise _protocol(target, f"the upstream's answer ({declared} bytes) exceeds "
+                            f"{MAX_BODY_BYTES} bytes")
         try:
             async with asyncio.timeout_at(deadline):
-                raw = await resp.read()
+                parts: list[bytes] = []
+                size = 0
+                async for part in resp.content.iter_any():
+                    size += len(part)
+                    if size > MAX_BODY_BYTES:
+                        resp.close()
+                        raise _protocol(target, f"the upstream's answer exceeds "
+                                        f"{MAX_BODY_BYTES} bytes")
+                    parts.append(part)
+                raw = b"".join(parts)
         except TimeoutError:
             resp.close()
             raise _timeout(target) from None

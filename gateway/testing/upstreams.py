@@ -133,6 +133,7 @@ class OpenAIUpstream:
         self.dimensions = dimensions
         self.port = 0
         self.hits: collections.Counter[str] = collections.Counter()
+        self.connections: set[int] = set()  # client ports seen: one per TCP connection
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
         self._faults: collections.deque[str] = collections.deque()
         self._model_faults: dict[str, collections.deque[str]] = {}
@@ -263,8 +264,11 @@ class OpenAIUpstream:
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         with self._lock:
             self.hits[path] += 1
+            if peer:
+                self.connections.add(int(peer[1]))
             total = sum(self.hits.values())
         if total > self.max_requests:
             return _error(503, "request budget of the test upstream exhausted", "server_error",

@@ -155,6 +155,7 @@ def test_connections_are_pooled(openai_upstream: OpenAIUpstream, oc_target: Any)
     idle_hosts = run(OpenAICompatProvider(environ=ENV), go)
     assert idle_hosts == 1
     assert openai_upstream.hits["/v1/chat/completions"] == 10
+    assert len(openai_upstream.connections) == 1  # JSON and finished streams reuse it
 
 
 # --- auth ----------------------------------------------------------------------------------
@@ -318,3 +319,19 @@ def test_registry_maps_clouds_and_isolates_a_missing_bedrock(
     with pytest.raises(ProviderError):
         registry.for_target(unknown)
     asyncio.run(registry.aclose())
+
+
+def test_oversized_answer_is_refused(openai_upstream: OpenAIUpstream, oc_target: Any,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from skyrelay.gateway.providers import openai_compat
+
+    monkeypatch.setattr(openai_compat, "MAX_BODY_BYTES", 100)
+
+    async def go(p: OpenAICompatProvider, d: float) -> ProviderError:
+        with pytest.raises(ProviderError) as info:
+            await p.chat(oc_target("openai"), REQUEST, deadline=d)
+        return info.value
+
+    err = run(OpenAICompatProvider(environ=ENV), go)
+    assert (err.kind, err.retryable) == ("protocol", True)
+    assert "exceeds 100 bytes" in err.message
