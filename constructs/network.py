@@ -76,6 +76,10 @@ class IPrivateModelNetwork(Protocol):
     def workload_subnets(self) -> ec2.SubnetSelection:
         """The private subnets where workloads run."""
 
+    @property
+    def data_subnets(self) -> ec2.SubnetSelection:
+        """Subnets with no route out of the VPC at all, for data stores (caches, databases)."""
+
 
 class PrivateModelNetwork(Construct):
     """A private VPC with the AWS service endpoints model workloads need, and flow logs.
@@ -88,7 +92,9 @@ class PrivateModelNetwork(Construct):
       ``invoke_arns`` and only for principals of this account (an empty list denies all).
     * VPC flow logs (all traffic) to a KMS-encrypted log group with retention.
     * With ``nat_gateways=0`` (the default) the VPC has isolated subnets only: no internet
-      gateway at all. Give ``nat_gateways`` > 0 for workloads that must reach another cloud.
+      gateway at all. Give ``nat_gateways`` > 0 for workloads that must reach another cloud;
+      the VPC then also has isolated ``data`` subnets (:attr:`data_subnets`, no route out)
+      for data stores, and :attr:`egress_ips` holds the NAT gateways' public addresses.
 
     Pass ``vpc`` to add the endpoints and flow logs to an existing VPC instead.
     """
@@ -117,6 +123,16 @@ class PrivateModelNetwork(Construct):
             else ec2.SubnetType.PRIVATE_ISOLATED
         ) if vpc is None else ec2.SubnetSelection(subnets=self.vpc.private_subnets
                                                    or self.vpc.isolated_subnets)
+        self.data_subnets = ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+        ) if vpc is None else ec2.SubnetSelection(subnets=self.vpc.isolated_subnets
+                                                   or self.vpc.private_subnets)
+        #: Public addresses of the NAT gateways this construct made (what another cloud's
+        #: firewall must admit); empty without NAT gateways or for a VPC passed in.
+        self.egress_ips: list[str] = [
+            eip.attr_public_ip for subnet in self.vpc.public_subnets
+            if isinstance(eip := subnet.node.try_find_child("EIP"), ec2.CfnEIP)
+        ] if vpc is None else []
 
         self.encryption_key = encryption_key or data_key(self, "FlowLogKey", "VPC flow logs")
         allow_cloudwatch_logs(self.encryption_key, self)
@@ -192,6 +208,9 @@ class PrivateModelNetwork(Construct):
                 ec2.SubnetConfiguration(name="private",
                                         subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
                                         cidr_mask=20),
+                # Last in the list, so adding it left the CIDRs of the groups above unchanged.
+                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                                        cidr_mask=24),
             ]
         else:
             subnets = [ec2.SubnetConfiguration(

@@ -39,3 +39,8 @@ class NetworkStack(cdk.Stack):
         cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)
         cdk.CfnOutput(self, "BedrockRuntimeEndpointId",
                       value=self.network.bedrock_runtime_endpoint.vpc_endpoint_id)
+        if self.network.egress_ips:
+            # Read by `skyrelay link` (from `cdk deploy --outputs-file`): the addresses
+            # Azure's network rules must admit for gateway-egress-only accounts.
+            cdk.CfnOutput(self, "GatewayEgressIps", value=cdk.Fn.join(",", self.network.egress_ips),
+                          description="Public addresses of the NAT gateways, comma-separated")
