@@ -1,18 +1,22 @@
 """Compose every CDK stack the spec asks for into an app.
 
 Per AWS region: ``<name>-<region>-network``, ``<name>-<region>-bedrock`` (model access and
-invocation logging), ``<name>-<region>-observability`` and, where the spec has jobs in the
-region, ``<name>-<region>-fine-tuning``. Each stack gets the spec's region (and account,
-when given) as its environment, and the spec's tags plus ``skyrelay:platform``.
+invocation logging), ``<name>-<region>-observability``, where the spec has jobs in the
+region ``<name>-<region>-fine-tuning``, and in the spec's gateway regions
+``<name>-<region>-gateway`` (see :mod:`skyrelay.stacks.gateway` for its CDK context keys).
+Each stack gets the spec's region (and account, when given) as its environment, and the
+spec's tags plus ``skyrelay:platform``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import aws_cdk as cdk
 from skyrelay.stacks.bedrock import BedrockStack
 from skyrelay.stacks.fine_tuning import FineTuningStack
+from skyrelay.stacks.gateway import CERTIFICATE_CONTEXT_PREFIX, LINK_CONTEXT_KEY, GatewayStack
 from skyrelay.stacks.network import NetworkStack
 from skyrelay.stacks.observability import ObservabilityStack
 
@@ -29,6 +33,7 @@ class RegionStacks:
     bedrock: BedrockStack
     observability: ObservabilityStack
     fine_tuning: FineTuningStack | None
+    gateway: GatewayStack | None = None
 
 
 def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
@@ -58,10 +63,20 @@ def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
                                       termination_protection=True,
                                       description=f"skyrelay {spec.name}: fine-tuning "
                                                   f"pipelines in {region}")
-    for stack in (network, bedrock, observability, fine_tuning):
+    gateway = None
+    if region in spec.gateway.regions:
+        link = app.node.try_get_context(LINK_CONTEXT_KEY)
+        gateway = GatewayStack(
+            app, f"{prefix}-gateway", spec=spec, region=region, network=network.network,
+            model_access=bedrock.model_access, observability=observability.observability,
+            link_dir=Path(link) if link else None,
+            certificate_arn=app.node.try_get_context(f"{CERTIFICATE_CONTEXT_PREFIX}{region}"),
+            env=env, termination_protection=True,
+            description=f"skyrelay {spec.name}: model gateway service in {region}")
+    for stack in (network, bedrock, observability, fine_tuning, gateway):
         if stack is not None:
             tagged(stack)
-    return RegionStacks(network, bedrock, observability, fine_tuning)
+    return RegionStacks(network, bedrock, observability, fine_tuning, gateway)
 
 
 def add_platform_stacks(app: cdk.App, spec: Spec) -> list[cdk.Stack]:
@@ -72,5 +87,5 @@ def add_platform_stacks(app: cdk.App, spec: Spec) -> list[cdk.Stack]:
     for region in spec.aws.regions:
         made = add_region_stacks(app, spec, region)
         stacks.extend(s for s in (made.network, made.bedrock, made.observability,
-                                  made.fine_tuning) if s is not None)
+                                  made.fine_tuning, made.gateway) if s is not None)
     return stacks

@@ -33,6 +33,7 @@ def test_synth_writes_templates_and_replaces_the_old_output(tmp_path: Path) -> N
     result = run_synth(MINIMAL, out, project_root=REPO)
     names = sorted(p.name for p in result.templates)
     assert names == ["minimal-us-east-1-bedrock.template.json",
+                     "minimal-us-east-1-gateway.template.json",
                      "minimal-us-east-1-network.template.json",
                      "minimal-us-east-1-observability.template.json"]
     assert not (out / "stale.template.json").exists()

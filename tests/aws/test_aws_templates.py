@@ -118,23 +118,29 @@ def test_every_log_group_bucket_and_topic_uses_a_customer_key(platform: Any, cfn
         for group in cfn.resources(template, "AWS::Logs::LogGroup").values():
             assert "Fn::GetAtt" in group["Properties"]["KmsKeyId"]
             counts["logs"] += 1
-        for bucket in cfn.resources(template, "AWS::S3::Bucket").values():
+        for logical_id, bucket in cfn.resources(template, "AWS::S3::Bucket").items():
             (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             default = rule["ServerSideEncryptionByDefault"]
+            if logical_id.startswith("GatewayAccessLogs"):
+                # Load balancer access logs: ELB delivers only to SSE-S3 buckets (no KMS).
+                assert default["SSEAlgorithm"] == "AES256"
+                continue
             assert default["SSEAlgorithm"] == "aws:kms" and "KMSMasterKeyID" in default
             counts["buckets"] += 1
         for topic in cfn.resources(template, "AWS::SNS::Topic").values():
             assert "Fn::GetAtt" in topic["Properties"]["KmsMasterKeyId"]
             counts["topics"] += 1
-    # flow logs x2, invocation logs + handler x2, state machine: 7; 2 logging + 2 data
-    # buckets; 2 alarm topics + 1 fine-tuning topic.
-    assert counts == {"logs": 7, "buckets": 4, "topics": 3}
+    # flow logs x2, invocation logs + handler x2, state machine, gateway x2: 9; 2 logging +
+    # 2 data buckets; 2 alarm topics + 1 fine-tuning topic.
+    assert counts == {"logs": 9, "buckets": 4, "topics": 3}
 
 
 def test_every_log_group_has_retention(platform: Any, cfn: Any) -> None:
-    for template in platform.templates.values():
+    for name, template in platform.templates.items():
+        # The gateway's log group follows gateway.log_retention_days (90), the rest 365.
+        days = 90 if name.endswith("-gateway") else 365
         for group in cfn.resources(template, "AWS::Logs::LogGroup").values():
-            assert group["Properties"]["RetentionInDays"] == 365
+            assert group["Properties"]["RetentionInDays"] == days
 
 
 def test_data_is_retained_when_a_stack_goes(platform: Any, cfn: Any) -> None:
@@ -219,7 +225,7 @@ def test_stateful_stacks_have_termination_protection_and_tags(platform: Any) -> 
 
     stacks = {c.stack_name: c for c in platform.app.node.children if isinstance(c, cdk.Stack)}
     for name, stack in stacks.items():
-        stateful = name.endswith(("-bedrock", "-fine-tuning"))
+        stateful = name.endswith(("-bedrock", "-fine-tuning", "-gateway"))
         assert stack.termination_protection is stateful, name
         assert stack.region in name and not cdk.Token.is_unresolved(stack.region)
         tags = stack.tags.tag_values()

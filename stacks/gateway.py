@@ -1,0 +1,187 @@
+"""Per-region gateway stack: the gateway service from the spec, wired to the region's stacks.
+
+The container image is built from ``gateway/Dockerfile`` (build context: the repository
+root, trimmed by ``.dockerignore``) as a CDK asset for ``linux/arm64``. ``cdk synth`` only
+stages and fingerprints the build context; Docker runs at ``cdk deploy``, when the asset is
+published.
+
+Secrets, all in Secrets Manager under a customer-managed key and given to the tasks as ECS
+secrets (never as plain environment values):
+
+* every key reference of a tenant (and of an OpenAI-compatible upstream) in the spec:
+  ``{secret: NAME}`` -> secret ``NAME``, environment ``SKYRELAY_SECRET_<NAME>``;
+  ``{env: VAR}`` -> secret ``skyrelay/<platform>/env/VAR``, environment ``VAR``. Each is
+  created with a random placeholder that matches no key; store the real value (for a
+  tenant, the hash ``skyrelay keys new`` prints) with
+  ``aws secretsmanager put-secret-value --secret-id NAME --secret-string VALUE``;
+* with Azure targets, ``skyrelay/<platform>/gateway/azure-credential``: a JSON object with
+  ``tenant_id``, ``client_id`` and ``client_secret`` of the gateway's Entra identity,
+  injected as ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET`` (what
+  azure-identity's environment credential reads).
+
+CDK context (``cdk deploy -c KEY=VALUE``):
+
+* ``skyrelay:link`` - a folder written by ``skyrelay link``; the gateway config stored in
+  the parameter is then the linked one (refused when stale), else the spec-derived one;
+* ``skyrelay:gatewayCertificateArn:<region>`` - an ACM certificate for HTTPS on the load
+  balancer; without it the internal load balancer serves HTTP to the VPC only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from skyrelay.constructs.bedrock_access import BedrockModelAccess
+from skyrelay.constructs.gateway_service import GatewayService, gateway_widgets
+from skyrelay.constructs.network import IPrivateModelNetwork
+from skyrelay.constructs.observability import ModelObservability
+from skyrelay.constructs.secure_defaults import acknowledge, data_key
+from skyrelay.gateway.keys_plain import secret_env_name
+from skyrelay.link import (
+    PARAMETER_OUTPUT,
+    TASK_ROLE_OUTPUT,
+    config_json,
+    config_parameter_name,
+    load_linked_config,
+)
+from skyrelay.spec import Spec
+from skyrelay.spec.models import SecretRef
+from skyrelay.stacks.common import retention
+from skyrelay.views.gateway_config import gateway_config
+
+#: The repository root: the image's build context.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = "gateway/Dockerfile"
+LINK_CONTEXT_KEY = "skyrelay:link"
+CERTIFICATE_CONTEXT_PREFIX = "skyrelay:gatewayCertificateArn:"
+AZURE_CREDENTIAL_FIELDS = {"AZURE_TENANT_ID": "tenant_id", "AZURE_CLIENT_ID": "client_id",
+                           "AZURE_CLIENT_SECRET": "client_secret"}
+_PLACEHOLDER_REASON = (
+    "The secret's value is set by the operator (a tenant key hash from `skyrelay keys new`, "
+    "an upstream key, or the gateway's Entra credential) and replaced by issuing a new one; "
+    "a rotation function could not create a value another system must accept")
+
+
+def gateway_image(project_root: Path = PROJECT_ROOT) -> ecs.ContainerImage:
+    """The gateway image as a CDK asset built from ``gateway/Dockerfile`` for ARM64."""
+    if not (project_root / DOCKERFILE).is_file():
+        raise FileNotFoundError(f"{project_root / DOCKERFILE} is missing: the gateway stack "
+                                "builds its image from a source checkout of skyrelay")
+    return ecs.ContainerImage.from_asset(
+        str(project_root), file=DOCKERFILE, platform=ecr_assets.Platform.LINUX_ARM64)
+
+
+def reference_secrets(spec: Spec) -> dict[str, str]:
+    """Environment variable -> Secrets Manager secret name, for every key reference."""
+    refs: list[SecretRef] = [t.api_key for t in spec.tenants]
+    refs += [ep.api_key for ep in spec.openai_compatible if ep.api_key is not None]
+    out: dict[str, str] = {}
+    for ref in refs:
+        if ref.secret is not None:
+            out[secret_env_name(ref.secret)] = ref.secret
+        else:
+            assert ref.env is not None
+            out[ref.env] = f"skyrelay/{spec.name}/env/{ref.env}"
+    return dict(sorted(out.items()))
+
+
+def azure_credential_secret_name(platform: str) -> str:
+    """Name of the secret holding the gateway's Entra credential."""
+    return f"skyrelay/{platform}/gateway/azure-credential"
+
+
+class GatewayStack(cdk.Stack):
+    """The gateway in one region: :attr:`gateway` (a :class:`GatewayService`)."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
+                 network: IPrivateModelNetwork, model_access: BedrockModelAccess | None,
+                 observability: ModelObservability, link_dir: Path | None = None,
+                 certificate_arn: str | None = None, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        config = (load_linked_config(link_dir, spec, region) if link_dir is not None
+                  else gateway_config(spec))
+        key = data_key(self, "Key", f"{spec.name} gateway in {region}")
+
+        secrets: dict[str, ecs.Secret] = {}
+        for env_name, secret_name in reference_secrets(spec).items():
+            secret = self._placeholder_secret(f"Ref{env_name}", secret_name, key,
+                                              f"skyrelay {spec.name}: value for {env_name}")
+            secrets[env_name] = ecs.Secret.from_secrets_manager(secret)
+        self.azure_credential: secretsmanager.Secret | None = None
+        if any(t["cloud"] == "azure" for t in config["targets"].values()):
+            self.azure_credential = self._placeholder_secret(
+                "AzureCredential", azure_credential_secret_name(spec.name), key,
+                f"skyrelay {spec.name}: Entra credential of the gateway (JSON)",
+                json_fields=("tenant_id", "client_id"), generated_field="client_secret")
+            for env_name, field_name in AZURE_CREDENTIAL_FIELDS.items():
+                secrets[env_name] = ecs.Secret.from_secrets_manager(self.azure_credential,
+                                                                    field_name)
+
+        gw = spec.gateway
+        alarms = spec.aws.alarms if spec.aws else None
+        self.gateway = GatewayService(
+            self, "Gateway",
+            vpc=network.vpc,
+            # The literal range (not the VPC's token) lets cdk-nag see the source is private.
+            allowed_cidrs=[spec.aws.regions[region].vpc_cidr] if spec.aws else None,
+            vpc_subnets=network.workload_subnets,
+            data_subnets=network.data_subnets,
+            image=gateway_image(),
+            config=config_json(config),
+            config_parameter_name=config_parameter_name(spec.name),
+            secrets=secrets,
+            certificate_arn=certificate_arn,
+            cpu=gw.cpu, memory_mib=gw.memory_mib,
+            min_tasks=gw.min_tasks, max_tasks=gw.max_tasks,
+            request_timeout=cdk.Duration.seconds(
+                max(int(r.timeout_seconds) for r in spec.routes)),
+            log_retention=retention(gw.log_retention_days),
+            encryption_key=key,
+            shared_state=gw.max_tasks > 1,
+            p99_latency=cdk.Duration.millis(alarms.p99_latency_ms) if alarms
+            else cdk.Duration.seconds(30),
+        )
+        if model_access is not None:
+            model_access.grant_invoke(self.gateway.task_role)
+        observability.add_widgets(*gateway_widgets(
+            routes=[r.name for r in spec.routes], tenants=[t.name for t in spec.tenants]))
+        for alarm in self.gateway.alarms:
+            observability.add_alarm(alarm)
+
+        cdk.CfnOutput(self, "GatewayUrl", value=self.gateway.url,
+                      description="OpenAI-compatible base URL is <GatewayUrl>/v1 (VPC only)")
+        cdk.CfnOutput(self, TASK_ROLE_OUTPUT, value=self.gateway.task_role.role_arn,
+                      description="The gateway's AWS identity (read by skyrelay link)")
+        cdk.CfnOutput(self, PARAMETER_OUTPUT,
+                      value=self.gateway.config_parameter.parameter_name,
+                      description="SSM parameter holding the gateway config")
+        cdk.CfnOutput(self, "ClusterName", value=self.gateway.cluster.cluster_name)
+        cdk.CfnOutput(self, "ServiceName", value=self.gateway.service.service_name)
+        if self.azure_credential is not None:
+            cdk.CfnOutput(self, "AzureCredentialSecretArn",
+                          value=self.azure_credential.secret_arn)
+
+    def _placeholder_secret(self, id: str, name: str, key: Any, description: str, *,
+                            json_fields: tuple[str, ...] = (),
+                            generated_field: str | None = None) -> secretsmanager.Secret:
+        generator = secretsmanager.SecretStringGenerator(
+            exclude_punctuation=True, password_length=48,
+            secret_string_template=json.dumps(dict.fromkeys(json_fields, ""))
+            if generated_field else None,
+            generate_string_key=generated_field)
+        secret = secretsmanager.Secret(
+            self, id, secret_name=name, description=description, encryption_key=key,
+            generate_secret_string=generator,
+            # Operator-set credentials: a deleted stack must not take them along.
+            removal_policy=cdk.RemovalPolicy.RETAIN)
+        acknowledge(secret, _PLACEHOLDER_REASON, "AwsSolutions-SMG4",
+                    "NIST.800.53.R5-SecretsManagerRotationEnabled")
+        return secret
