@@ -281,6 +281,18 @@ def _protocol(target: TargetConfig, what: str) -> ProviderError:
     return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
 
 
+async def _read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body up to ``limit`` bytes (all segments, not just the first that arrived)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in resp.content.iter_any():
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
+
+
 class OpenAICompatProvider:
     """The :class:`~skyrelay.gateway.providers.base.Provider` for ``azure`` and ``openai``.
 
@@ -467,7 +479,7 @@ class OpenAICompatProvider:
                                                       allow_redirects=False)
                 if resp.status == 200:
                     return resp
-                raw = await resp.content.read(MAX_ERROR_BYTES)
+                raw = await _read_up_to(resp, MAX_ERROR_BYTES)
         except TimeoutError:
             if resp is not None:
                 resp.close()

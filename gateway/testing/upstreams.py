@@ -58,7 +58,7 @@ FAULTS = {
     "stall": "stream: arg chunks (default 1) then silence for 30 s; JSON: silence",
     "invalid_json": "HTTP 200 whose JSON (or SSE data) is not JSON",
     "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
-    "content_filter": "HTTP 400 in Azure's exact content-filter shape",
+    "content_filter": "HTTP 400 in Azure's exact content-filter shape (arg 'slow': in 2 writes)",
     "stream_error": "stream: one chunk then an in-stream error event",
 }
 
@@ -338,8 +338,18 @@ class OpenAIUpstream:
             return _error(401, "Incorrect API key provided.", "invalid_request_error",
                           "invalid_api_key")
         if name == "content_filter":
-            return web.Response(status=400, body=orjson.dumps(AZURE_CONTENT_FILTER_ERROR),
-                                content_type="application/json")
+            payload = orjson.dumps(AZURE_CONTENT_FILTER_ERROR)
+            if arg != "slow":
+                return web.Response(status=400, body=payload, content_type="application/json")
+            # the same body in two TCP writes 50 ms apart: readers must not stop at the first
+            resp = web.StreamResponse(status=400, headers={
+                "content-type": "application/json", "content-length": str(len(payload))})
+            await resp.prepare(request)
+            await resp.write(payload[:40])
+            await self._sleep(0.05)
+            await resp.write(payload[40:])
+            await resp.write_eof()
+            return resp
         if name == "delay":
             await self._sleep(float(arg or 1))
             return None

@@ -25,6 +25,7 @@ CASES: dict[str, tuple[str, int, bool, float | None]] = {
     "400": ("bad_request", 400, False, None),
     "401": ("auth", 401, True, None),
     "content_filter": ("content_filter", 400, False, None),
+    "content_filter:slow": ("content_filter", 400, False, None),
     "reset_before_headers": ("connection", 502, True, None),
     "reset_after_headers": ("connection", 502, True, None),
     "cut_stream": ("connection", 502, True, None),
