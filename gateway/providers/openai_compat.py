@@ -53,6 +53,8 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Error bodies are read up to this size only.
 MAX_ERROR_BYTES = 64 * 1024
+#: How long the end of a stream waits for the body's last bytes before draining in background.
+DRAIN_WAIT = 0.02
 #: Retry-After values beyond this are treated as this (the breaker cools down, not forever).
 MAX_RETRY_AFTER = 3600.0
 _MAX_MESSAGE = 1000
@@ -281,6 +283,18 @@ def _protocol(target: TargetConfig, what: str) -> ProviderError:
     return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
 
 
+async def _drain(resp: aiohttp.ClientResponse, limit: float = 2.0) -> None:
+    """Read what is left of a finished stream, then pool the connection (or close it)."""
+    try:
+        async with asyncio.timeout(limit):
+            while await resp.content.readany():
+                pass
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        resp.close()
+        return
+    resp.release()
+
+
 async def _read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """The body up to ``limit`` bytes (all segments, not just the first that arrived)."""
     parts: list[bytes] = []
@@ -319,6 +333,7 @@ class OpenAICompatProvider:
         self.tokens = tokens or EntraTokenCache()
         self._urls: dict[tuple[str, str], str] = {}
         self._key_vars: dict[str, str] = {}
+        self._draining: set[asyncio.Task[None]] = set()
 
     # --- request building ---------------------------------------------------------------
 
@@ -432,13 +447,25 @@ class OpenAICompatProvider:
                     raise ProviderError("connection", 502, f"{target.key}: the upstream "
                                         "stream ended before [DONE]", retryable=True)
         finally:
-            if done:
+            if not done:
+                resp.close()  # a half-read stream must not be reused
+            elif resp.content.at_eof():
                 resp.release()  # back to the pool
             else:
-                resp.close()  # a half-read stream must not be reused
+                # [DONE] came before the end of the body (the chunked terminator is usually
+                # a separate write, microseconds later): give it a moment so the connection
+                # is back in the pool for the next request, then leave the rest to a
+                # background task rather than make the client wait.
+                task = asyncio.get_running_loop().create_task(_drain(resp))
+                await asyncio.wait((task,), timeout=DRAIN_WAIT)
+                if not task.done():
+                    self._draining.add(task)
+                    task.add_done_callback(self._draining.discard)
 
     async def aclose(self) -> None:
         """Close the pool and the Entra credential."""
+        for task in list(self._draining):
+            task.cancel()
         await self.http.aclose()
         await self.tokens.aclose()
 
