@@ -42,6 +42,8 @@ def gateway(openai_upstream: OpenAIUpstream) -> Iterator[tuple[openai.OpenAI, Op
          "emb": {"cloud": "azure", "kind": "embedding", "model": "emb-dep",
                  "account": "acct-a", "endpoint": openai_upstream.url}},
         {"chat": {"targets": ["azure-a", "compat-b"], "max_attempts": 2},
+         "fast": {"targets": ["azure-a", "compat-b"], "max_attempts": 2,
+                  "timeout_seconds": 2.0},
          "embed": {"targets": ["emb"], "kind": "embedding"}})
     registry = ProviderRegistry(cfg, environ={"SKYRELAY_AZURE_KEY_ACCT_A": UPSTREAM_KEY,
                                               "SKYRELAY_OPENAI_KEY_LOCAL": UPSTREAM_KEY})
@@ -93,3 +95,27 @@ def test_azure_content_filter_is_a_400_without_fallback(gateway: Any) -> None:
     assert info.value.code == "content_filter"
     assert "content management policy" in info.value.message
     assert upstream.hits["/v1/chat/completions"] == 0  # no fallback on a refusal
+
+
+@pytest.mark.parametrize("fault", ["reset_before_headers", "stall", "500"])
+def test_stream_falls_back_before_its_first_byte(gateway: Any, fault: str) -> None:
+    client, upstream = gateway
+    upstream.fault(fault, model="dep-a")
+    stream = client.chat.completions.with_raw_response.create(model="fast", messages=MSG,
+                                                              stream=True)
+    assert stream.headers["x-skyrelay-target"] == "compat-b"
+    text = "".join(c.choices[0].delta.content or "" for c in stream.parse() if c.choices)
+    assert text == "Hello from the upstream"
+    assert upstream.hits["/openai/deployments/dep-a/chat/completions"] == 1
+
+
+def test_stream_cut_after_chunks_ends_with_an_error_not_a_success(gateway: Any) -> None:
+    client, upstream = gateway
+    upstream.fault("cut_stream:3", model="dep-a")  # empty Azure chunk, role, first word
+    stream = client.chat.completions.create(model="chat", messages=MSG, stream=True)
+    got: list[str] = []
+    with pytest.raises(openai.APIError, match="failed after it started"):
+        for chunk in stream:
+            got.append(chunk.choices[0].delta.content or "")
+    assert "".join(got) == "Hello"
+    assert upstream.hits["/v1/chat/completions"] == 0  # bytes were sent: no fallback
