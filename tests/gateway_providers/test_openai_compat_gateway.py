@@ -3,6 +3,7 @@ Azure/OpenAI upstream, over loopback HTTP (no fakes between the SDK and the wire
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from collections.abc import Iterator
@@ -119,3 +120,25 @@ def test_stream_cut_after_chunks_ends_with_an_error_not_a_success(gateway: Any) 
             got.append(chunk.choices[0].delta.content or "")
     assert "".join(got) == "Hello"
     assert upstream.hits["/v1/chat/completions"] == 0  # bytes were sent: no fallback
+
+
+def test_async_sdk_concurrent_streams_and_json(gateway: Any) -> None:
+    client, upstream = gateway
+    async_client = openai.AsyncOpenAI(base_url=str(client.base_url), api_key=TENANT_KEY,
+                                      max_retries=0, timeout=20)
+
+    async def one_stream() -> str:
+        stream = await async_client.chat.completions.create(model="chat", messages=MSG,
+                                                            stream=True)
+        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    async def go() -> list[str]:
+        try:
+            texts = await asyncio.gather(*(one_stream() for _ in range(8)))
+            answer = await async_client.chat.completions.create(model="chat", messages=MSG)
+            return [*texts, answer.choices[0].message.content or ""]
+        finally:
+            await async_client.close()
+
+    assert asyncio.run(go()) == ["Hello from the upstream"] * 9
+    assert upstream.hits["/openai/deployments/dep-a/chat/completions"] == 9
