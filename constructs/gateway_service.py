@@ -285,8 +285,12 @@ class GatewayService(Construct):
 
     def _add_shared_state(self, vpc: ec2.IVpc, data_subnets: ec2.SubnetSelection | None,
                           node_type: str, replicas: int) -> None:
-        selection = vpc.select_subnets(**_selection_kwargs(
-            data_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)))
+        wanted = data_subnets or ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        selection = vpc.select_subnets(
+            availability_zones=wanted.availability_zones, one_per_az=wanted.one_per_az,
+            subnet_filters=wanted.subnet_filters, subnet_group_name=wanted.subnet_group_name,
+            subnet_type=wanted.subnet_type, subnets=wanted.subnets)
         self.shared_state_security_group = ec2.SecurityGroup(
             self, "SharedStateSecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Gateway shared state: Valkey from the gateway tasks only")
@@ -388,7 +392,6 @@ class GatewayService(Construct):
                 "its security group admits only the VPC's own address range, it has no "
                 "public address, and HTTPS is used as soon as a certificate ARN is given",
                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
-                "NIST.800.53.R5-ELBTlsHttpsListenersOnly",
                 "NIST.800.53.R5-ELBv2ACMCertificateRequired")
         acknowledge(
             self.load_balancer,
@@ -451,7 +454,10 @@ class GatewayService(Construct):
         metrics = self.load_balancer.metrics
         period = cdk.Duration.minutes(5)
         error_rate = cloudwatch.MathExpression(
-            expression="100 * (t5 + e5) / MAX([requests, t5 + e5, 1])",
+            # RequestCount leaves out requests the load balancer answered itself (ELB 5xx,
+            # e.g. with no healthy target), so those are added to the denominator.
+            expression="IF(FILL(requests, 0) + FILL(e5, 0) > 0, 100 * (FILL(t5, 0) + "
+                       "FILL(e5, 0)) / (FILL(requests, 0) + FILL(e5, 0)), 0)",
             using_metrics={
                 "t5": metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
                                                period=period, statistic="Sum"),
@@ -499,13 +505,6 @@ class GatewayService(Construct):
             "service's repository, log group, parameter and secrets",
             "AwsSolutions-IAM5[Resource::*]")
         acknowledge(self.task_role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
-
-
-def _selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, object]:
-    """``SubnetSelection`` fields as keyword arguments for ``select_subnets``."""
-    fields = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name",
-              "subnet_type", "subnets")
-    return {f: getattr(selection, f) for f in fields if getattr(selection, f) is not None}
 
 
 def gateway_metric(metric_name: str, dimension: str, value: str,
