@@ -284,5 +284,74 @@ def keys_new(tenant: str, as_json: bool) -> None:
     click.echo(f"  {stored}")
 
 
+def _project_root() -> Path:
+    """The nearest folder at or above the working directory holding cdk.json, else cwd."""
+    here = Path.cwd().resolve()
+    return next((f for f in (here, *here.parents) if (f / "cdk.json").is_file()), here)
+
+
+@main.command()
+@spec_argument
+@click.option("--cdk-outputs", "cdk_outputs", required=True, type=click.Path(dir_okay=False),
+              help="JSON written by `cdk deploy --outputs-file FILE` (network stacks; gateway "
+                   "stacks too once deployed).")
+@click.option("--pulumi-outputs", "pulumi_outputs", type=click.Path(dir_okay=False),
+              help="JSON of `pulumi stack output --json`; without it that command is run.")
+@click.option("--stack", "pulumi_stack", metavar="NAME",
+              help="Pulumi stack: its Pulumi.NAME.yaml receives the egress addresses.")
+@click.option("--pulumi-dir", type=click.Path(file_okay=False),
+              help="The Pulumi project folder (default: pulumi/ beside cdk.json).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for the linked gateway configs (default: link/ beside cdk.json).")
+@click.option("--dry-run", is_flag=True, help="Check everything and show the changes only.")
+def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
+         pulumi_stack: str | None, pulumi_dir: str | None, out_dir: str | None,
+         dry_run: bool) -> None:
+    """Carry deploy outputs across clouds: NAT egress addresses into the Pulumi stack config,
+    Azure endpoints and the gateway identity into the gateway's config (its SSM value)."""
+    from skyrelay.link import (
+        LinkError,
+        LinkInputs,
+        apply_link,
+        next_steps,
+        plan_link,
+        pulumi_stack_outputs,
+        read_json_input,
+    )
+
+    _, loaded = load_or_exit(spec)
+    root = _project_root()
+    pulumi_folder = Path(pulumi_dir) if pulumi_dir else root / "pulumi"
+    out = Path(out_dir) if out_dir else root / "link"
+    try:
+        cdk = read_json_input(Path(cdk_outputs), "CDK outputs")
+        pulumi: dict[str, Any] | None = None
+        if loaded.azure:
+            if not pulumi_stack:
+                raise LinkError(["the spec has Azure accounts: name the Pulumi stack with "
+                                 "--stack (its config file receives the egress addresses)"])
+            pulumi = (read_json_input(Path(pulumi_outputs), "Pulumi outputs") if pulumi_outputs
+                      else pulumi_stack_outputs(pulumi_stack, pulumi_folder))
+        stack_file = pulumi_folder / f"Pulumi.{pulumi_stack}.yaml" if pulumi_stack else None
+        plan = plan_link(loaded, LinkInputs(cdk, pulumi, stack_file), out)
+    except LinkError as exc:
+        err_console.print(f"[bold red]error:[/] skyrelay link changed nothing; "
+                          f"{len(exc.problems)} problem(s):", highlight=False)
+        for problem in exc.problems:
+            err_console.print(f"  - {problem}", highlight=False, markup=False)
+        sys.exit(EXIT_INVALID)
+    changes = plan.changes if dry_run else apply_link(plan)
+    verb = "would change" if dry_run else "changed"
+    for change in changes:
+        console.print(f"{verb} {escape(str(change))}", highlight=False)
+    if not changes:
+        console.print("nothing to change: the outputs are already linked", highlight=False)
+    for note in plan.notes:
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+    console.print("next:", highlight=False)
+    for step in next_steps(plan, out, cdk, pulumi_stack):
+        console.print(f"  {escape(step)}", highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -37,6 +37,8 @@ import ipaddress
 import json
 import os
 import shlex
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +136,24 @@ def parse_json_input(text: str, what: str) -> dict[str, Any]:
     return data
 
 
+def pulumi_stack_outputs(stack: str, pulumi_dir: Path, timeout: float = 120) -> dict[str, Any]:
+    """Run ``pulumi stack output --json --stack STACK`` in ``pulumi_dir``; its JSON object."""
+    binary = shutil.which("pulumi")
+    if binary is None:
+        raise LinkError(["no `pulumi` on PATH: give the outputs as a file "
+                         "(pulumi stack output --json > outputs.json)"])
+    command = [binary, "stack", "output", "--json", "--stack", stack]
+    try:
+        proc = subprocess.run(command, cwd=pulumi_dir, capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LinkError([f"`{shlex.join(command)}` could not run: {exc}"]) from None
+    if proc.returncode != 0:
+        raise LinkError([f"`{shlex.join(command)}` failed (exit {proc.returncode}): "
+                         f"{proc.stderr.strip()[-2000:]}"])
+    return parse_json_input(proc.stdout, f"`{shlex.join(command)}`")
+
+
 # --- the plan ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -156,7 +176,6 @@ class LinkPlan:
     spec: Spec
     files: dict[Path, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -203,7 +222,6 @@ def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
             links["aws"] = {"task_role_arn": cdk.task_roles[region]}
         _plan_gateway_config(plan, out_dir / linked_config_filename(spec.name, region),
                              {**gateway_config(spec), "links": links})
-        plan.commands.append(put_parameter_command(spec.name, region, out_dir))
     return plan
 
 
@@ -412,6 +430,34 @@ def put_parameter_command(platform: str, region: str, out_dir: Path) -> str:
     return shlex.join(["aws", "ssm", "put-parameter", "--region", region,
                        "--name", config_parameter_name(platform), "--type", "String",
                        "--tier", "Advanced", "--overwrite", "--value", f"file://{path}"])
+
+
+def next_steps(plan: LinkPlan, out_dir: Path, cdk_outputs: Mapping[str, Any],
+               pulumi_stack: str | None) -> list[str]:
+    """What to run after the link, in order, as commands with a comment each."""
+    spec = plan.spec
+    steps: list[str] = []
+    egress_changed = any(c.key == EGRESS_KEY for c in plan.changes)
+    egress_only = spec.azure is not None and any(
+        a.public_network_access == "gateway-egress-only" for a in spec.azure.accounts)
+    if egress_changed and egress_only and pulumi_stack:
+        steps.append(f"(cd pulumi && pulumi up --stack {shlex.quote(pulumi_stack)})"
+                     "   # Azure network rules admit the new egress addresses")
+    stacks = " ".join(gateway_stack_name(spec.name, r) for r in spec.gateway.regions)
+    steps.append(f"cdk deploy -c skyrelay:link={shlex.quote(str(out_dir))} {stacks}"
+                 "   # the gateway with the linked config")
+    for region in spec.gateway.regions:
+        outputs = cdk_outputs.get(gateway_stack_name(spec.name, region))
+        if not isinstance(outputs, dict) or "ClusterName" not in outputs:
+            continue  # not deployed yet: the deploy above is the way in
+        steps.append(put_parameter_command(spec.name, region, out_dir)
+                     + "   # or, for the running gateway, store it directly ...")
+        steps.append(shlex.join(["aws", "ecs", "update-service", "--region", region,
+                                 "--cluster", str(outputs["ClusterName"]),
+                                 "--service", str(outputs.get("ServiceName", "")),
+                                 "--force-new-deployment"])
+                     + "   # ... and restart the tasks (ECS injects it at start)")
+    return steps
 
 
 def apply_link(plan: LinkPlan) -> list[Change]:
