@@ -240,7 +240,19 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
             config_file=config_file, config_env=config_env)
     except ConfigError as exc:
         fail(str(exc))
-    serve(build_app(config), host=host, port=port, log_level=log_level)
+    import os
+
+    from skyrelay.gateway.tenancy.keys import HashedKeys
+    from skyrelay.gateway.tenancy.wiring import build_hooks
+
+    # Production path: salted key hashes, limits and budgets (Redis when configured), and
+    # one usage record per request on stdout.
+    try:
+        hooks = build_hooks(os.environ)
+    except ValueError as exc:
+        fail(str(exc))
+    serve(build_app(config, authenticator=HashedKeys(config), hooks=hooks),
+          host=host, port=port, log_level=log_level)
 
 
 @main.command()

@@ -168,6 +168,8 @@ class GatewayApp:
             "/v1/models": self._models, "/openapi.json": self._openapi_doc,
         }
         self._post = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
+        if callable(getattr(self.hooks, "metrics_text", None)):  # tenancy's Prometheus text
+            self._get["/metrics"] = self._metrics
 
     def _new_request_id(self) -> str:
         # a random per-process prefix and a counter: unique, and no syscall per request
@@ -507,8 +509,22 @@ class GatewayApp:
                        "routes": routes, "unhealthy_upstreams": unhealthy,
                        "upstreams": health}
 
+    async def _metrics(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
+        body = self.hooks.metrics_text()  # type: ignore[attr-defined]
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
     async def _readyz(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
         ready, body = self.readiness()
+        state_check = getattr(self.hooks, "state_ready", None)
+        if callable(state_check):  # limits/budgets store: fail closed while it is away
+            state_ok = await state_check()
+            body["state_store"] = "ok" if state_ok else "unreachable"
+            if not state_ok:
+                ready = False
+                body["status"] = "not_ready"
         await self._json(send, 200 if ready else 503, orjson.dumps(body), [])
 
     async def _openapi_doc(self, scope: Scope, send: Send,

@@ -73,6 +73,14 @@ class TenancyHooks:
         ctx.extra["reserved"] = amount
         ctx.extra["period"] = period
 
+    def metrics_text(self) -> bytes:
+        """Prometheus exposition for ``GET /metrics``."""
+        return self.meter.prometheus_text() if self.meter is not None else b""
+
+    async def state_ready(self) -> bool:
+        """For ``/readyz``: does the limit and budget store answer?"""
+        return await self.state.ping()
+
     async def finish(self, ctx: RequestContext) -> None:
         """Settle the reservation to the actual cost and write exactly one usage record."""
         usage: dict[str, Any] = ctx.usage or {}
