@@ -354,16 +354,19 @@ def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
         sys.exit(EXIT_INVALID)
     changes = plan.changes if dry_run else apply_link(plan)
     verb = "would change" if dry_run else "changed"
-    for change in changes:
-        console.print(f"{verb} {escape(str(change))}", highlight=False)
-    if not changes:
-        console.print("nothing to change: the outputs are already linked", highlight=False)
-    for note in plan.notes:
-        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
-    console.print("next:", highlight=False)
-    for step in next_steps(plan, out, cdk, pulumi_stack):
-        console.print(f"  {escape(step)}", highlight=False)
 
+    def say(text: str) -> None:  # one line each, never folded: scripts read these lines
+        console.print(text, highlight=False, soft_wrap=True)
+
+    for change in changes:
+        say(f"{verb} {escape(str(change))}")
+    if not changes:
+        say("nothing to change: the outputs are already linked")
+    for note in plan.notes:
+        say(f"[dim]note: {escape(note)}[/]")
+    say("next:")
+    for step in next_steps(plan, out, cdk, pulumi_stack):
+        say(f"  {escape(step)}")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -59,6 +59,8 @@ PRINCIPAL_TYPE_KEY = "skyrelay:gatewayPrincipalType"
 EGRESS_OUTPUT = "GatewayEgressIps"
 TASK_ROLE_OUTPUT = "TaskRoleArn"
 PARAMETER_OUTPUT = "ConfigParameterName"
+#: The key of a :class:`Change` that creates a whole file.
+NEW_FILE = "(new file)"
 #: Ranges that are never a public source address (Azure's network rules see public ones).
 _NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
@@ -166,6 +168,8 @@ class Change:
     after: Any
 
     def __str__(self) -> str:
+        if self.key == NEW_FILE:
+            return f"{self.path}: new file ({self.after})"
         return f"{self.path}: {self.key}: {_show(self.before)} -> {_show(self.after)}"
 
 
@@ -402,7 +406,7 @@ def _plan_gateway_config(plan: LinkPlan, path: Path, config: dict[str, Any]) -> 
         return
     plan.files[path] = text
     if before is None:
-        plan.changes.append(Change(path, "(file)", None,
+        plan.changes.append(Change(path, NEW_FILE, None,
                                    f"gateway config, {len(config_json(config))} bytes"))
         return
     for key, old, new in _diff(before, config):
