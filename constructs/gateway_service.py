@@ -27,8 +27,8 @@ What it builds, with the reasons for the defaults:
   non-default port and a security group that admits only the service's security group.
 * **Logs**: one KMS-encrypted log group with retention, kept on stack deletion (usage
   records are written to it as CloudWatch EMF lines, which become metrics).
-* **Alarms** (:attr:`alarms`, without actions: give them to a topic with
-  ``ModelObservability.add_alarm``): 5xx rate, p99 target response time, no healthy targets.
+* **Alarms** (:attr:`alarms`): 5xx rate, p99 target response time, no healthy targets;
+  they notify ``alarm_topic`` when given (or hand them to ``ModelObservability.add_alarm``).
 
 Example::
 
@@ -57,6 +57,7 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticache as elasticache
@@ -66,6 +67,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -139,6 +141,7 @@ class GatewayService(Construct):
         error_rate_percent: float = 5.0,
         p99_latency: cdk.Duration | None = None,
         deletion_protection: bool = True,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
         request_timeout = request_timeout or cdk.Duration.seconds(120)
@@ -279,6 +282,10 @@ class GatewayService(Construct):
             scale_out_cooldown=cdk.Duration.seconds(60),
             scale_in_cooldown=cdk.Duration.seconds(300))
         self.alarms = self._alarms(error_rate_percent, p99_latency)
+        if alarm_topic is not None:
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
         self._acknowledge_execution_role()
 
     # --- parts -----------------------------------------------------------------------------
