@@ -4,8 +4,9 @@ config from Parameter Store, secrets from Secrets Manager, logs, autoscaling and
 What it builds, with the reasons for the defaults:
 
 * **Service**: Fargate tasks (ARM64 by default) from ``image`` in ``vpc_subnets``, no public
-  addresses, read-only root file system, deployment circuit breaker with rollback, scaling
-  between ``min_tasks`` and ``max_tasks`` on CPU and on requests per target.
+  addresses, read-only root file system (a task-local ``/tmp`` volume for scratch),
+  deployment circuit breaker with rollback, scaling between ``min_tasks`` and ``max_tasks``
+  on CPU and on requests per target.
 * **Load balancer**: an *internal* ALB. With ``certificate_arn`` it listens on HTTPS (443,
   TLS 1.2+ policy); without one it listens on plain HTTP (80) and its security group admits
   only ``allowed_cidrs`` (default: the VPC's own range), so the only clients that can reach
@@ -237,6 +238,10 @@ class GatewayService(Construct):
             docker_labels={"skyrelay.config-sha256": hashlib.sha256(
                 config.encode()).hexdigest()},
         )
+        # The root file system is read-only; /tmp is the task's own scratch space.
+        self.task_definition.add_volume(name="tmp")
+        self.container.add_mount_points(ecs.MountPoint(
+            container_path="/tmp", source_volume="tmp", read_only=False))
         acknowledge(
             self.task_definition,
             "The only plain environment value is the shared-state URL (host and port, no "

@@ -19,6 +19,9 @@ secrets (never as plain environment values):
   injected as ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET`` (what
   azure-identity's environment credential reads).
 
+Shared state (Valkey) exists when ``gateway.max_tasks`` > 1: with one task at most, the
+in-process state is exact and a cache would only cost money.
+
 CDK context (``cdk deploy -c KEY=VALUE``):
 
 * ``skyrelay:link`` - a folder written by ``skyrelay link``; the gateway config stored in
