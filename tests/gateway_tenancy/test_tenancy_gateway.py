@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -69,7 +70,9 @@ def _records(s: dict[str, Any], n: int) -> list[dict[str, Any]]:
     return [json.loads(line) for line in s["out"].getvalue().splitlines()]
 
 
-def test_records_limits_and_no_key_leaks(stack: dict[str, Any]) -> None:
+def test_records_limits_and_no_key_leaks(stack: dict[str, Any],
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     client = openai.OpenAI(base_url=stack["url"] + "/v1", api_key=stack["key"], max_retries=0)
     ok = client.chat.completions.create(model="chat", messages=MSG)
     assert ok.choices[0].message.content
@@ -97,7 +100,8 @@ def test_records_limits_and_no_key_leaks(stack: dict[str, Any]) -> None:
     metrics = httpx.get(stack["url"] + "/metrics").text
     assert ('skyrelay_requests_total{outcome="success",route="chat",target="compat",'
             'tenant="t1"} 4.0') in metrics
-    for text in (stack["out"].getvalue().decode(), metrics, limited.text):
+    for text in (stack["out"].getvalue().decode(), metrics, limited.text, bad.text,
+                 caplog.text):
         assert stack["key"] not in text and stack["stored"] not in text
 
 
