@@ -232,7 +232,7 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
     from skyrelay.gateway.serve import ConfigError, build_app, load_config, serve
 
     if sum(map(bool, (spec, config_file, config_env))) > 1:
-        fail("give only one of --spec, --config and --config-env")
+        fail("give one of --spec, --config or --config-env, not both")
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(
