@@ -183,3 +183,20 @@ def test_the_container_start_needs_no_network(synthesized: Any, cfn: Any,
     _check_started(result)
     # Inside the namespace no upstream is reachable, and the gateway started regardless.
     assert result["readyz_body"]["unhealthy_upstreams"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (None, "environment variable SKYRELAY_GATEWAY_CONFIG is not set or empty"),
+    ("{not json", "environment variable SKYRELAY_GATEWAY_CONFIG: not JSON"),
+    ('{"version": 7}', "unsupported gateway config version 7"),
+])
+def test_a_missing_or_bad_injected_config_stops_the_start_clearly(
+        tmp_path: Path, value: str | None, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != CONFIG_ENV}
+    if value is not None:
+        env[CONFIG_ENV] = value
+    proc = subprocess.run([str(BIN / "skyrelay"), "gateway", "serve", "--port", "1",
+                           "--config-env", CONFIG_ENV], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert message in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
