@@ -54,6 +54,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
@@ -166,9 +167,11 @@ class GatewayService(Construct):
         subnets = vpc_subnets or ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         cidrs = list(allowed_cidrs) if allowed_cidrs is not None else [vpc.vpc_cidr_block]
-        if not cidrs or any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
-            raise ValueError("allowed_cidrs must name private ranges (the internal load "
-                             "balancer is not for the internet)")
+        public = [c for c in cidrs if not cdk.Token.is_unresolved(c)
+                  and not ipaddress.ip_network(c, strict=False).is_private]
+        if not cidrs or public:
+            raise ValueError(f"allowed_cidrs must name private ranges, not {public} (the "
+                             "internal load balancer is not for the internet)")
 
         self.encryption_key = encryption_key or data_key(self, "Key", "model gateway")
         allow_cloudwatch_logs(self.encryption_key, self)
