@@ -67,6 +67,12 @@ def build_app(outdir: str | None = None) -> int:
     except SpecError as err:
         print(f"error: {len(err.issues)} problem(s) in the spec:\n{err}", file=sys.stderr)
         return 2
-    compose_app(spec, app)
+    from skyrelay.link import LinkError
+
+    try:
+        compose_app(spec, app)
+    except LinkError as err:  # a missing or stale `skyrelay link` folder
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     app.synth()
     return 0
