@@ -95,3 +95,24 @@ def run_checks(spec: Spec, outdir: Path) -> Report:
     report.ran |= {r for r in RULES if r.startswith("SKY-GW")}
     report.violations += gateway_rules.check_gateway_config(gateway_config(spec))
     return report
+
+
+def render(report: Report, console: Any) -> None:
+    """Print the rule x cloud x result table (with the offending resources) on a rich console."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="skyrelay check", show_lines=False)
+    for col in ("rule", "cloud", "severity", "result", "resource / message"):
+        table.add_column(col)
+    colours = {"pass": "green", "fail": "bold red", "warn": "yellow", "not run": "dim"}
+    for row in report.as_dict()["rules"]:
+        found = row["violations"]
+        detail = "\n".join(escape(f"{v['resource']}: {v['message']}") for v in found)
+        table.add_row(row["rule"], ", ".join(row["clouds"]), row["severity"],
+                      f"[{colours[row['result']]}]{row['result']}[/]",
+                      detail or escape(row["description"]))
+    console.print(table)
+    errors = len(report.errors)
+    console.print(f"[bold red]{errors} error-level violation(s)[/]" if errors
+                  else "[green]all error-level rules pass[/]")

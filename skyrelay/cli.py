@@ -275,6 +275,34 @@ def synth(spec: str | None, output: str | None) -> None:
         console.print(f"[dim]{note}[/]", highlight=False)
 
 
+@main.command()
+@spec_argument
+@json_option
+@click.option("--from", "from_dir", type=click.Path(file_okay=False, exists=True),
+              help="Check this synth output (e.g. cdk.out) instead of synthesizing afresh.")
+def check(spec: str | None, as_json: bool, from_dir: str | None) -> None:
+    """Run every platform rule over the AWS templates, Azure plan and gateway config."""
+    import tempfile
+
+    from skyrelay.policies.check import render, run_checks
+    from skyrelay.synth import SynthError, run_synth
+
+    path, loaded = load_or_exit(spec, as_json)
+    with tempfile.TemporaryDirectory(prefix="skyrelay-check-") as tmp:
+        outdir = Path(from_dir) if from_dir else Path(tmp) / "cdk.out"
+        if not from_dir:
+            try:
+                run_synth(path, outdir)
+            except SynthError as exc:
+                fail(str(exc), code=1)
+        report = run_checks(loaded, outdir)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        render(report, console)
+    sys.exit(1 if report.errors else 0)
+
+
 @main.group()
 def keys() -> None:
     """Tenant API keys: issue new ones (the gateway stores only their hashes)."""
