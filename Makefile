@@ -29,6 +29,7 @@ synth: install
 	$(BIN)/skyrelay synth $(SPEC)
 	$(BIN)/skyrelay validate $(SPEC)
 	$(BIN)/skyrelay plan $(SPEC)
+	$(BIN)/skyrelay check $(SPEC) --from cdk.out
 
 test: install
 	$(BIN)/pytest
