@@ -1,0 +1,244 @@
+"""Amazon Bedrock Converse / ConverseStream over the shared aiohttp pool, SigV4-signed.
+
+Credentials come from botocore's standard chain (environment, shared files, the ECS task
+role), resolved in a worker thread so the event loop never blocks, and cached until five
+minutes before they expire. Requests are signed with botocore's SigV4 signer and sent on
+the gateway's own pool; botocore's retries never run (the router retries). The
+ConverseStream answer is AWS event-stream framing, parsed with botocore's
+``EventStreamBuffer`` as bytes arrive; a bad CRC is a ``protocol`` error and an exception
+frame inside a 200 stream becomes the matching :class:`ProviderError`.
+
+``target.endpoint`` is the runtime endpoint (the VPC endpoint's DNS in production, a local
+server in tests).
+
+Example::
+
+    provider = BedrockProvider(HttpClient())
+    body = await provider.chat(target, {"messages": [...]}, deadline=loop.time() + 30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHeadersLength
+from botocore.session import Session
+
+from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
+from skyrelay.gateway.providers.http import HttpClient
+
+#: Bedrock error names (header ``x-amzn-errortype`` or stream ``:exception-type``).
+_ERRORS: dict[str, tuple[str, int, bool]] = {
+    "ThrottlingException": ("rate_limit", 429, True),
+    "ServiceQuotaExceededException": ("rate_limit", 429, True),
+    "ModelNotReadyException": ("server", 503, True),
+    "ServiceUnavailableException": ("server", 503, True),
+    "InternalServerException": ("server", 500, True),
+    "ModelStreamErrorException": ("server", 502, True),
+    "ModelTimeoutException": ("timeout", 504, True),
+    "ModelErrorException": ("server", 502, True),
+    "AccessDeniedException": ("auth", 403, True),
+    "UnrecognizedClientException": ("auth", 403, True),
+    "ValidationException": ("bad_request", 400, False),
+    "ResourceNotFoundException": ("bad_request", 404, False),
+}
+_REFRESH_MARGIN = 300.0
+
+
+def _error(name: str, message: str, status: int | None = None) -> ProviderError:
+    short = name.split(":")[0]
+    short = short[0].upper() + short[1:] if short else short
+    kind, code_status, retryable = _ERRORS.get(short, (
+        "server" if (status or 500) >= 500 else "bad_request", status or 502,
+        (status or 500) >= 500))
+    return ProviderError(kind, code_status, f"Bedrock {short}: {message}"[:500], code=short,
+                         retryable=retryable)
+
+
+class _Credentials:
+    """botocore's credential chain, resolved off the loop and cached."""
+
+    def __init__(self) -> None:
+        self._session = Session()
+        self._frozen: Any = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def _resolve(self) -> tuple[Any, float]:
+        creds = self._session.get_credentials()
+        if creds is None:
+            raise LookupError("no AWS credentials found by botocore's standard chain")
+        expiry = getattr(creds, "_expiry_time", None)
+        expires = expiry.timestamp() if expiry is not None else time.time() + 3600
+        return creds.get_frozen_credentials(), expires
+
+    async def get(self) -> Any:
+        if self._frozen is not None and time.time() < self._expires - _REFRESH_MARGIN:
+            return self._frozen
+        async with self._lock:
+            if self._frozen is None or time.time() >= self._expires - _REFRESH_MARGIN:
+                try:
+                    self._frozen, self._expires = await asyncio.to_thread(self._resolve)
+                except LookupError as exc:
+                    raise ProviderError("auth", 503, str(exc), code="no_credentials",
+                                        retryable=True) from None
+            return self._frozen
+
+
+class BedrockProvider:
+    """Bedrock runtime provider (Converse, ConverseStream, InvokeModel for embeddings)."""
+
+    def __init__(self, http: HttpClient | None = None) -> None:
+        self.http = http or HttpClient()
+        self.credentials = _Credentials()
+        self._counter = 0
+
+    def _request_id(self) -> str:
+        self._counter += 1
+        return f"{os.getpid():x}-{self._counter:x}"
+
+    async def _post(self, target: TargetConfig, path: str, body: dict[str, Any],
+                    deadline: float, accept: str) -> aiohttp.ClientResponse:
+        url = target.endpoint.rstrip("/") + path
+        payload = json.dumps(body).encode()
+        request = AWSRequest(method="POST", url=url, data=payload,
+                             headers={"content-type": "application/json", "accept": accept})
+        SigV4Auth(await self.credentials.get(), "bedrock", target.region).add_auth(request)
+        try:
+            async with asyncio.timeout_at(deadline):
+                resp = await self.http.session().post(
+                    url, data=payload, headers=dict(request.headers.items()),
+                    timeout=self.http.timeout(deadline))
+        except TimeoutError:
+            raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
+                                retryable=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ProviderError("connection", 502, f"{target.key}: {type(exc).__name__}",
+                                retryable=True) from None
+        if resp.status >= 400:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    text = (await resp.content.read(65536)).decode("utf-8", "replace")
+            except (TimeoutError, aiohttp.ClientError):
+                text = ""
+            finally:
+                resp.release()
+            try:
+                message = json.loads(text).get("message") or text
+            except (json.JSONDecodeError, AttributeError):
+                message = text
+            name = resp.headers.get("x-amzn-errortype", "")
+            err = _error(name, message or resp.reason or "error", resp.status)
+            if err.kind == "rate_limit":
+                retry = resp.headers.get("retry-after")
+                err.retry_after = float(retry) if retry and retry.isdigit() else None
+            raise err
+        return resp
+
+    async def _json(self, target: TargetConfig, resp: aiohttp.ClientResponse,
+                    deadline: float) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout_at(deadline):
+                data = await resp.read()
+        except TimeoutError:
+            raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
+                                retryable=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ProviderError("connection", 502, f"{target.key}: {type(exc).__name__}",
+                                retryable=True) from None
+        finally:
+            resp.release()
+        try:
+            value = json.loads(data)
+        except json.JSONDecodeError:
+            raise ProviderError("protocol", 502, f"{target.key}: answer is not JSON",
+                                retryable=True) from None
+        if not isinstance(value, dict):
+            raise ProviderError("protocol", 502, f"{target.key}: answer is not an object",
+                                retryable=True)
+        return value
+
+    def _path(self, target: TargetConfig, op: str) -> str:
+        return f"/model/{quote(target.model, safe='')}/{op}"
+
+    async def chat(self, target: TargetConfig, request: dict[str, Any], *,
+                   deadline: float) -> dict[str, Any]:
+        """Converse: an OpenAI ``chat.completion``."""
+        resp = await self._post(target, self._path(target, "converse"), to_converse(request),
+                                deadline, "application/json")
+        data = await self._json(target, resp, deadline)
+        return from_converse(data, model=target.model, request_id=self._request_id())
+
+    async def chat_stream(self, target: TargetConfig, request: dict[str, Any], *,
+                          deadline: float) -> AsyncIterator[dict[str, Any]]:
+        """ConverseStream: OpenAI chunks, the last one carrying usage."""
+        resp = await self._post(target, self._path(target, "converse-stream"),
+                                to_converse(request), deadline,
+                                "application/vnd.amazon.eventstream")
+        mapper = StreamMapper(model=target.model, request_id=self._request_id())
+        buffer = EventStreamBuffer()
+        stopped = False
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for data in resp.content.iter_any():
+                    buffer.add_data(data)
+                    for message in buffer:
+                        headers = message.headers
+                        kind = headers.get(":message-type")
+                        payload = json.loads(message.payload or b"{}")
+                        if kind == "exception" or kind == "error":
+                            name = headers.get(":exception-type") or headers.get(
+                                ":error-code", "")
+                            raise _error(str(name), payload.get("message", "stream error"))
+                        name = str(headers.get(":event-type", ""))
+                        chunk = mapper.event(name, payload)
+                        if name == "metadata":
+                            stopped = True
+                        if chunk is not None:
+                            yield chunk
+        except (ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError) as exc:
+            raise ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
+                                f"({type(exc).__name__})", retryable=True) from None
+        except TimeoutError:
+            raise ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
+                                "deadline", retryable=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ProviderError("connection", 502, f"{target.key}: stream cut "
+                                f"({type(exc).__name__})", retryable=True) from None
+        finally:
+            resp.release()
+        if not stopped:
+            raise ProviderError("connection", 502, f"{target.key}: stream ended before its "
+                                "metadata event", retryable=True)
+
+    async def embeddings(self, target: TargetConfig, request: dict[str, Any], *,
+                         deadline: float) -> dict[str, Any]:
+        """Titan text embeddings (one InvokeModel call per input string)."""
+        inputs = request.get("input")
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ProviderError("bad_request", 400, "Bedrock embeddings take strings as input")
+        data, tokens = [], 0
+        for i, text in enumerate(texts):
+            resp = await self._post(target, self._path(target, "invoke"), {"inputText": text},
+                                    deadline, "application/json")
+            value = await self._json(target, resp, deadline)
+            data.append({"object": "embedding", "index": i,
+                         "embedding": value.get("embedding", [])})
+            tokens += int(value.get("inputTextTokenCount") or 0)
+        return {"object": "list", "data": data, "model": target.model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    async def aclose(self) -> None:
+        """The pool belongs to the registry's HttpClient; nothing of our own to close."""
