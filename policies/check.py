@@ -81,16 +81,18 @@ def run_checks(spec: Spec, outdir: Path) -> Report:
     """Run the AWS, Azure and gateway rules over ``outdir`` (a ``skyrelay synth`` folder)."""
     report = Report()
     places = allowed_places(spec)
-    if (outdir / "manifest.json").exists():
+    stacks = _stacks(outdir) if (outdir / "manifest.json").exists() else []
+    if stacks:  # no AWS side: the AWS rules show "not run" rather than a vacuous pass
         report.ran |= {r for r in RULES if r.startswith("SKY-AWS")}
-        for name, region, path in _stacks(outdir):
+        for name, region, path in stacks:
             template = json.loads(path.read_text())
             report.violations += aws_templates.check_template(template, name)
-            report.violations += aws_templates.check_region(region, places, name)
+            if region and region != "unknown-region":  # env-agnostic stacks name no region
+                report.violations += aws_templates.check_region(region, places, name)
     plan = outdir / "azure-plan.json"
-    if plan.exists():
+    entries = azure_graph.plan_entries(json.loads(plan.read_text())) if plan.exists() else []
+    if entries:
         report.ran |= {r for r in RULES if r.startswith("SKY-AZ")}
-        entries = azure_graph.plan_entries(json.loads(plan.read_text()))
         report.violations += azure_graph.check_graph(entries, azure_allowed(spec))
     report.ran |= {r for r in RULES if r.startswith("SKY-GW")}
     report.violations += gateway_rules.check_gateway_config(gateway_config(spec))
