@@ -22,13 +22,14 @@ SPEC_CONTEXT_KEY = "skyrelay:spec"
 
 
 def compliance_packs(app: cdk.App) -> list[object]:
-    """The rule packs checked at synth: AWS Solutions and NIST 800-53 rev 5 (cdk-nag v3).
-
-    Add a pack here (for example the platform's own policy pack) to check it everywhere.
+    """The rule packs checked at synth (cdk-nag v3): AWS Solutions, NIST 800-53 rev 5, and
+    the platform's own rules (skyrelay.policies), so `cdk synth` fails on their errors too.
     """
     from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-    return [AwsSolutionsChecks(app), NIST80053R5Checks(app)]
+    from skyrelay.policies.nag_pack import SkyrelayChecks
+
+    return [AwsSolutionsChecks(app), NIST80053R5Checks(app), SkyrelayChecks(app)]
 
 
 def add_compliance_checks(app: cdk.App) -> list[object]:
