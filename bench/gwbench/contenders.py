@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Callable
@@ -176,11 +175,13 @@ class Gateway(Contender):
     def start(self, ctx: Context) -> Endpoint:  # noqa: D102
         spec_path = ctx.tmp / "gateway-spec.yaml"
         spec_path.write_text(yaml.safe_dump(gateway_spec(ctx.upstream_port), sort_keys=False))
-        key = "sk-bench-" + secrets.token_hex(16)
+        from skyrelay.gateway.tenancy.keys import new_key
+
+        key, stored = new_key()  # the gateway is given only the salted hash, as in production
         port = free_port()
         base = ctx.gateway_argv or [skyrelay_cli(), "gateway", "serve"]
         argv = [*base, "--spec", str(spec_path), "--host", "127.0.0.1", "--port", str(port)]
-        env = {GATEWAY_KEY_ENV: key, "PYTHONUNBUFFERED": "1", **ctx.gateway_env}
+        env = {GATEWAY_KEY_ENV: stored, "PYTHONUNBUFFERED": "1", **ctx.gateway_env}
         child = ctx.procs.start("gateway", argv, log_dir=ctx.tmp, env=env)
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=child)
         return Endpoint(self.name, port, "/v1" + CHAT_PATH, "/v1" + CHAT_PATH, key,
@@ -206,7 +207,9 @@ class LiteLLM(Contender):
 
     def start(self, ctx: Context) -> Endpoint:  # noqa: D102
         exe = litellm_mod.ensure_litellm(ctx.litellm_venv, log=ctx.log)
-        key = "sk-bench-" + secrets.token_hex(16)
+        from skyrelay.gateway.tenancy.keys import new_key
+
+        key, stored = new_key()  # the gateway is given only the salted hash, as in production
         port = free_port()
         conf = litellm_mod.write_config(ctx.tmp, upstream_port=ctx.upstream_port,
                                         master_key=key, chat_model=CHAT_ROUTE,
