@@ -36,7 +36,6 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct
 
 #: The IAM actions behind InvokeModel, InvokeModelWithResponseStream, Converse, ConverseStream.

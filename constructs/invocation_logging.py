@@ -25,6 +25,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -34,8 +36,6 @@ from skyrelay.constructs.secure_defaults import (
     nag_ref,
     secure_bucket,
 )
-
-from constructs import Construct
 
 HANDLER_DIR = Path(__file__).parent / "invocation_logging_handler"
 #: Actions on the account-wide setting; the service defines no resource type for them.

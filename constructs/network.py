@@ -25,6 +25,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -32,8 +34,6 @@ from skyrelay.constructs.secure_defaults import (
     data_key,
     encrypted_log_group,
 )
-
-from constructs import Construct
 
 #: IAM actions behind the four bedrock-runtime inference APIs: Converse is authorized as
 #: bedrock:InvokeModel and ConverseStream as bedrock:InvokeModelWithResponseStream.

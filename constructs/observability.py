@@ -27,9 +27,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
-from skyrelay.constructs.secure_defaults import data_key
-
 from constructs import Construct
+
+from skyrelay.constructs.secure_defaults import data_key
 
 NAMESPACE = "AWS/Bedrock"
 PERIOD = cdk.Duration.minutes(5)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from constructs import Construct
+
 from skyrelay.constructs.bedrock_access import BedrockModelAccess
 from skyrelay.constructs.invocation_logging import ModelInvocationLogging
 from skyrelay.constructs.network import IPrivateModelNetwork
-from skyrelay.stacks.common import retention
-
-from constructs import Construct
 from skyrelay.spec import Spec
+from skyrelay.stacks.common import retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from constructs import Construct
+
 from skyrelay.constructs.fine_tuning import (
     BedrockCustomizationJob,
     FineTuningPipeline,
     SageMakerTrainingJob,
 )
 from skyrelay.constructs.network import IPrivateModelNetwork
-
-from constructs import Construct
 from skyrelay.spec import Spec
 from skyrelay.spec.models import FineTuningJob
 

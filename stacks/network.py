@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from skyrelay.constructs.network import PrivateModelNetwork
-from skyrelay.stacks.common import availability_zones, retention
-
 from constructs import Construct
+
+from skyrelay.constructs.network import PrivateModelNetwork
 from skyrelay.spec import Spec
+from skyrelay.stacks.common import availability_zones, retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 

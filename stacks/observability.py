@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from skyrelay.constructs.observability import ModelObservability
-
 from constructs import Construct
+
+from skyrelay.constructs.observability import ModelObservability
 from skyrelay.spec import Spec
 
 

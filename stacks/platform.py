@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
+
+from skyrelay.spec import Spec
 from skyrelay.stacks.bedrock import BedrockStack
 from skyrelay.stacks.fine_tuning import FineTuningStack
 from skyrelay.stacks.gateway import CERTIFICATE_CONTEXT_PREFIX, LINK_CONTEXT_KEY, GatewayStack
 from skyrelay.stacks.network import NetworkStack
 from skyrelay.stacks.observability import ObservabilityStack
-
-from skyrelay.spec import Spec
 
 PLATFORM_TAG = "skyrelay:platform"
 

@@ -13,6 +13,7 @@ def user_stack() -> Any:
     import aws_cdk as cdk
     from aws_cdk import aws_iam as iam
     from aws_cdk.assertions import Match, Template
+
     from skyrelay.constructs.bedrock_access import (
         BedrockModelAccess,
         foundation_model_arn,
@@ -77,6 +78,7 @@ def test_network_alone_has_no_internet_path(user_stack: Any) -> None:
 
 def test_wildcard_arns_are_refused() -> None:
     import aws_cdk as cdk
+
     from skyrelay.constructs.bedrock_access import BedrockModelAccess
 
     stack = cdk.Stack(cdk.App(), "S")
@@ -92,6 +94,7 @@ def test_network_without_models_denies_everything_at_the_endpoint() -> None:
     # No statement would leave the default endpoint policy, which allows everything.
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
+
     from skyrelay.constructs.network import PrivateModelNetwork
 
     stack = cdk.Stack(cdk.App(), "Empty", env=cdk.Environment(region="us-east-1"))

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from skyrelay.constructs.invocation_logging import SETTINGS_ACTIONS
 
+from skyrelay.constructs.invocation_logging import SETTINGS_ACTIONS
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 REGIONS = ("us-east-1", "eu-central-1")

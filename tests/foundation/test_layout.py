@@ -9,11 +9,11 @@ import sys
 import tomllib
 from pathlib import Path
 
-import skyrelay.constructs
-import skyrelay.pulumi
-
 import constructs
 import pulumi
+
+import skyrelay.constructs
+import skyrelay.pulumi
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPED = ("stacks", "constructs", "pulumi", "policies", "gateway")
