@@ -170,23 +170,12 @@ def test_missing_credentials_is_a_retryable_auth_error(monkeypatch: pytest.Monke
 
 def test_gateway_end_to_end_tool_calls_with_the_openai_sdk() -> None:
     """openai SDK -> gateway -> Bedrock provider -> local runtime, streamed and not."""
-    import importlib.util
-    import sys
-    from pathlib import Path
 
     import openai
 
     from skyrelay.gateway.providers.registry import ProviderRegistry
     from skyrelay.gateway.serve import build_app
-
-    if "gateway_support" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "gateway_support", Path(__file__).parents[1] / "gateway" / "gateway_support.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gateway_support"] = module
-        spec.loader.exec_module(module)
-    from gateway_support import ServerThread, base_config
+    from skyrelay.gateway.testing.harness import ServerThread, base_config
 
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
     with BedrockUpstream(tools=True) as up:

@@ -4,10 +4,7 @@ Azure/OpenAI upstream, over loopback HTTP (no fakes between the SDK and the wire
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,17 +12,8 @@ import pytest
 
 from skyrelay.gateway.providers.registry import ProviderRegistry
 from skyrelay.gateway.serve import build_app
+from skyrelay.gateway.testing.harness import ServerThread, base_config
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
-
-if "gateway_support" not in sys.modules:  # the gateway tests' helpers, loaded by path
-    _spec = importlib.util.spec_from_file_location(
-        "gateway_support", Path(__file__).parents[1] / "gateway" / "gateway_support.py")
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["gateway_support"] = _module
-    _spec.loader.exec_module(_module)
-
-from gateway_support import ServerThread, base_config  # noqa: E402
 
 TENANT_KEY = "sk-tenant-e2e"
 UPSTREAM_KEY = "sk-upstream-test"

@@ -4,14 +4,11 @@ request, keys never echoed, Redis away -> 503 and /readyz says so, back -> recov
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,17 +21,8 @@ from skyrelay.gateway.serve import build_app
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
 from skyrelay.gateway.tenancy.keys import HashedKeys, new_key
 from skyrelay.gateway.tenancy.state import RedisState
+from skyrelay.gateway.testing.harness import ServerThread, base_config
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
-
-if "gateway_support" not in sys.modules:  # the gateway tests' helpers, loaded by path
-    _spec = importlib.util.spec_from_file_location(
-        "gateway_support", Path(__file__).parents[1] / "gateway" / "gateway_support.py")
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["gateway_support"] = _module
-    _spec.loader.exec_module(_module)
-
-from gateway_support import ServerThread, base_config  # noqa: E402
 
 MSG = [{"role": "user", "content": "hello there"}]
 
