@@ -152,5 +152,8 @@ def from_provider(err: ProviderError) -> GatewayError:
     status = _UPSTREAM_STATUS.get(err.kind, 502)
     kind_type = {"rate_limit": "rate_limit_error", "timeout": "timeout"}.get(err.kind,
                                                                              "server_error")
+    # The upstream's own code is kept, except for credential failures: the upstream's
+    # "invalid_api_key" would tell the client its (valid) gateway key is wrong.
+    code = err.code if err.code and err.kind != "auth" else f"upstream_{err.kind}"
     return GatewayError(status, f"Upstream {err.kind} error: {err.message}", type=kind_type,
-                        code=err.code or f"upstream_{err.kind}", retry_after=err.retry_after)
+                        code=code, retry_after=err.retry_after)

@@ -6,11 +6,12 @@ event-stream frames (prelude with total and header lengths and its CRC32, string
 botocore's ``EventStreamBuffer`` decodes them; ``/model/{id}/invoke`` answers Titan
 embeddings. Requests must carry a SigV4 ``Authorization`` header.
 
-Faults, queued per request with :meth:`BedrockUpstream.fault`: ``throttle`` (429
-ThrottlingException), ``500``, ``503``, ``reset`` (connection closed before any answer),
-``cut`` (stream ends after two events), ``stall`` (stream stops sending), ``exception``
-(an in-stream throttlingException frame after two events), ``badcrc`` (a frame with a
-wrong message CRC). ``tools=True`` answers with two parallel tool calls.
+Faults, queued per request with :meth:`BedrockUpstream.fault` (see :data:`FAULTS`):
+throttling with Retry-After, 500 and 503, an answer after a delay, resets before and after
+the headers, a stream cut or stalled midway, a body or event payload that is not JSON, an
+in-stream exception frame and a frame with a bad CRC. :meth:`BedrockUpstream.fail_randomly`
+draws a fault for a share of requests instead (seeded), for load tests. ``tools=True``
+answers with two parallel tool calls.
 
 Example::
 
@@ -25,6 +26,8 @@ import binascii
 import collections
 import contextlib
 import json
+import random
+import socket
 import struct
 import threading
 from typing import Any
@@ -33,6 +36,23 @@ from aiohttp import web
 
 TEXT = ["Hello", " from", " Bedrock"]
 USAGE = {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10, "cacheReadInputTokens": 2}
+STALL_SECONDS = 30.0
+
+#: Fault names (``name`` or ``name:arg``) and what they do.
+FAULTS = {
+    "throttle": "HTTP 429 ThrottlingException with Retry-After: arg seconds (default 2)",
+    "500": "HTTP 500 InternalServerException",
+    "503": "HTTP 503 ServiceUnavailableException",
+    "delay": "sleep arg seconds (default 1), then answer normally",
+    "reset": "TCP reset before any response byte",
+    "reset_after_headers": "status line and headers, then a TCP reset",
+    "cut": "stream: two events then a reset; Converse: half a JSON body then a reset",
+    "stall": "stream: two events then silence; Converse: silence (both for 30 s)",
+    "invalid_json": "Converse: HTTP 200 whose body is not JSON; stream: an event whose "
+                    "payload is not JSON after two events",
+    "exception": "stream: an in-stream throttlingException frame after two events",
+    "badcrc": "stream: a frame with a wrong message CRC after two events",
+}
 
 
 def encode_frame(headers: dict[str, str], payload: bytes, *, corrupt: bool = False) -> bytes:
@@ -88,6 +108,18 @@ def stream_events(tools: bool) -> list[bytes]:
     return out
 
 
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 class BedrockUpstream:
     """The server, on 127.0.0.1 in a background thread; stops itself after ``max_lifetime``."""
 
@@ -97,6 +129,7 @@ class BedrockUpstream:
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
         self._faults: collections.deque[str] = collections.deque()
+        self._random: tuple[float, list[str], random.Random] | None = None
         self._port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -110,7 +143,32 @@ class BedrockUpstream:
 
     def fault(self, *names: str) -> None:
         """Queue faults, one per coming request."""
+        for name in names:
+            if name.partition(":")[0] not in FAULTS:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
         self._faults.extend(names)
+
+    def fail_randomly(self, rate: float, faults: list[str], seed: int = 0) -> None:
+        """When no fault is queued, answer ``rate`` of the requests with one of ``faults``."""
+        self.fault(*faults)  # validates the names
+        self._faults.clear()
+        self._random = (rate, list(faults), random.Random(seed))
+
+    def _next_fault(self) -> tuple[str, str]:
+        if self._faults:
+            name = self._faults.popleft()
+        elif self._random is not None and self._random[2].random() < self._random[0]:
+            name = self._random[2].choice(self._random[1])
+        else:
+            return "", ""
+        fault, _, arg = name.partition(":")
+        return fault, arg
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but no longer than until the server stops."""
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     def __enter__(self) -> BedrockUpstream:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
@@ -141,6 +199,12 @@ class BedrockUpstream:
         await runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._answer(request)
+        except ConnectionResetError:  # the client gave up (deadline) while a fault slept
+            return web.Response(status=499)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         op = request.match_info["op"]
         self.hits[f"/model/{request.match_info['model']}/{op}"] += 1
         body = await request.json()
@@ -148,26 +212,50 @@ class BedrockUpstream:
         if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
             return web.json_response({"message": "missing signature"}, status=403,
                                      headers={"x-amzn-errortype": "UnrecognizedClientException"})
-        fault = self._faults.popleft() if self._faults else ""
+        fault, arg = self._next_fault()
         if fault == "throttle":
             return web.json_response({"message": "Too many requests"}, status=429,
                                      headers={"x-amzn-errortype": "ThrottlingException:http://internal",
-                                              "retry-after": "2"})
+                                              "retry-after": arg or "2"})
         if fault in ("500", "503"):
             name = "InternalServerException" if fault == "500" else "ServiceUnavailableException"
             return web.json_response({"message": "upstream broke"}, status=int(fault),
                                      headers={"x-amzn-errortype": name})
+        if fault == "delay":
+            await self._sleep(float(arg or 1))
         if fault == "reset":
-            assert request.transport is not None
-            request.transport.abort()
+            _reset(request)
             return web.Response()
+        if fault == "reset_after_headers":
+            content_type = ("application/vnd.amazon.eventstream" if op == "converse-stream"
+                            else "application/json")
+            resp = web.StreamResponse(headers={"content-type": content_type,
+                                               "content-length": "4096"})
+            await resp.prepare(request)
+            _reset(request)
+            return resp
         if op == "invoke":
             text = body.get("inputText", "")
             return web.json_response({"embedding": [0.1] * 4,
                                       "inputTextTokenCount": len(text.split())})
         if op == "converse":
-            return web.json_response(self._converse())
+            return await self._converse_answer(request, fault)
         return await self._stream(request, fault)
+
+    async def _converse_answer(self, request: web.Request, fault: str) -> web.StreamResponse:
+        if fault == "stall":
+            await self._sleep(STALL_SECONDS)
+        if fault == "invalid_json":
+            return web.Response(body=b'{"output": {"message": ', content_type="application/json")
+        if fault == "cut":
+            payload = json.dumps(self._converse()).encode()
+            resp = web.StreamResponse(headers={"content-type": "application/json",
+                                               "content-length": str(len(payload))})
+            await resp.prepare(request)
+            await resp.write(payload[: len(payload) // 2])
+            _reset(request)
+            return resp
+        return web.json_response(self._converse())
 
     def _converse(self) -> dict[str, Any]:
         if self.tools:
@@ -187,11 +275,16 @@ class BedrockUpstream:
         frames = stream_events(self.tools)
         for i, frame in enumerate(frames):
             if i == 2 and fault == "cut":
-                assert request.transport is not None
-                request.transport.abort()
+                _reset(request)
                 return resp
             if i == 2 and fault == "stall":
-                await asyncio.sleep(30)
+                await self._sleep(STALL_SECONDS)
+                return resp
+            if i == 2 and fault == "invalid_json":
+                await resp.write(encode_frame({":event-type": "contentBlockDelta",
+                                               ":content-type": "application/json",
+                                               ":message-type": "event"}, b"{not json"))
+                break
             if i == 2 and fault == "exception":
                 await resp.write(exception("throttlingException", "slow down"))
                 break

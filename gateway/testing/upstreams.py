@@ -13,6 +13,8 @@ own event loop:
 
 Faults are queued (:meth:`OpenAIUpstream.fault`) and consumed one per request, globally or
 per model (deployment). A fault is ``"name"`` or ``"name:arg"``; see :data:`FAULTS`.
+:meth:`OpenAIUpstream.fail_randomly` draws a fault for a share of the requests instead
+(seeded), for load tests.
 Hits are counted per path; the last requests (headers and bodies) are kept, bounded.
 The server stops by itself after ``max_lifetime`` seconds.
 
@@ -32,6 +34,7 @@ import collections
 import contextlib
 import hashlib
 import logging
+import random
 import socket
 import struct
 import threading
@@ -56,10 +59,11 @@ FAULTS = {
     "reset_after_headers": "status line and headers, then a TCP reset",
     "cut_stream": "stream: arg chunks (default 2) then a reset without [DONE]; JSON: half a body",
     "stall": "stream: arg chunks (default 1) then silence for 30 s; JSON: silence",
-    "invalid_json": "HTTP 200 whose JSON (or SSE data) is not JSON",
+    "invalid_json": "HTTP 200 whose JSON is not JSON; stream: arg chunks (default 1), then "
+                    "an SSE data line that is not JSON",
     "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
     "content_filter": "HTTP 400 in Azure's exact content-filter shape (arg 'slow': in 2 writes)",
-    "stream_error": "stream: one chunk then an in-stream error event",
+    "stream_error": "stream: arg chunks (default 1) then an in-stream error event",
 }
 
 #: Azure's answer to a prompt its content filter blocks (shape as documented by Microsoft).
@@ -137,6 +141,7 @@ class OpenAIUpstream:
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
         self._faults: collections.deque[str] = collections.deque()
         self._model_faults: dict[str, collections.deque[str]] = {}
+        self._random: tuple[float, list[str], random.Random] | None = None
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,6 +165,14 @@ class OpenAIUpstream:
             queue = (self._model_faults.setdefault(model, collections.deque())
                      if model is not None else self._faults)
             queue.extend(faults)
+
+    def fail_randomly(self, rate: float, faults: list[str], seed: int = 0) -> None:
+        """When no fault is queued, answer ``rate`` of the requests with one of ``faults``."""
+        for f in faults:
+            if f.partition(":")[0] not in FAULTS:
+                raise ValueError(f"unknown fault {f!r}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            self._random = (rate, list(faults), random.Random(seed))
 
     def pending_faults(self) -> int:
         """Faults queued and not yet consumed."""
@@ -243,6 +256,8 @@ class OpenAIUpstream:
                 name, _, arg = queue.popleft().partition(":")
             elif self._faults:
                 name, _, arg = self._faults.popleft().partition(":")
+            elif self._random is not None and self._random[2].random() < self._random[0]:
+                name, _, arg = self._random[2].choice(self._random[1]).partition(":")
             else:
                 return "", ""
         return name, arg
@@ -428,7 +443,7 @@ class OpenAIUpstream:
         if isinstance(options, dict) and options.get("include_usage"):
             chunks.append({**base, "choices": [], "usage": complete["usage"]})
         limit = {"cut_stream": int(arg or 2), "stall": int(arg or 1),
-                 "stream_error": 1, "invalid_json": 1}.get(fault)
+                 "stream_error": int(arg or 1), "invalid_json": int(arg or 1)}.get(fault)
         for i, chunk in enumerate(chunks):
             if limit is not None and i == limit:
                 break
