@@ -69,6 +69,14 @@ def base_config(targets: dict[str, dict[str, Any]], routes: dict[str, dict[str, 
                 tenants: dict[str, dict[str, Any]] | None = None,
                 classifications: dict[str, dict[str, Any]] | None = None) -> GatewayConfig:
     """A GatewayConfig from compact dicts (defaults filled in)."""
+    return GatewayConfig.from_dict(base_config_dict(targets, routes, tenants, classifications))
+
+
+def base_config_dict(targets: dict[str, dict[str, Any]], routes: dict[str, dict[str, Any]],
+                     tenants: dict[str, dict[str, Any]] | None = None,
+                     classifications: dict[str, dict[str, Any]] | None = None
+                     ) -> dict[str, Any]:
+    """The gateway config JSON document for :func:`base_config` (for ``serve --config``)."""
     full_targets = {}
     for key, t in targets.items():
         full_targets[key] = {
@@ -96,8 +104,8 @@ def base_config(targets: dict[str, dict[str, Any]], routes: dict[str, dict[str, 
                            "tokens_per_minute": 10**6, **t} for name, t in tenants.items()}
     classifications = classifications or {
         "public": {"allowed": ["any"], "processing_allowed": ["*"]}}
-    return GatewayConfig.from_dict({
+    return {
         "version": 1, "name": "test", "currency": "USD", "log_prompts": False,
         "targets": full_targets, "routes": full_routes, "tenants": full_tenants,
         "classifications": classifications,
-    })
+    }

@@ -1,22 +1,25 @@
-"""A real redis-server on a free loopback port, started per test module and stopped after."""
+"""A real redis-server on a free loopback port, for tests: stop it and start it again.
+
+Needs the ``redis-server`` binary (Debian package ``redis-server``; ``.ci/apt-packages``).
+Nothing is persisted; the server listens on 127.0.0.1 only and requires a password.
+
+Example::
+
+    server = RedisServer.on_free_port(tmp_path).start()
+    state = RedisState(server.url)
+    ...
+    server.stop()
+"""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from skyrelay.gateway.testing.harness import free_port
 
 
 @dataclass
@@ -28,40 +31,41 @@ class RedisServer:
     password: str = "test-redis-password-7f3a"
     proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def on_free_port(cls, folder: Path) -> RedisServer:
+        """A server (not started yet) on a free port, its working files in ``folder``."""
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (Debian package redis-server; "
+                               ".ci/apt-packages lists it)")
+        return cls(free_port(), folder)
+
     @property
     def url(self) -> str:
+        """``redis://`` URL with the password."""
         return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start and wait until the port accepts connections."""
+        import socket
+
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--requirepass", self.password, "--save", "", "--appendonly", "no",
              "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    return self
             except OSError:
                 time.sleep(0.05)
+        self.stop()
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
+        """Terminate the process and wait for it (idempotent)."""
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (Debian package redis-server; "
-                    ".ci/apt-packages lists it)")
-    server = RedisServer(_free_port(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
