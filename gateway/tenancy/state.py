@@ -159,12 +159,17 @@ return 1
 class RedisState:
     """Redis backend (several replicas); ``url`` like ``rediss://:password@host:6379/0``."""
 
-    def __init__(self, url: str, *, prefix: str = "skyrelay", timeout: float = 0.5) -> None:
+    def __init__(self, url: str, *, prefix: str = "skyrelay", timeout: float = 0.5,
+                 max_connections: int = 64, pool_wait: float = 2.0) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url, socket_timeout=timeout,
-                                     socket_connect_timeout=timeout,
-                                     health_check_interval=5, decode_responses=False)
+        # A blocking pool: past ``max_connections`` in flight a request waits up to
+        # ``pool_wait`` for a free connection. redis-py's default pool raises "Too many
+        # connections" instead, which turned half of 200 concurrent requests into 503s.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=pool_wait, socket_timeout=timeout,
+            socket_connect_timeout=timeout, health_check_interval=5, decode_responses=False)
+        self._redis = redis.Redis.from_pool(pool)
         self._errors = (redis.RedisError, OSError, asyncio.TimeoutError)
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT)

@@ -104,3 +104,20 @@ async def _wrong_password(redis_server) -> None:  # type: ignore[no-untyped-def]
         await state.hit("t", 1, 1, 1, NOW)
     assert "wrong" not in str(info.value)
     await state.aclose()
+
+
+def test_more_concurrent_requests_than_connections_wait_instead_of_failing(
+        make_state: MakeState) -> None:
+    """300 concurrent admissions with a pool of 64: all counted, none 'unavailable'.
+
+    redis-py's default pool raised "Too many connections" past its limit, so half of 200
+    concurrent gateway requests were answered 503 state_unavailable (found by the load test).
+    """
+    async def body(state: MemoryState | RedisState) -> None:
+        async def one() -> bool:
+            await state.hit("t", 10_000, 10**9, 1, NOW)
+            return await state.reserve("t", "2027-01", 10**9, 1)
+
+        assert await asyncio.gather(*(one() for _ in range(300))) == [True] * 300
+        assert await state.spent("t", "2027-01") == 300
+    run(make_state, body)
