@@ -38,7 +38,10 @@ class ProviderError(Exception):
     ``status`` is the HTTP status to give the client if this error ends the request;
     ``retryable`` says whether another attempt (same or next target) may help;
     ``retry_after`` is seconds from the upstream's Retry-After (or Bedrock equivalent);
-    ``code``/``message`` become OpenAI's error ``code``/``message``.
+    ``code``/``message`` become OpenAI's error ``code``/``message``;
+    ``unreachable`` marks a connection that could not be made at all (refused, DNS, no
+    route): the target is down, so its breaker opens at once. A connection dropped after it
+    was made (reset, cut body) is one failed request and counts like a 5xx.
     """
 
     kind: ErrorKind
@@ -47,6 +50,7 @@ class ProviderError(Exception):
     code: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    unreachable: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

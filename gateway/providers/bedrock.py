@@ -125,7 +125,9 @@ class BedrockProvider:
                                 retryable=True) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProviderError("connection", 502, f"{target.key}: {type(exc).__name__}",
-                                retryable=True) from None
+                                retryable=True,
+                                unreachable=isinstance(exc, aiohttp.ClientConnectorError)
+                                ) from None
         if resp.status >= 400:
             try:
                 async with asyncio.timeout_at(deadline):

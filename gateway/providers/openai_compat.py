@@ -276,7 +276,8 @@ def _timeout(target: TargetConfig) -> ProviderError:
 
 def _connection(target: TargetConfig, err: BaseException) -> ProviderError:
     return ProviderError("connection", 502, f"{target.key}: connection failed "
-                         f"({type(err).__name__}: {str(err)[:200]})", retryable=True)
+                         f"({type(err).__name__}: {str(err)[:200]})", retryable=True,
+                         unreachable=isinstance(err, aiohttp.ClientConnectorError))
 
 
 def _protocol(target: TargetConfig, what: str) -> ProviderError:

@@ -5,7 +5,10 @@ States: ``closed`` (traffic flows), ``open`` (no traffic until the cool-down end
 
 - A failure with a Retry-After (429/503 from the upstream) opens the breaker at once for at
   least that long: the upstream said when to come back.
-- A connection failure opens it at once: the target is unreachable.
+- A connection that cannot be made (refused, DNS, no route) opens it at once: the target
+  is unreachable. A connection dropped after it was made (reset, cut body) is one failed
+  request and counts like a 5xx: with random resets, opening at once sent whole seconds
+  of traffic away from a target that answered nine requests in ten.
 - Other faults (5xx, timeouts, protocol and auth errors) open it after ``threshold``
   consecutive failures.
 - Each re-opening doubles the cool-down (``base_cooldown`` up to ``max_cooldown``).
@@ -92,13 +95,17 @@ class CircuitBreaker:
         self._probe_in_flight = False
         self.reachable = True
 
-    def failure(self, kind: str, retry_after: float | None = None) -> None:
-        """An attempt failed with a fault of ``kind`` (a :class:`ProviderError` kind)."""
+    def failure(self, kind: str, retry_after: float | None = None, *,
+                unreachable: bool = False) -> None:
+        """An attempt failed with a fault of ``kind`` (a :class:`ProviderError` kind).
+
+        ``unreachable``: no connection could be made (not one dropped after connecting).
+        """
         self.failures += 1
-        self.last_error = kind
-        if kind == "connection":
+        self.last_error = "unreachable" if unreachable else kind
+        if unreachable:
             self.reachable = False
-        immediate = retry_after is not None or kind == "connection"
+        immediate = retry_after is not None or unreachable
         if self.state == HALF_OPEN or immediate or self.failures >= self.threshold:
             self._open(retry_after)
 
@@ -122,11 +129,11 @@ class CircuitBreaker:
         """
         if not reachable:
             if self.state != OPEN:
-                self.failure("connection")
+                self.failure("connection", unreachable=True)
             self.reachable = False
             return
         self.reachable = True
-        if self.state == OPEN and self.last_error == "connection":
+        if self.state == OPEN and self.last_error == "unreachable":
             self.state = HALF_OPEN
             self._probe_in_flight = False
 

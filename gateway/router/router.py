@@ -216,7 +216,7 @@ class Router:
                 if err.kind in CLIENT_KINDS:
                     breaker.release()
                     raise RouteFailure(from_provider(err), target, attempts, err) from None
-                breaker.failure(err.kind, err.retry_after)
+                breaker.failure(err.kind, err.retry_after, unreachable=err.unreachable)
                 last_err = err
                 if err.kind not in SAME_TARGET_RETRY_KINDS:
                     no_retry.add(target.key)

@@ -221,6 +221,15 @@ def test_breaker_half_open_lets_one_probe_and_honours_retry_after():
     assert b.state == OPEN and b.retry_in() == pytest.approx(42)
 
 
+def test_breaker_opens_at_once_only_when_the_target_cannot_be_reached():
+    b = CircuitBreaker(threshold=3, clock=lambda: 0.0)
+    b.failure("connection")  # a reset after connecting: one request failed
+    b.failure("connection")
+    assert b.state == CLOSED and b.reachable is None and b.last_error == "connection"
+    b.failure("connection", unreachable=True)  # refused / DNS: the target is down
+    assert b.state == OPEN and b.reachable is False and b.last_error == "unreachable"
+
+
 def test_breaker_probe_results():
     now = [0.0]
     b = CircuitBreaker(clock=lambda: now[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -70,6 +71,7 @@ def test_fault_maps_to_provider_error(openai_upstream: OpenAIUpstream, oc_target
     err, recovered = _fault_then_ok(oc_target("openai"), stream, timeout)
     assert (err.kind, err.status, err.retryable) == (kind, status, retryable), err
     assert err.retry_after == retry_after
+    assert err.unreachable is False  # the upstream was reached: one request failed
     assert openai_upstream.pending_faults() == 0
     assert openai_upstream.hits["/v1/chat/completions"] == 2
     if stream:
@@ -180,3 +182,23 @@ def test_unreachable_upstream_is_a_connection_error(oc_target: Any) -> None:
 
     err = asyncio.run(go())
     assert (err.kind, err.status, err.retryable) == ("connection", 502, True)
+
+
+def test_a_refused_connection_is_unreachable(oc_target: Any) -> None:
+    """A port nobody listens on: the provider says so, and the breaker will open at once."""
+    from skyrelay.gateway.testing.harness import free_port
+
+    target = oc_target("openai")
+    closed = dataclasses.replace(target, endpoint=f"http://127.0.0.1:{free_port()}/v1")
+
+    async def go() -> ProviderError:
+        provider = OpenAICompatProvider(environ=ENV)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await _run(provider, closed, False, 2.0)
+            return info.value
+        finally:
+            await provider.aclose()
+
+    err = asyncio.run(go())
+    assert err.kind == "connection" and err.unreachable is True
