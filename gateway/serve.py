@@ -129,9 +129,13 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     router = router or Router(config, provider_for)
     prober = (HealthProber(config.targets.values(), router.breakers, interval=probe_interval,
                            timeout=probe_timeout) if probe_interval > 0 else None)
+    on_shutdown = [registry.aclose]
+    close_hooks = getattr(hooks, "aclose", None)
+    if close_hooks is not None:  # flush usage records still queued; close the state store
+        on_shutdown.append(close_hooks)
     return GatewayApp(config, router, authenticator or build_authenticator(config, environ),
                       hooks=hooks, max_body=max_body, prober=prober,
-                      on_shutdown=[registry.aclose], openapi=openapi_json())
+                      on_shutdown=on_shutdown, openapi=openapi_json())
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

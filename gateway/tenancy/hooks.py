@@ -73,6 +73,12 @@ class TenancyHooks:
         ctx.extra["reserved"] = amount
         ctx.extra["period"] = period
 
+    async def aclose(self) -> None:
+        """At shutdown: write every queued usage record, then close the state store."""
+        if self.meter is not None:
+            await asyncio.to_thread(self.meter.close)
+        await self.state.aclose()
+
     def metrics_text(self) -> bytes:
         """Prometheus exposition for ``GET /metrics``."""
         return self.meter.prometheus_text() if self.meter is not None else b""
