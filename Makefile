@@ -45,10 +45,15 @@ bench: install
 	GWBENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  $(PY) bench/gateway_bench.py $(BENCH_ARGS)
 
-# Five minutes of steady load on the gateway; memory at minute 1 and 5 -> bench/results/soak.md.
+# The long runs: five minutes of steady load on the gateway (memory at minute 1 and 5 ->
+# bench/results/soak.md), then the reliability load test with 20,000 requests at concurrency
+# 200 against upstreams failing 10% (make test runs it with 2,000). LOAD_REQUESTS overrides.
+LOAD_REQUESTS ?= 20000
 soak: install
 	GWBENCH_COMMAND="make soak$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  $(PY) bench/gateway_bench.py --soak $(BENCH_ARGS)
+	SKYRELAY_LOAD_REQUESTS=$(LOAD_REQUESTS) $(BIN)/pytest -q -s -p no:cacheprovider \
+	  tests/reliability/test_load.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

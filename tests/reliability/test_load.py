@@ -183,6 +183,7 @@ def test_load_with_failing_upstreams_loses_nothing(
                "records": len(records), "unique_record_ids": len(set(ids)),
                "upstream_hits": upstream_hits, "record_attempts": attempts,
                "errors_by_code": dict(report.by_code()),
+               "admitted": sum(1 for r in records if r["Outcome"] != "refused"),
                "capped_admitted": sum(1 for r in capped if r["Outcome"] != "refused"),
                "capped_refused": sum(1 for r in capped if r["Outcome"] == "refused"),
                "capped_spent_usd": spent, "capped_budget_usd": CAPPED_BUDGET,
@@ -193,7 +194,8 @@ def test_load_with_failing_upstreams_loses_nothing(
     assert len(report.answers) == REQUESTS
     bad = [a for a in report.answers if a.kind in ("lost", "malformed")]
     assert not bad, bad[:5]
-    assert counts["complete"] > REQUESTS * 0.8  # fallbacks save most failed first attempts
+    admitted = sum(1 for r in records if r["Outcome"] != "refused")
+    assert counts["complete"] >= admitted * 0.9  # fallbacks save most failed first attempts
     assert counts["http_error"] + counts["stream_error"] > 0  # the faults did bite
     # exactly one usage record per request, matched by id, and nothing sent unaccounted
     assert sorted(ids) == sorted(f"load-{i}" for i in range(REQUESTS))
