@@ -82,7 +82,20 @@ def _text_of(content: Any) -> str:
 
 
 def to_converse(request: dict[str, Any]) -> dict[str, Any]:
-    """The Converse request body for an OpenAI chat-completions request."""
+    """The Converse request body for an OpenAI chat-completions request.
+
+    A request with a field of a shape the translation cannot read is the client's error
+    (``bad_request``, 400): raised as anything else, the router would take it for a fault
+    of the target and charge its circuit breaker.
+    """
+    try:
+        return _to_converse(request)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+        raise _bad("a field of the request has a shape the Bedrock Converse API cannot "
+                   "take") from None
+
+
+def _to_converse(request: dict[str, Any]) -> dict[str, Any]:
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("'messages' must be a non-empty list")

@@ -10,9 +10,11 @@ Endpoints (OpenAI-compatible, so the official SDKs work unchanged):
   has a healthy target (503 with the unhealthy upstreams otherwise);
 - ``GET /openapi.json`` — the OpenAPI document of all of the above.
 
-Request order for the model endpoints: key (401) → body size (413) → JSON (400) → route
-(404, also for routes the tenant may not use) → classification and residency (403) →
-tenancy ``admit`` → router. Every error is ``{"error": {message, type, param, code}}``;
+Every request: headers over :data:`MAX_HEADER_BYTES` (431). Request order for the model
+endpoints: key (401) → body size (413) → JSON, nesting and the types of the fields the gateway
+or a provider's translation reads (400, ``param`` naming the field) → route (404, also for
+routes the tenant may not use) → classification and residency (403) → tenancy ``admit`` →
+router. Every error is ``{"error": {message, type, param, code}}``;
 an unexpected exception is logged and answered with a generic 500, never a traceback.
 Responses carry ``x-request-id``, and, once a target was tried, ``x-skyrelay-target`` and
 ``x-skyrelay-attempts``.
@@ -49,6 +51,12 @@ log = logging.getLogger("skyrelay.gateway")
 
 #: Default request body limit: room for a few base64 images, far below memory trouble.
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+#: Request header names and values together may not exceed this (431). The HTTP parser
+#: (httptools) sets no limit of its own; load balancers in front allow about this much.
+MAX_HEADER_BYTES = 32 * 1024
+#: JSON nesting a request may have: what orjson can serialise again for the upstream. Deeper
+#: bodies parse (orjson reads 1024 levels) but could not be forwarded to any target.
+MAX_JSON_DEPTH = 254
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -101,7 +109,45 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise GatewayError.bad_request("The request body must be a JSON object.",
                                        code="invalid_json")
+    # Only a body with more opening brackets than the limit can nest deeper than it, so
+    # ordinary requests skip the check; orjson itself refuses to serialise past the limit.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            raise GatewayError.bad_request(
+                f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.",
+                code="invalid_json") from None
     return value
+
+
+_JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a decimal", str: "a string",
+                    list: "an array", dict: "an object", type(None): "null"}
+
+
+def _invalid_type(param: str, expected: str, value: Any) -> GatewayError:
+    got = _JSON_TYPE_NAMES.get(type(value), "another type")
+    return GatewayError.bad_request(f"Invalid type for '{param}': expected {expected}, but got "
+                                    f"{got} instead.", param=param, code="invalid_type")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _objects_with_function(value: Any) -> bool:
+    """An array of objects whose ``function``, when present, is an object (tools, calls)."""
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and isinstance(item.get("function", {}), dict) for item in value)
+
+
+#: Optional chat fields the gateway or a provider's translation reads, by expected type.
+_CHAT_INTEGERS = ("max_tokens", "max_completion_tokens", "n")
+_CHAT_NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
 
 def _check_chat(request: dict[str, Any]) -> None:
@@ -117,6 +163,15 @@ def _check_chat(request: dict[str, Any]) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise GatewayError.bad_request(f"messages[{i}] must be an object with a 'role'.",
                                            param=f"messages[{i}]")
+        content = message.get("content")
+        if not (content is None or isinstance(content, str) or (
+                isinstance(content, list) and all(isinstance(p, dict) for p in content))):
+            raise _invalid_type(f"messages[{i}].content",
+                                "a string or an array of content parts (objects)", content)
+        calls = message.get("tool_calls")
+        if calls is not None and not _objects_with_function(calls):
+            raise _invalid_type(f"messages[{i}].tool_calls",
+                                "an array of tool calls (objects)", calls)
     stream = request.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise GatewayError.bad_request("'stream' must be a boolean.", param="stream")
@@ -124,6 +179,28 @@ def _check_chat(request: dict[str, Any]) -> None:
     if options is not None and not isinstance(options, dict):
         raise GatewayError.bad_request("'stream_options' must be an object.",
                                        param="stream_options")
+    for name in _CHAT_INTEGERS:
+        value = request.get(name)
+        if value is not None and not _is_int(value):
+            raise _invalid_type(name, "an integer", value)
+    for name in _CHAT_NUMBERS:
+        value = request.get(name)
+        if value is not None and not _is_number(value):
+            raise _invalid_type(name, "a number", value)
+    stop = request.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        raise _invalid_type("stop", "a string or an array of strings", stop)
+    tools = request.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise _invalid_type("tools", "an array", tools)
+        for i, tool in enumerate(tools):
+            if not _objects_with_function([tool]):
+                raise _invalid_type(f"tools[{i}]", "a tool (an object)", tool)
+    choice = request.get("tool_choice")
+    if choice is not None and not isinstance(choice, str | dict):
+        raise _invalid_type("tool_choice", "a string or an object", choice)
 
 
 def _check_embeddings(request: dict[str, Any]) -> None:
@@ -135,6 +212,11 @@ def _check_embeddings(request: dict[str, Any]) -> None:
     if not value or not isinstance(value, str | list):
         raise GatewayError.bad_request("'input' must be a non-empty string or array.",
                                        param="input")
+    if isinstance(value, list) and not (all(isinstance(v, str) for v in value)
+                                        or all(_is_int(v) for v in value)
+                                        or all(isinstance(v, list) for v in value)):
+        raise _invalid_type("input", "a string, an array of strings, an array of token ids "
+                                     "or an array of token-id arrays", value)
 
 
 def _sse(obj: Any) -> bytes:
@@ -231,6 +313,11 @@ class GatewayApp:
         log.info("gateway stopped; upstream clients closed")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            await self._error(send, GatewayError(
+                431, f"Request headers too large: the limit is {MAX_HEADER_BYTES} bytes.",
+                type="invalid_request_error", code="request_header_fields_too_large"), [])
+            return
         path: str = scope["path"]
         method: str = scope["method"]
         headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
@@ -263,7 +350,7 @@ class GatewayApp:
     async def _error(self, send: Send, err: GatewayError,
                      extra: list[tuple[bytes, bytes]]) -> None:
         headers = [*extra, *err.headers()]
-        if err.status == 413:
+        if err.status in (413, 431):
             headers.append((b"connection", b"close"))
         await self._json(send, err.status, err.body(), headers)
 
