@@ -36,6 +36,7 @@ _ERROR_TEXT = {
     404: "Unknown model (route) or path.",
     413: "Request body too large.",
     429: "Rate limited; see Retry-After.",
+    431: "Request headers too large.",
     502: "Upstream failure after all attempts.",
     503: "All eligible targets cooling down; see Retry-After.",
     504: "Route deadline exceeded.",
@@ -79,7 +80,8 @@ def _schemas() -> dict[str, Any]:
         "ToolCall": tool_call,
         "ChatCompletionRequest": {
             "type": "object", "required": ["model", "messages"], "properties": {
-                "model": {"type": "string", "description": "A route name from /v1/models."},
+                "model": {"type": "string", "minLength": 1,
+                          "description": "A route name from /v1/models."},
                 "messages": {"type": "array", "minItems": 1, "items": _ref("ChatMessage")},
                 "stream": {"type": "boolean", "default": False},
                 "stream_options": {"type": "object", "properties": {
@@ -106,11 +108,23 @@ def _schemas() -> dict[str, Any]:
                         "tool_calls": {"type": "array", "items": _ref("ToolCall")}},
                         "additionalProperties": True}}, "additionalProperties": True}},
                 "usage": _ref("Usage")}, "additionalProperties": True},
+        "ChatCompletionEvent": {
+            "type": "object", "required": ["data"],
+            "description": "One server-sent event of a chat stream: `data` holds a "
+                           "`ChatCompletionChunk` as JSON. The stream ends with `data: [DONE]`, "
+                           "or, when it fails after it started, with one `data: {\"error\": "
+                           "...}` event and no `[DONE]`.",
+            "properties": {
+                "event": {"type": "string"}, "id": {"type": "string"},
+                "retry": {"type": "integer"},
+                "data": {"anyOf": [
+                    {"const": "[DONE]"},
+                    {"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]}},
+                ]}}},
         "ChatCompletionChunk": {
             "type": "object", "required": ["id", "object", "choices"],
-            "description": "One SSE `data:` event. The stream ends with `data: [DONE]`, or, "
-                           "when it fails after it started, with one `data: {\"error\": "
-                           "...}` event and no `[DONE]`.",
+            "description": "The JSON in the `data` of one chat stream event.",
             "properties": {
                 "id": {"type": "string"}, "object": {"const": "chat.completion.chunk"},
                 "created": {"type": "integer"}, "model": {"type": "string"},
@@ -119,11 +133,12 @@ def _schemas() -> dict[str, Any]:
         "Usage": usage,
         "EmbeddingRequest": {
             "type": "object", "required": ["model", "input"], "properties": {
-                "model": {"type": "string"},
-                "input": {"oneOf": [{"type": "string"},
-                                    {"type": "array", "items": {"type": "string"}},
-                                    {"type": "array", "items": {"type": "integer"}},
-                                    {"type": "array", "items": {
+                "model": {"type": "string", "minLength": 1},
+                "input": {"oneOf": [{"type": "string", "minLength": 1},
+                                    {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                                    {"type": "array", "minItems": 1,
+                                     "items": {"type": "integer"}},
+                                    {"type": "array", "minItems": 1, "items": {
                                         "type": "array", "items": {"type": "integer"}}}]},
                 "encoding_format": {"enum": ["float", "base64"]},
                 "dimensions": {"type": "integer"}}, "additionalProperties": True},
@@ -172,7 +187,8 @@ def openapi_document() -> dict[str, Any]:
                       "description": "Narrow the request's data classification (never wider "
                                      "than the tenant's: a wider one is refused with 403).",
                       "schema": {"type": "string"}}
-    auth_only = {k: v for k, v in errors.items() if k == "401"}
+    auth_errors = {k: v for k, v in errors.items() if k in ("401", "431")}
+    any_request = {"431": errors["431"]}  # headers over the limit, on every path
     return {
         "openapi": "3.1.0",
         "info": {"title": "skyrelay gateway", "version": VERSION,
@@ -193,7 +209,7 @@ def openapi_document() -> dict[str, Any]:
                                    "chunks.", "headers": _ROUTED_HEADERS,
                     "content": {"application/json": {"schema": _ref("ChatCompletion")},
                                 "text/event-stream": {
-                                    "schema": _ref("ChatCompletionChunk")}}},
+                                    "schema": _ref("ChatCompletionEvent")}}},
                     **model_errors}}},
             "/v1/embeddings": {"post": {
                 "operationId": "createEmbedding", "summary": "Embeddings",
@@ -205,26 +221,28 @@ def openapi_document() -> dict[str, Any]:
             "/v1/models": {"get": {
                 "operationId": "listModels", "summary": "Routes the calling tenant may use",
                 "responses": {"200": _json(_ref("ModelList"), "The tenant's routes."),
-                              **auth_only}}},
+                              **auth_errors}}},
             "/v1/models/{model}": {"get": {
                 "operationId": "retrieveModel", "summary": "One route the tenant may use",
                 "parameters": [{"name": "model", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("Model"), "The route."), **auth_only,
+                "responses": {"200": _json(_ref("Model"), "The route."), **auth_errors,
                               "404": errors["404"]}}},
             "/healthz": {"get": {
                 "operationId": "health", "summary": "The process is alive", "security": [],
                 "responses": {"200": _json({"type": "object", "properties": {
-                    "status": {"const": "ok"}}}, "Alive.")}}},
+                    "status": {"const": "ok"}}}, "Alive."), **any_request}}},
             "/readyz": {"get": {
                 "operationId": "ready", "security": [],
                 "summary": "Config loaded and every route has a healthy, reachable target",
                 "responses": {"200": _json(_ref("Readiness"), "Ready."),
                               "503": _json(_ref("Readiness"),
-                                           "Not ready; lists the unhealthy upstreams.")}}},
+                                           "Not ready; lists the unhealthy upstreams."),
+                              **any_request}}},
             "/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document.")}}},
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document."),
+                              **any_request}}},
         },
         "components": {
             "securitySchemes": {
