@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -54,6 +54,24 @@ class ProviderError(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
+
+
+#: What :func:`redact` puts where a credential was.
+REDACTED = "[redacted]"
+
+
+def redact(text: str, credentials: Iterable[str | None]) -> str:
+    """``text`` with every credential in ``credentials`` replaced by :data:`REDACTED`.
+
+    Upstream error text reaches clients and logs, and upstreams may quote the credential
+    they refused: AWS puts the canonical request, ``x-amz-security-token`` included, into
+    ``InvalidSignatureException``; some OpenAI-compatible proxies echo the key. Apply it
+    before truncating, or a cut credential escapes the match.
+    """
+    for credential in credentials:
+        if credential and len(credential) >= 8 and credential in text:
+            text = text.replace(credential, REDACTED)
+    return text
 
 
 class Provider(Protocol):

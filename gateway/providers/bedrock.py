@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHea
 from botocore.session import Session
 
 from skyrelay.gateway.config import TargetConfig
-from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
 from skyrelay.gateway.providers.http import HttpClient
 
@@ -50,10 +51,19 @@ _ERRORS: dict[str, tuple[str, int, bool]] = {
     "ModelErrorException": ("server", 502, True),
     "AccessDeniedException": ("auth", 403, True),
     "UnrecognizedClientException": ("auth", 403, True),
+    # The gateway's own signature or credentials are bad: not the client's fault.
+    "InvalidSignatureException": ("auth", 403, True),
+    "IncompleteSignatureException": ("auth", 403, True),
+    "ExpiredTokenException": ("auth", 403, True),
+    "MissingAuthenticationTokenException": ("auth", 403, True),
     "ValidationException": ("bad_request", 400, False),
     "ResourceNotFoundException": ("bad_request", 404, False),
 }
 _REFRESH_MARGIN = 300.0
+
+# botocore's SigV4 signer logs each canonical request, session token included, at DEBUG;
+# task-role credentials always carry one. Keep that out of the gateway's logs at any level.
+logging.getLogger("botocore.auth").setLevel(logging.INFO)
 
 
 def _error(name: str, message: str, status: int | None = None) -> ProviderError:
@@ -114,7 +124,8 @@ class BedrockProvider:
         payload = json.dumps(body).encode()
         request = AWSRequest(method="POST", url=url, data=payload,
                              headers={"content-type": "application/json", "accept": accept})
-        SigV4Auth(await self.credentials.get(), "bedrock", target.region).add_auth(request)
+        credentials = await self.credentials.get()
+        SigV4Auth(credentials, "bedrock", target.region).add_auth(request)
         try:
             async with asyncio.timeout_at(deadline):
                 resp = await self.http.session().post(
@@ -141,6 +152,9 @@ class BedrockProvider:
             except (json.JSONDecodeError, AttributeError):
                 message = text
             name = resp.headers.get("x-amzn-errortype", "")
+            # AWS quotes the canonical request (with the session token) on a bad signature.
+            message = redact(str(message), (credentials.access_key, credentials.secret_key,
+                                            credentials.token))
             err = _error(name, message or resp.reason or "error", resp.status)
             if err.kind == "rate_limit":
                 retry = resp.headers.get("retry-after")

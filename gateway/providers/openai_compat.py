@@ -30,7 +30,7 @@ import email.utils
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -38,7 +38,7 @@ import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
-from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.http import HttpClient
 
 #: The Azure OpenAI data-plane API version used unless configured otherwise (GA).
@@ -100,8 +100,12 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
 
 
-def error_from_response(status: int, headers: Mapping[str, str], raw: bytes) -> ProviderError:
-    """Classify a non-200 upstream answer (OpenAI/Azure error shape, or anything else)."""
+def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
+                        credentials: Sequence[str] = ()) -> ProviderError:
+    """Classify a non-200 upstream answer (OpenAI/Azure error shape, or anything else).
+
+    ``credentials`` (what the request carried) are redacted from the upstream's message.
+    """
     message = ""
     code: str | None = None
     inner: str | None = None
@@ -111,15 +115,16 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes) -> 
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        message = str(error.get("message") or "")[:_MAX_MESSAGE]
+        message = redact(str(error.get("message") or ""), credentials)[:_MAX_MESSAGE]
         code = error.get("code") if isinstance(error.get("code"), str) else None
         details = error.get("innererror")
         if isinstance(details, dict) and isinstance(details.get("code"), str):
             inner = details["code"]
     elif isinstance(error, str):  # some compatible servers answer {"error": "text"}
-        message = error[:_MAX_MESSAGE]
+        message = redact(error, credentials)[:_MAX_MESSAGE]
     if not message:
-        snippet = raw[:200].decode("utf-8", "replace").strip() if body is None else ""
+        snippet = (redact(raw[:MAX_ERROR_BYTES].decode("utf-8", "replace"), credentials)
+                   [:200].strip() if body is None else "")
         message = f"upstream answered HTTP {status}" + (f": {snippet}" if snippet else "")
     if status == 400 and (code in _FILTER_CODES or inner in _FILTER_CODES):
         return ProviderError("content_filter", 400, message, code="content_filter",
@@ -517,7 +522,8 @@ class OpenAICompatProvider:
                 resp.close()
             raise _connection(target, err) from None
         resp.close()  # the rest of an error body is not worth reading to keep the socket
-        raise error_from_response(resp.status, resp.headers, raw)
+        sent = [headers.get("api-key", ""), headers.get("authorization", "")[7:]]
+        raise error_from_response(resp.status, resp.headers, raw, sent)
 
     async def _call(self, target: TargetConfig, op: str, body: bytes,
                     deadline: float) -> dict[str, Any]:
