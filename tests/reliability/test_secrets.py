@@ -282,22 +282,26 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path = REPO,
 
 def test_the_leak_finder_finds_every_form_and_nothing_else() -> None:
     core = secrets.token_hex(20)
-    s = Sentinel("probe", f"p/{core}+@:", (core,))
+    s = Sentinel("probe", f"p/{core} +@:", (core,))
     raw = s.value.encode()
-    embedded = {
-        "raw": b"x=" + raw + b";",
-        "url-encoded": b"redis://:" + quote(s.value, safe="").encode() + b"@h",
-        "form-encoded": quote_plus(s.value).encode(),
-        "base64 at offset 0": base64.b64encode(raw + b"tail"),
-        "base64 at offset 1": base64.b64encode(b"a" + raw),
-        "base64 at offset 2": base64.b64encode(b"ab" + raw + b"z"),
-        "base64url": base64.urlsafe_b64encode(b"{\"k\": \"" + raw + b"\"}"),
-        "truncated": b"message: ..." + raw[:WINDOW + STEP + 1],
-        "tail only": raw[-(WINDOW + STEP):],
-        "masked middle": raw[:WINDOW + STEP] + b"****" + raw[-4:],
-    }
-    for what, blob in embedded.items():
-        assert find_leaks(blob, [s]), what
+    # (where the value sits, the form that must be reported for it)
+    embedded = [
+        (b"x=" + raw + b";", "raw"),
+        (b"redis://:" + quote(s.value, safe="").encode() + b"@h", "url-encoded"),
+        (b"p=" + quote_plus(s.value).encode(), "form-encoded"),
+        (base64.b64encode(raw + b"tail"), "base64@0"),
+        (base64.b64encode(b"a" + raw), "base64@1"),
+        (base64.b64encode(b"ab" + raw + b"z"), "base64@2"),
+        (base64.urlsafe_b64encode(b'{"k": "' + raw + b'"}'), "base64url@1"),
+        (b"message: ..." + raw[:WINDOW + STEP + 1], "fragment@0"),  # cut short
+        (raw[-(WINDOW + STEP):], "fragment@24"),  # only its end
+        (raw[:WINDOW + STEP] + b"****" + raw[-4:], "fragment@0"),  # masked
+    ]
+    for blob, form in embedded:
+        found = find_leaks(blob, [s])
+        # base64url is its own needle only where the value's base64 holds '+' or '/'
+        assert f"probe ({form})" in [f.replace("base64@", "base64url@") if "url" in form
+                                     else f for f in found], (form, blob, found)
     # Shorter pieces, other values, the public prefix of a tenant key: no false alarms.
     key = SECRETS.sentinels[0]
     assert key.name == "tenant key"
@@ -583,7 +587,11 @@ def _gateway_config(azure: str, west: str, bedrock: str, quoting: str) -> dict[s
                         "routes": ["chat", "faulty", "west", "fallback", "claude", "signed",
                                    "echo"]},
                  "t2": {"api_key": {"secret": "tenants/t2"}, "classification": "public",
-                        "routes": ["chat", "claude"]}})
+                        "routes": ["chat", "claude"]},
+                 # Its variable holds a key instead of a hash (an operator's slip): refused,
+                 # and the warning about it must not quote the value.
+                 "t3": {"api_key": {"env": "T3_KEY_HASH"}, "classification": "public",
+                        "routes": ["chat"]}})
 
 
 @dataclass
@@ -655,8 +663,8 @@ def _drive(url: str, s: Secrets, azure: OpenAIUpstream, bedrock: BedrockUpstream
 
         key_id = s.tenant_key.split("-")[2]
         for what, headers in {
-            "tenant key altered": {"authorization": f"Bearer {s.tenant_key[:-2]}zz"},
-            "tenant key altered (api-key)": {"api-key": s.tenant_key[:-1] + "A"},
+            "tenant key altered": {"authorization": f"Bearer {_altered(s.tenant_key)}"},
+            "tenant key altered (api-key)": {"api-key": _altered(s.tenant_key, 5)},
             "tenant key too long": {"authorization": f"Bearer {s.tenant_key}x"},
             "stored hash as key": {"authorization": f"Bearer {s.tenant_hash}"},
             "unknown key id": {"api-key": s.tenant_key.replace(key_id, "0" * 12)},
@@ -671,6 +679,12 @@ def _drive(url: str, s: Secrets, azure: OpenAIUpstream, bedrock: BedrockUpstream
             seen.responses[f"GET {path} (end)"] = http.get(path)
         assert seen.responses["GET /readyz (end)"].json()["state_store"] == "unreachable"
     return seen
+
+
+def _altered(key: str, at: int = 1) -> str:
+    """``key`` with its ``at``-th character from the end changed (never to itself)."""
+    i = len(key) - at
+    return key[:i] + ("A" if key[i] != "A" else "B") + key[i + 1:]
 
 
 def _request_text(request: dict[str, Any], *skip_headers: str) -> bytes:
@@ -698,6 +712,7 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
                 mp.delenv(name, raising=False)
             mp.setenv("T1_KEY_HASH", s.tenant_hash)
             mp.setenv(secret_env_name("tenants/t2"), s.other_hash)
+            mp.setenv("T3_KEY_HASH", s.tenant_key)
             mp.setenv("SKYRELAY_AZURE_KEY_AOAI_EAST", s.azure_key)
             mp.setenv("SKYRELAY_AZURE_KEY_AOAI_WEST", s.azure_wrong_key)
             mp.setenv("SKYRELAY_OPENAI_KEY_ECHO", s.openai_key)
@@ -730,6 +745,7 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
         "stderr": captured.err,
     }
     assert "hello there" not in records.decode()
+    assert "without a usable key hash (cannot authenticate): t3" in caplog.text
     leaks = {where: find_leaks(text, s.sentinels) for where, text in places.items()}
     assert {where: hits for where, hits in leaks.items() if hits} == {}
 
@@ -779,6 +795,7 @@ def test_gateway_serve_process_prints_no_secret(tmp_path: Path) -> None:
             env.update({
                 "T1_KEY_HASH": s.tenant_hash,
                 secret_env_name("tenants/t2"): s.other_hash,
+                "T3_KEY_HASH": s.tenant_key,
                 "SKYRELAY_AZURE_KEY_AOAI_EAST": s.azure_key,
                 "SKYRELAY_AZURE_KEY_AOAI_WEST": s.azure_wrong_key,
                 "SKYRELAY_OPENAI_KEY_ECHO": s.openai_key,
@@ -811,6 +828,7 @@ def test_gateway_serve_process_prints_no_secret(tmp_path: Path) -> None:
                         "echo": 502, "wrong key": 401, "redis away": 503}
     text = log.read_bytes()
     assert b"DEBUG" in text and b"upstream clients closed" in text  # it did log, at debug
+    assert b"without a usable key hash (cannot authenticate): t3" in text
     # a usage record for each request but the unauthenticated one
     assert len([line for line in text.splitlines() if line.startswith(b'{"_aws"')]) == 6
     assert find_leaks(text, s.sentinels) == []
@@ -836,7 +854,7 @@ def _drive_process(url: str, s: Secrets, proc: subprocess.Popen[bytes], log: Pat
             statuses[what] = http.post("/v1/chat/completions", headers=t1,
                                        json={"model": route, "messages": MSG}).status_code
         statuses["wrong key"] = http.post(
-            "/v1/chat/completions", headers={"api-key": s.tenant_key[:-1] + "A"},
+            "/v1/chat/completions", headers={"api-key": _altered(s.tenant_key)},
             json={"model": "chat", "messages": MSG}).status_code
         redis.stop()
         statuses["redis away"] = http.post("/v1/chat/completions", headers=t1,
