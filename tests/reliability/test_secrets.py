@@ -10,12 +10,14 @@ Then:
    program under mocks) writes none of them into any file of its output;
 2. ``skyrelay validate/plan/check/gateway config/link`` print and write none; ``keys new``
    prints its key exactly once;
-3. the gateway, in-process with local upstreams and a password-protected redis-server,
-   puts none into responses (bodies and headers), usage records, ``/metrics``, ``/readyz``,
-   ``/healthz``, ``/openapi.json`` or logs, through successes, upstream failures (a wrong
-   upstream key, 500s, resets, upstreams that quote the credential they refused, as AWS does
-   in ``InvalidSignatureException``), wrong tenant keys and Redis going away; and each
-   upstream receives its own credential only, in the header meant for it;
+3. the gateway, in-process with local upstreams, a password-protected redis-server and a
+   local Microsoft Entra authority over TLS, puts none into responses (bodies and headers),
+   usage records, ``/metrics``, ``/readyz``, ``/healthz``, ``/openapi.json`` or logs (DEBUG),
+   through successes, upstream failures (a wrong upstream key, 500s, resets, a refused
+   client secret, upstreams that quote the credential they refused, as AWS does in
+   ``InvalidSignatureException``), wrong tenant keys and Redis going away; and each
+   upstream receives its own credential only, in the header meant for it (the Entra client
+   secret only in the token request's form, the token only as its upstream's bearer);
 4. ``skyrelay gateway serve --log-level debug`` as a process prints none.
 
 "Holds a secret" is decided by :func:`find_leaks` over raw bytes: the value, its URL and
@@ -27,13 +29,16 @@ proves it finds each form; the synth test proves it finds a value that is in the
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 import io
+import ipaddress
 import json
 import logging
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,7 +47,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
 import httpx
 import pytest
@@ -50,7 +55,7 @@ from aiohttp import web
 
 from skyrelay.gateway.keys_plain import secret_env_name
 from skyrelay.gateway.metering import Meter
-from skyrelay.gateway.providers.openai_compat import key_env_var
+from skyrelay.gateway.providers.openai_compat import EntraTokenCache, key_env_var
 from skyrelay.gateway.providers.registry import ProviderRegistry
 from skyrelay.gateway.serve import build_app
 from skyrelay.gateway.tenancy.keys import HashedKeys, new_key, parse_stored
@@ -161,6 +166,7 @@ class Secrets:
     pulumi_passphrase: str
     pulumi_token: str
     pulumi_config_secret: str
+    entra_token: str
     sentinels: tuple[Sentinel, ...] = field(default=(), repr=False)
 
     @classmethod
@@ -184,6 +190,7 @@ class Secrets:
             "pulumi_passphrase": "pp-" + secrets.token_urlsafe(24),
             "pulumi_token": "pul-" + secrets.token_hex(20),
             "pulumi_config_secret": "pcs-" + secrets.token_urlsafe(24),
+            "entra_token": "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(90),
         }
         sentinels = (key1_s, hash1_s, key2_s, hash2_s,
                      *(Sentinel(name, value) for name, value in values.items()
@@ -459,18 +466,18 @@ SIGNATURE_MISMATCH = (
     "details.\n\nThe Canonical String for this request should have been\n'")
 
 
-class QuotingUpstream:
-    """An upstream that refuses every request and quotes the credential it was sent.
+class LocalServer:
+    """An aiohttp app on 127.0.0.1 in a daemon thread (TLS with ``ssl``); records requests.
 
-    ``/model/...`` answers like AWS does for a bad signature: 403
-    ``InvalidSignatureException`` whose message holds the canonical request, signed headers
-    and all (``x-amz-security-token`` included). Other paths answer 401 quoting the key, as
-    some OpenAI-compatible proxies do. Every request is recorded; stops after 120 s.
+    Subclasses add routes in :meth:`routes`. Stops on exit, or by itself after 120 s.
     """
 
-    def __init__(self) -> None:
+    scheme = "http"
+
+    def __init__(self, ssl_context: Any = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.port = 0
+        self._ssl = ssl_context
         self._ready = threading.Event()
         self._stop: Any = None
         self._loop: Any = None
@@ -479,12 +486,23 @@ class QuotingUpstream:
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> QuotingUpstream:
+    def routes(self, app: web.Application) -> None:
+        """Add the server's routes."""
+        raise NotImplementedError
+
+    async def record(self, request: web.Request) -> tuple[dict[str, str], bytes]:
+        """Keep path, headers and body of ``request``; return headers and body."""
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append({"path": request.path_qs, "headers": headers, "body": body})
+        return headers, body
+
+    def __enter__(self) -> Any:
         self._thread.start()
         if not self._ready.wait(10):
-            raise RuntimeError("quoting upstream did not start")
+            raise RuntimeError(f"{type(self).__name__} did not start")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -499,10 +517,10 @@ class QuotingUpstream:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             app = web.Application()
-            app.router.add_post("/{tail:.*}", self._answer)
+            self.routes(app)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self._ssl)
             await site.start()
             self.port = int(runner.addresses[0][1])
             self._ready.set()
@@ -515,10 +533,22 @@ class QuotingUpstream:
 
         asyncio.run(serve())
 
+
+class QuotingUpstream(LocalServer):
+    """An upstream that refuses every request and quotes the credential it was sent.
+
+    ``/model/...`` answers like AWS does for a bad signature: 403
+    ``InvalidSignatureException`` whose message holds the canonical request, signed headers
+    and all (``x-amz-security-token`` included). Other paths answer 401 quoting the key, as
+    some OpenAI-compatible proxies do.
+    """
+
+    def routes(self, app: web.Application) -> None:
+        """Every POST."""
+        app.router.add_post("/{tail:.*}", self._answer)
+
     async def _answer(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.requests.append({"path": request.path_qs, "headers": headers, "body": body})
+        headers, _ = await self.record(request)
         if request.path.startswith("/model/"):
             signed = (headers.get("authorization", "").partition("SignedHeaders=")[2]
                       .partition(",")[0].split(";"))
@@ -531,6 +561,87 @@ class QuotingUpstream:
         return web.json_response({"error": {
             "message": f"Incorrect API key provided: {sent}.", "type": "invalid_request_error",
             "param": None, "code": "invalid_api_key"}}, status=401)
+
+
+def local_tls(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A throwaway CA (its PEM file) and a server context for 127.0.0.1 signed by it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(name: str, key: Any, issuer: str, signer: Any,
+             extensions: list[tuple[Any, bool]]) -> Any:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(hours=2)))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("skyrelay test CA", ca_key, "skyrelay test CA", ca_key, [
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)])
+    leaf = cert("127.0.0.1", key, "skyrelay test CA", ca_key, [
+        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+         False),
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)])
+    ca_file, chain = folder / "ca.pem", folder / "server.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(chain)
+    return ca_file, context
+
+
+class LocalEntra(LocalServer):
+    """A Microsoft Entra authority: OpenID metadata and the client-credentials token
+    endpoint (what azure-identity's ClientSecretCredential talks to, via MSAL).
+
+    The first ``refuse`` token requests get AADSTS7000215 (invalid client secret), the
+    rest ``token``.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext, token: str, refuse: int = 0) -> None:
+        super().__init__(ssl_context)
+        self.token = token
+        self.refuse = refuse
+
+    def routes(self, app: web.Application) -> None:
+        """Metadata and token endpoints of any tenant."""
+        app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._metadata)
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        base = f"{self.url}/{request.match_info['tenant']}"
+        return web.json_response({
+            "issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode"})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if self.refuse > 0:
+            self.refuse -= 1
+            return web.json_response({
+                "error": "invalid_client", "error_codes": [7000215],
+                "error_description": "AADSTS7000215: Invalid client secret provided. Ensure "
+                "the secret being sent in the request is the client secret value, not the "
+                "client secret ID, for a secret added to app "
+                f"'{(await request.post()).get('client_id')}'."}, status=401)
+        return web.json_response({"token_type": "Bearer", "expires_in": 3599,
+                                  "ext_expires_in": 3599, "access_token": self.token})
 
 
 def test_a_quoted_credential_is_redacted_before_the_message_is_cut() -> None:
@@ -561,7 +672,8 @@ def _aws_environment(mp: pytest.MonkeyPatch, folder: Path, s: Secrets) -> None:
     mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-aws-credentials"))
 
 
-def _gateway_config(azure: str, west: str, bedrock: str, quoting: str) -> dict[str, Any]:
+def _gateway_config(azure: str, west: str, bedrock: str, quoting: str,
+                    entra: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """Targets on every wire format and credential kind; two tenants (env and secret refs)."""
     return base_config_dict(
         {"east": {"cloud": "azure", "account": "aoai-east", "model": "gpt-4o",
@@ -575,17 +687,21 @@ def _gateway_config(azure: str, west: str, bedrock: str, quoting: str) -> dict[s
          "signed": {"cloud": "bedrock", "model": "us.anthropic.claude-signed-v1:0",
                     "region": "us-east-1", "endpoint": quoting},
          "echo": {"cloud": "openai", "account": "echo", "model": "m-echo",
-                  "endpoint": quoting + "/v1"}},
+                  "endpoint": quoting + "/v1"},
+         # no api key for this account: Microsoft Entra tokens (the production default)
+         "entra": {"cloud": "azure", "account": "aoai-entra", "model": "gpt-4o",
+                   "region": "swedencentral", "endpoint": entra}},
         {"chat": {"targets": ["east"], "max_attempts": 1},
          "faulty": {"targets": ["east-faulty"], "max_attempts": 1},
          "west": {"targets": ["west"], "max_attempts": 1},
          "fallback": {"targets": ["west", "east"], "max_attempts": 2},
          "claude": {"targets": ["claude"], "max_attempts": 1},
          "signed": {"targets": ["signed"], "max_attempts": 1},
-         "echo": {"targets": ["echo"], "max_attempts": 1}},
+         "echo": {"targets": ["echo"], "max_attempts": 1},
+         "entra": {"targets": ["entra"], "max_attempts": 1}},
         tenants={"t1": {"api_key": {"env": "T1_KEY_HASH"}, "classification": "public",
                         "routes": ["chat", "faulty", "west", "fallback", "claude", "signed",
-                                   "echo"]},
+                                   "echo", "entra"]},
                  "t2": {"api_key": {"secret": "tenants/t2"}, "classification": "public",
                         "routes": ["chat", "claude"]},
                  # Its variable holds a key instead of a hash (an operator's slip): refused,
@@ -661,6 +777,12 @@ def _drive(url: str, s: Secrets, azure: OpenAIUpstream, bedrock: BedrockUpstream
                 assert r.status_code == 502, r.text
                 assert r.json()["error"]["code"] == "upstream_auth", r.text
 
+        refused = post("entra token refused", "entra", t1)
+        assert refused.status_code == 502, refused.text
+        assert refused.json()["error"]["code"] == "upstream_auth"
+        assert post("entra json", "entra", t1).status_code == 200
+        assert "[DONE]" in post("entra stream", "entra", t1, stream=True).text
+
         key_id = s.tenant_key.split("-")[2]
         for what, headers in {
             "tenant key altered": {"authorization": f"Bearer {_altered(s.tenant_key)}"},
@@ -701,13 +823,22 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
     s = SECRETS
     caplog.set_level(logging.DEBUG)
     redis = RedisServer(free_port(), tmp_path, password=s.redis_password).start()
+    ca_file, tls = local_tls(tmp_path)
     out = io.BytesIO()
     try:
         with pytest.MonkeyPatch.context() as mp, \
                 OpenAIUpstream(api_key=s.azure_key) as azure, \
                 OpenAIUpstream(api_key="the-key-aoai-west-really-has") as west, \
+                OpenAIUpstream(bearer_token=s.entra_token) as entra, \
+                LocalEntra(tls, s.entra_token, refuse=1) as authority, \
                 BedrockUpstream() as bedrock, QuotingUpstream() as quoting:
             _aws_environment(mp, tmp_path, s)
+            # The gateway's Entra identity, as ECS injects it from the azure-credential secret.
+            mp.setenv("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000aa")
+            mp.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000bb")
+            mp.setenv("AZURE_CLIENT_SECRET", s.azure_client_secret)
+            mp.setenv("AZURE_AUTHORITY_HOST", authority.url)
+            mp.delenv("SKYRELAY_AZURE_KEY_AOAI_ENTRA", raising=False)
             for name in ("SKYRELAY_SECRETS_DIR", "SKYRELAY_GATEWAY_CONFIG"):
                 mp.delenv(name, raising=False)
             mp.setenv("T1_KEY_HASH", s.tenant_hash)
@@ -718,14 +849,20 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
             mp.setenv("SKYRELAY_OPENAI_KEY_ECHO", s.openai_key)
             mp.setenv("SKYRELAY_REDIS_URL", f"redis://127.0.0.1:{redis.port}/0")
             mp.setenv("SKYRELAY_REDIS_PASSWORD", s.redis_password)
-            mp.setenv("AZURE_CLIENT_SECRET", s.azure_client_secret)
+            from azure.identity import EnvironmentCredential
+
             from skyrelay.gateway.config import GatewayConfig
 
             cfg = GatewayConfig.from_dict(_gateway_config(azure.url, west.url, bedrock.url,
-                                                          quoting.url))
+                                                          quoting.url, entra.url))
+            # azure-identity's own credential from the environment; only the authority's
+            # certificate and "no instance discovery" (no call to login.microsoftonline.com)
+            # differ from production.
+            tokens = EntraTokenCache(lambda: EnvironmentCredential(
+                disable_instance_discovery=True, connection_verify=str(ca_file)))
             hooks = build_hooks(os.environ, meter=Meter(stream=out))
-            app = build_app(cfg, providers=ProviderRegistry(cfg), probe_interval=0,
-                            authenticator=HashedKeys(cfg), hooks=hooks)
+            app = build_app(cfg, providers=ProviderRegistry(cfg, tokens=tokens),
+                            probe_interval=0, authenticator=HashedKeys(cfg), hooks=hooks)
             server = ServerThread(app).start()
             try:
                 seen = _drive(server.url, s, azure, bedrock, redis)
@@ -778,6 +915,19 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
             assert "api-key" not in headers
             assert find_leaks(_request_text(request, "authorization"), s.sentinels) == []
     assert kinds == {"bedrock", "openai"}
+    for request in entra.requests:
+        assert request["headers"]["authorization"] == f"Bearer {s.entra_token}"
+        assert "api-key" not in request["headers"]
+        assert find_leaks(_request_text(request, "authorization"), s.sentinels) == []
+    # The client secret went to the authority's token endpoint, in the form body, only.
+    token_requests = [r for r in authority.requests if r["path"].endswith("/token")]
+    assert len(token_requests) == 2 and len(authority.requests) >= 3
+    for request in authority.requests:
+        form = dict(parse_qsl(request["body"].decode()))
+        if request in token_requests:
+            assert form.pop("client_secret") == s.azure_client_secret
+        rest = {**request, "body": urlencode(form).encode()}
+        assert find_leaks(_request_text(rest), s.sentinels) == []
 
 
 # --- 3. `skyrelay gateway serve` as a process ------------------------------------------
