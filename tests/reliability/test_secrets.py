@@ -673,9 +673,12 @@ def _aws_environment(mp: pytest.MonkeyPatch, folder: Path, s: Secrets) -> None:
 
 
 def _gateway_config(azure: str, west: str, bedrock: str, quoting: str,
-                    entra: str = "http://127.0.0.1:9") -> dict[str, Any]:
-    """Targets on every wire format and credential kind; two tenants (env and secret refs)."""
-    return base_config_dict(
+                    entra: str | None = None) -> dict[str, Any]:
+    """Targets on every wire format and credential kind; tenants with env and secret refs.
+
+    Without ``entra`` there is no Entra target (nothing may ask login.microsoftonline.com).
+    """
+    doc = base_config_dict(
         {"east": {"cloud": "azure", "account": "aoai-east", "model": "gpt-4o",
                   "region": "eastus", "endpoint": azure},
          "east-faulty": {"cloud": "azure", "account": "aoai-east", "model": "dep-f",
@@ -690,7 +693,7 @@ def _gateway_config(azure: str, west: str, bedrock: str, quoting: str,
                   "endpoint": quoting + "/v1"},
          # no api key for this account: Microsoft Entra tokens (the production default)
          "entra": {"cloud": "azure", "account": "aoai-entra", "model": "gpt-4o",
-                   "region": "swedencentral", "endpoint": entra}},
+                   "region": "swedencentral"}},
         {"chat": {"targets": ["east"], "max_attempts": 1},
          "faulty": {"targets": ["east-faulty"], "max_attempts": 1},
          "west": {"targets": ["west"], "max_attempts": 1},
@@ -708,6 +711,12 @@ def _gateway_config(azure: str, west: str, bedrock: str, quoting: str,
                  # and the warning about it must not quote the value.
                  "t3": {"api_key": {"env": "T3_KEY_HASH"}, "classification": "public",
                         "routes": ["chat"]}})
+    if entra is None:
+        del doc["targets"]["entra"], doc["routes"]["entra"]
+        doc["tenants"]["t1"]["routes"].remove("entra")
+    else:
+        doc["targets"]["entra"]["endpoint"] = entra
+    return doc
 
 
 @dataclass
