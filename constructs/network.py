@@ -56,6 +56,13 @@ DEFAULT_INTERFACE_SERVICES: Mapping[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
+#: Subnet masks per availability zone, in allocation order. With NAT gateways: public (NAT
+#: only), private (workloads) and data (caches); without: one isolated subnet. The platform
+#: spec's validation sizes VPCs with the same table (a test keeps the two equal).
+EGRESS_SUBNET_MASKS = (24, 20, 24)
+ISOLATED_SUBNET_MASKS = (20,)
+
+
 @runtime_checkable
 class IPrivateModelNetwork(Protocol):
     """What another stack needs from a model network (the gateway service, training jobs)."""
@@ -202,19 +209,21 @@ class PrivateModelNetwork(Construct):
 
     def _new_vpc(self, cidr: str, azs: Sequence[str] | None, nat_gateways: int) -> ec2.Vpc:
         if nat_gateways:
+            public, private, data = EGRESS_SUBNET_MASKS
             subnets = [
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC,
-                                        cidr_mask=24, map_public_ip_on_launch=False),
+                                        cidr_mask=public, map_public_ip_on_launch=False),
                 ec2.SubnetConfiguration(name="private",
                                         subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
-                                        cidr_mask=20),
+                                        cidr_mask=private),
                 # Last in the list, so adding it left the CIDRs of the groups above unchanged.
                 ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
-                                        cidr_mask=24),
+                                        cidr_mask=data),
             ]
         else:
             subnets = [ec2.SubnetConfiguration(
-                name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=20)]
+                name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                cidr_mask=ISOLATED_SUBNET_MASKS[0])]
         vpc = ec2.Vpc(
             self, "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),

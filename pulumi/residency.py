@@ -1,8 +1,8 @@
 """Residency rules the Azure program applies before it creates anything.
 
 The spec's ``compliance.classifications`` say where each class of data may be processed.
-``skyrelay validate`` already proves that every tenant's routes can serve it somewhere; the
-Azure program adds two rules about what it is asked to *build*:
+``skyrelay validate`` proves that every tenant's routes can serve it somewhere, and two
+rules about what the Azure program is asked to *build* (the program checks them again):
 
 1. **Account location.** An account keeps data at rest (abuse-monitoring storage, stored
    completions, fine-tuning files) in its location, so the location must lie inside the
@@ -41,25 +41,14 @@ def allowed_azure_locations(spec: Spec) -> frozenset[str] | None:
 
 
 def residency_problems(spec: Spec) -> list[str]:
-    """Every violation of the two rules above, as ``azure.accounts[i]...: message`` lines."""
-    if not spec.azure:
-        return []
-    rules = {name: c.allowed_set() for name, c in spec.compliance.classifications.items()}
-    summary = "; ".join(f"{n}: {', '.join(c.allowed)}"
-                        for n, c in spec.compliance.classifications.items())
-    locations = allowed_azure_locations(spec)
-    problems = []
-    for i, acct in enumerate(spec.azure.accounts):
-        if locations is not None and acct.location not in locations:
-            geo = regions.AZURE_REGIONS.get(acct.location, "?")
-            problems.append(
-                f"azure.accounts[{i}].location: {acct.location} ({geo}) is outside every "
-                f"region the compliance classifications allow ({summary})")
-        for j, dep in enumerate(acct.deployments):
-            processing = regions.processing_regions_for_azure(dep.sku, acct.location)
-            if not any(regions.satisfies(processing, allowed) for allowed in rules.values()):
-                problems.append(
-                    f"azure.accounts[{i}].deployments[{j}] ({dep.name}): a {dep.sku} deployment "
-                    f"processes data in {regions.describe(processing)}, which no compliance "
-                    f"classification allows ({summary})")
-    return problems
+    """Every violation of the two rules above, as ``azure.accounts[i]...: message`` lines.
+
+    The rules are the spec's own (:func:`skyrelay.spec.checks.residency_problems`), so
+    ``skyrelay validate`` refuses such a spec before the program ever runs; the program
+    checks again for callers that build a :class:`Spec` some other way.
+    """
+    from skyrelay.spec.checks import dotted_path
+    from skyrelay.spec.checks import residency_problems as spec_residency
+
+    return [f"{dotted_path(path)}: {message}" for path, message in spec_residency(spec)
+            if path[0] == "azure"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import aws_logs as logs
 
+from skyrelay.regions import availability_zone_letters
+
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
     30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
@@ -13,8 +15,6 @@ _RETENTION_NAMES = {
     3653: "TEN_YEARS",
 }
 
-#: AZ letters where a region's zones do not start at "a" (ap-northeast-1 has no "b" zone).
-_AZ_LETTERS = {"ap-northeast-1": "acd", "us-west-1": "ab", "sa-east-1": "abc"}
 
 
 def retention(days: int) -> logs.RetentionDays:
@@ -29,10 +29,11 @@ def availability_zones(region: str, count: int) -> list[str]:
     """``count`` zone names of ``region``, written out so synth needs no lookup.
 
     Zone letters map to physical zones per account; the letters used are the ones every
-    account has in the region where known (the table above), else "a", "b", ... Regions
-    whose zone letters differ between accounts (us-west-1) may need an override.
+    account has in the region where known (``skyrelay.regions.AWS_AZ_LETTERS``), else "a",
+    "b", ... Regions whose zone letters differ between accounts (us-west-1) may need an
+    override.
     """
-    letters = _AZ_LETTERS.get(region, "abcdef")
+    letters = availability_zone_letters(region)
     if count > len(letters):
         raise ValueError(f"{region}: at most {len(letters)} availability zones are known")
     return [f"{region}{letter}" for letter in letters[:count]]

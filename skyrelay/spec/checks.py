@@ -7,11 +7,12 @@ checks run; every problem is reported at once.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from skyrelay import regions
-from skyrelay.spec.models import Spec
+from skyrelay.spec.models import SecretRef, Spec
 from skyrelay.spec.resolve import target_index
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -52,6 +53,38 @@ def _check_duplicates(spec: Spec) -> Iterator[Problem]:
     yield from _duplicates(spec.routes, ("routes",), "route name")
     yield from _duplicates(spec.tenants, ("tenants",), "tenant name")
     yield from _duplicates(spec.fine_tuning.jobs, ("fine_tuning", "jobs"), "job name")
+    # The fine-tuning stack names each job's resources after its name without hyphens.
+    squeezed: dict[str, str] = {}
+    for i, job in enumerate(spec.fine_tuning.jobs):
+        key = re.sub("-+", "-", job.name)
+        first = squeezed.setdefault(key, job.name)
+        if first != job.name:
+            yield (("fine_tuning", "jobs", i, "name"),
+                   f"job names {first!r} and {job.name!r} differ only in repeated hyphens; "
+                   "the fine-tuning stack would give both jobs the same resource names")
+
+
+#: Subnet masks of a region's VPC per availability zone, in allocation order, as
+#: ``constructs/network.py`` (EGRESS_SUBNET_MASKS, ISOLATED_SUBNET_MASKS) lays them out:
+#: public, private and data subnets where the gateway needs NAT egress, else one isolated one.
+VPC_SUBNET_MASKS = {True: (24, 20, 24), False: (20,)}
+
+
+def vpc_addresses_needed(zones: int, egress: bool) -> int:
+    """Addresses a VPC needs for its subnets: each group in turn, each subnet aligned to its
+    own size (how CDK allocates them)."""
+    end = 0
+    for mask in VPC_SUBNET_MASKS[egress]:
+        size = 2 ** (32 - mask)
+        for _ in range(zones):
+            end = -(-end // size) * size + size
+    return end
+
+
+def needs_egress(spec: Spec, region: str) -> bool:
+    """True when the region's VPC gets NAT gateways (``stacks/network.py``): the gateway runs
+    there and has targets outside AWS."""
+    return region in spec.gateway.regions and bool(spec.azure or spec.openai_compatible)
 
 
 def _check_network(spec: Spec) -> Iterator[Problem]:
@@ -63,6 +96,27 @@ def _check_network(spec: Spec) -> Iterator[Problem]:
             if net.overlaps(other_net):
                 yield (("aws", "regions", region, "vpc_cidr"),
                        f"overlaps the VPC of {other} ({other_net}); regions need distinct ranges")
+    for region, cfg in spec.aws.regions.items():
+        at = ("aws", "regions", region)
+        letters = regions.availability_zone_letters(region)
+        if cfg.az_count > len(letters):
+            yield ((*at, "az_count"),
+                   f"{region} has {len(letters)} availability zones usable in every account "
+                   f"({', '.join(region + x for x in letters)}); az_count is {cfg.az_count}")
+        if region in spec.gateway.regions and cfg.az_count < 2:
+            yield ((*at, "az_count"),
+                   "the gateway runs here and its load balancer needs subnets in at least 2 "
+                   "availability zones; set az_count to 2 or more")
+        egress = needs_egress(spec, region)
+        needed = vpc_addresses_needed(cfg.az_count, egress)
+        net = ipaddress.ip_network(cfg.vpc_cidr)
+        if needed > net.num_addresses:
+            prefix = 32 - (needed - 1).bit_length()
+            layout = ("a /24 public, a /20 private and a /24 data subnet per zone, as the "
+                      "gateway here reaches other clouds" if egress else "a /20 subnet per zone")
+            yield ((*at, "vpc_cidr"),
+                   f"{cfg.vpc_cidr} is too small for {cfg.az_count} availability zone(s) "
+                   f"({layout}): use a /{prefix} or larger")
 
 
 def _check_azure(spec: Spec) -> Iterator[Problem]:
@@ -147,6 +201,9 @@ def _check_tenants(spec: Spec) -> Iterator[Problem]:
 
 
 def _check_aws_refs(spec: Spec) -> Iterator[Problem]:
+    size = spec.gateway.fargate_size_problem()
+    if size:
+        yield ("gateway", "memory_mib"), size
     aws_regions = set(spec.aws.regions) if spec.aws else set()
     for i, region in enumerate(spec.gateway.regions):
         if region not in aws_regions:
@@ -158,10 +215,115 @@ def _check_aws_refs(spec: Spec) -> Iterator[Problem]:
                    f"job region {job.region!r} is not under aws.regions")
 
 
+def _rules_summary(spec: Spec) -> str:
+    return "; ".join(f"{n}: {', '.join(c.allowed)}"
+                     for n, c in spec.compliance.classifications.items())
+
+
+def residency_problems(spec: Spec) -> Iterator[Problem]:
+    """Places the spec builds in that no classification allows.
+
+    * an AWS region (its stacks keep invocation logs, and the gateway handles requests
+      there) outside the union of the classifications' allowed sets (``skyrelay check``
+      rule SKY-AWS-006);
+    * an Azure account location outside it (the account keeps data at rest; SKY-AZ-006);
+    * an Azure deployment whose processing set no single classification allows (no tenant's
+      data may ever be sent to it; typically ``GlobalStandard`` under EU-only rules).
+
+    The Azure program refuses the last two as well (``skyrelay.pulumi.residency``).
+    """
+    rules = {name: c.allowed_set() for name, c in spec.compliance.classifications.items()}
+    union = frozenset().union(*rules.values())
+    if regions.ANY not in union and spec.aws:
+        for region in spec.aws.regions:
+            if f"aws:{region}" not in union:
+                yield (("aws", "regions", region),
+                       f"{region} ({regions.AWS_REGIONS[region]}) is outside every region the "
+                       f"compliance classifications allow ({_rules_summary(spec)})")
+    if not spec.azure:
+        return
+    for i, acct in enumerate(spec.azure.accounts):
+        if regions.ANY not in union and f"azure:{acct.location}" not in union:
+            yield (("azure", "accounts", i, "location"),
+                   f"{acct.location} ({regions.AZURE_REGIONS[acct.location]}) is outside every "
+                   f"region the compliance classifications allow ({_rules_summary(spec)})")
+        for j, dep in enumerate(acct.deployments):
+            processing = regions.processing_regions_for_azure(dep.sku, acct.location)
+            if not any(regions.satisfies(processing, allowed) for allowed in rules.values()):
+                yield (("azure", "accounts", i, "deployments", j, "sku"),
+                       f"a {dep.sku} deployment ({dep.name}) processes data in "
+                       f"{regions.describe(processing)}, which no compliance classification "
+                       f"allows ({_rules_summary(spec)})")
+
+
+#: Environment variables the gateway's container gets from the platform itself (its config,
+#: its shared-state connection, its Entra credential; ``constructs/gateway_service.py`` and
+#: ``stacks/gateway.py``). A key reference may not take one of them.
+RESERVED_ENV = frozenset({
+    "SKYRELAY_GATEWAY_CONFIG", "SKYRELAY_REDIS_URL", "SKYRELAY_REDIS_PASSWORD",
+    "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+})
+
+
+def _check_key_refs(spec: Spec) -> Iterator[Problem]:
+    """Each key reference reaches the gateway through its own environment variable."""
+    from skyrelay.gateway.keys_plain import secret_env_name
+
+    refs: list[tuple[tuple[str | int, ...], SecretRef]] = [
+        (("tenants", i, "api_key"), t.api_key) for i, t in enumerate(spec.tenants)]
+    refs += [(("openai_compatible", i, "api_key"), e.api_key)
+             for i, e in enumerate(spec.openai_compatible) if e.api_key is not None]
+    seen: dict[str, tuple[SecretRef, tuple[str | int, ...]]] = {}
+    for path, ref in refs:
+        if ref.env is not None:
+            var, what = ref.env, f"env {ref.env}"
+        else:
+            assert ref.secret is not None
+            var, what = secret_env_name(ref.secret), f"secret {ref.secret}"
+        if var in RESERVED_ENV:  # only an env reference can name one (secrets get a prefix)
+            yield ((*path, "env"),
+                   f"{var} is set by the platform itself (reserved: "
+                   f"{', '.join(sorted(RESERVED_ENV))}); name another variable")
+            continue
+        first = seen.setdefault(var, (ref, path))
+        if first[0] != ref:
+            other = dotted_path(first[1])
+            yield (path, f"{what} reaches the gateway as variable {var}, like the different "
+                         f"reference at {other}; names must differ in more than case and "
+                         "punctuation")
+
+
+def dotted_path(path: tuple[str | int, ...]) -> str:
+    """``("tenants", 0, "api_key")`` -> ``tenants[0].api_key``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+#: The largest gateway config the gateway stack stores (an advanced-tier SSM parameter,
+#: ``constructs/gateway_service.py`` MAX_CONFIG_BYTES).
+MAX_GATEWAY_CONFIG_BYTES = 8192
+
+
+def _check_gateway_config_size(spec: Spec) -> Iterator[Problem]:
+    from skyrelay.link import config_json
+    from skyrelay.views.gateway_config import gateway_config
+
+    size = len(config_json(gateway_config(spec)).encode())
+    if size > MAX_GATEWAY_CONFIG_BYTES:
+        yield (("gateway",),
+               f"the gateway config derived from this spec is {size} bytes; its SSM parameter "
+               f"holds at most {MAX_GATEWAY_CONFIG_BYTES} (fewer or shorter tenants, routes "
+               "or targets)")
+
+
 def cross_checks(spec: Spec) -> list[Problem]:
     """Run every whole-document check; return all problems found."""
     problems: list[Problem] = []
     for check in (_check_duplicates, _check_network, _check_azure, _check_routes,
-                  _check_tenants, _check_aws_refs):
+                  _check_tenants, _check_aws_refs, residency_problems, _check_key_refs):
         problems.extend(check(spec))
+    if not problems:  # the config is only derivable from a spec whose references resolve
+        problems.extend(_check_gateway_config_size(spec))
     return problems

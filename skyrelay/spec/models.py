@@ -34,6 +34,12 @@ Name = Annotated[
     StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
     Field(description="lower-case letters, digits and '-', 1-63 characters"),
 ]
+PlatformName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"),
+    Field(description="lower-case letters, digits and '-', 1-63 characters, starting with a "
+                      "letter (it begins every CloudFormation stack name)"),
+]
 RouteName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"),
@@ -248,6 +254,20 @@ class AzureAccount(Model):
     def _loc(cls, value: str) -> str:
         return _check_azure_region(value)
 
+    @field_validator("vnet_cidr")
+    @classmethod
+    def _vnet(cls, value: str) -> str:
+        # What an Azure virtual network with one subnet of the same range accepts.
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a CIDR block: {exc}") from None
+        if not isinstance(net, ipaddress.IPv4Network) or not net.is_private:
+            raise ValueError(f"{value!r} must be a private IPv4 range (RFC 1918)")
+        if not 8 <= net.prefixlen <= 29:
+            raise ValueError(f"{value!r}: the prefix must be between /8 and /29")
+        return value
+
     @property
     def subdomain(self) -> str:
         """The custom subdomain, derived from the account name when the spec omits it."""
@@ -265,7 +285,10 @@ class Azure(Model):
     subscription: str | None = Field(
         None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     )
-    resource_group: str | None = None
+    resource_group: str | None = Field(
+        None, pattern=r"^[-\w.()]{0,89}[-\w()]$",
+        description="one shared resource group (Azure: 1-90 letters, digits, '_', '-', '.', "
+                    "'(' or ')', not ending in '.'); default: one group per account")
     log_retention_days: int = Field(90, ge=30, le=730)
     content_filters: tuple[ContentFilter, ...] = ()
     accounts: tuple[AzureAccount, ...] = Field(min_length=1)
@@ -419,7 +442,10 @@ class FineTuningJob(Model):
 
     name: Name
     region: str
-    training_image: str | None = None
+    training_image: str | None = Field(
+        None, pattern=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+"
+                      r"(:[\w.-]+|@sha256:[0-9a-f]{64})?$",
+        description="an ECR image URI: <account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag]")
     base_model: str | None = None
     instance_type: str = Field("ml.g5.2xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(1, ge=1, le=64)
@@ -431,6 +457,14 @@ class FineTuningJob(Model):
     @classmethod
     def _region(cls, value: str) -> str:
         return _check_aws_region(value)
+
+    @field_validator("max_runtime_hours")
+    @classmethod
+    def _runtime(cls, value: float) -> float:
+        if round(value * 60) < 1:  # the stack gives the job whole minutes
+            raise ValueError(f"{value} hours is less than a minute; a job needs at least "
+                             "one minute (0.0167 hours)")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> FineTuningJob:
@@ -445,6 +479,12 @@ class FineTuning(Model):
     """Fine-tuning jobs."""
 
     jobs: tuple[FineTuningJob, ...] = ()
+
+
+#: Fargate (Linux) memory per task size: cpu -> (lowest, highest, step) in MiB. cpu 256 also
+#: takes 512.
+FARGATE_MEMORY = {256: (1024, 2048, 1024), 512: (1024, 4096, 1024), 1024: (2048, 8192, 1024),
+                  2048: (4096, 16384, 1024), 4096: (8192, 30720, 1024)}
 
 
 class Gateway(Model):
@@ -476,14 +516,51 @@ class Gateway(Model):
             raise ValueError(f"max_tasks ({self.max_tasks}) is below min_tasks ({self.min_tasks})")
         return self
 
+    def fargate_size_problem(self) -> str | None:
+        """Why ``cpu`` and ``memory_mib`` are no Fargate task size, or None when they are."""
+        low, high, step = FARGATE_MEMORY[self.cpu]
+        if low <= self.memory_mib <= high and self.memory_mib % step == 0 \
+                or self.cpu == 256 and self.memory_mib == 512:
+            return None
+        first = "512, " if self.cpu == 256 else ""
+        return (f"Fargate has no task size with cpu {self.cpu} and memory_mib {self.memory_mib}: "
+                f"with cpu {self.cpu} use {first}{low} to {high} in steps of {step}")
+
+
+_TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:=+@-]{1,128}$")
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,256}$")
+_RESERVED_TAG_PREFIXES = ("aws:", "microsoft", "azure", "windows")
+
+
+def _check_tag_key(key: str) -> str:
+    # Tags go on every AWS and Azure resource: only what both clouds accept everywhere.
+    if not _TAG_KEY.match(key):
+        raise ValueError(f"tag key {key!r}: 1-128 letters, digits, spaces and _.:=+@- "
+                         "(no '/': Azure refuses it)")
+    if key.lower().startswith(_RESERVED_TAG_PREFIXES):
+        raise ValueError(f"tag key {key!r}: the prefixes {', '.join(_RESERVED_TAG_PREFIXES)} "
+                         "are reserved by the clouds")
+    return key
+
+
+def _check_tag_value(value: str) -> str:
+    if not _TAG_VALUE.match(value):
+        raise ValueError(f"tag value {value!r}: 1-256 letters, digits, spaces and _.:/=+@- "
+                         "(some resource types refuse an empty value)")
+    return value
+
+
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+TagValue = Annotated[str, AfterValidator(_check_tag_value)]
+
 
 class Spec(Model):
     """The whole platform spec. Load it with :func:`skyrelay.spec.load_spec`."""
 
     version: Literal[1] = 1
-    name: Name
+    name: PlatformName
     currency: Literal["USD", "EUR", "GBP"] = "USD"
-    tags: dict[str, str] = {}
+    tags: dict[TagKey, TagValue] = {}
     aws: Aws | None = None
     azure: Azure | None = None
     openai_compatible: tuple[CompatibleEndpoint, ...] = ()

@@ -73,8 +73,9 @@ def test_location_the_compliance_rules_forbid(write_spec: WriteSpec) -> None:
 
 def test_deployment_no_classification_may_use(write_spec: WriteSpec) -> None:
     message = _fails_before_any_resource(write_spec(_eu_only))
-    # gpt-4o-mini is GlobalStandard: it may process anywhere, which EU-only rules forbid.
-    assert ("azure.accounts[0].deployments[1] (gpt-4o-mini): a GlobalStandard deployment "
+    # gpt-4o-mini is GlobalStandard: it may process anywhere, which EU-only rules forbid
+    # (validation refuses it, so the program stops at the spec).
+    assert ("azure.accounts[0].deployments[1].sku: a GlobalStandard deployment (gpt-4o-mini) "
             "processes data in any region, which no compliance classification allows") in message
     assert "deployments[0]" not in message  # DataZoneStandard in Sweden stays in the EU
 
@@ -102,8 +103,8 @@ def test_plan_cli_reports_the_residency_error(write_spec: WriteSpec) -> None:
     spec = write_spec(us_account)
     res = subprocess.run([sys.executable, "-m", "skyrelay.cli", "plan", str(spec)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
-    assert res.returncode == 1
-    assert "eastus (us) is outside every region" in res.stderr
+    assert res.returncode == 2  # `skyrelay validate` refuses it before the program runs
+    assert "azure.accounts[0].location: eastus (us) is outside every region" in res.stderr
     assert "Traceback" not in res.stderr
 
 

@@ -71,7 +71,16 @@ def test_synth_step_failure_leaves_the_previous_output(tmp_path: Path, write_spe
         d["tenants"] = [t for t in d["tenants"] if t["name"] == "eu-support"]
         d["tenants"][0]["routes"] = ["chat-eu", "claude-sonnet"]
 
+    forbidden_text = write_spec(forbidden).read_text()
+    spec = write_spec(lambda d: None)  # the same file, valid until the first step runs
+
+    def spec_changes_after_validation(ctx: Any) -> None:
+        # Validation refuses the forbidden spec up front; only a spec that changes while
+        # synth runs can still make the Azure program refuse it.
+        spec.write_text(forbidden_text)
+
     with pytest.raises(SynthError, match="(?s)Azure program: .*gpt-4o-mini"):
-        run_synth(write_spec(forbidden), out, project_root=ROOT, steps=[synth_step])
+        run_synth(spec, out, project_root=ROOT,
+                  steps=[spec_changes_after_validation, synth_step])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "variant.yaml"]  # no staging
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
