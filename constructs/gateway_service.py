@@ -490,14 +490,16 @@ class GatewayService(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Gateway: more than {error_rate_percent}% of responses were "
                               "5xx (target or load balancer) in 5 minutes")
+        # TargetResponseTime is in (fractional) seconds; a threshold of 250 ms is 0.25.
+        p99_seconds = p99_latency.to_milliseconds() / 1000
         latency = self.target_group.metrics.target_response_time(
             period=period, statistic="p99").create_alarm(
             self, "LatencyP99Alarm",
-            threshold=p99_latency.to_seconds(), evaluation_periods=1,
+            threshold=p99_seconds, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Gateway: p99 time to response headers above "
-                              f"{p99_latency.to_seconds()} s")
+                              f"{p99_seconds:g} s")
         no_targets = self.target_group.metrics.healthy_host_count(
             period=cdk.Duration.minutes(1), statistic="Minimum").create_alarm(
             self, "NoHealthyTargetsAlarm",

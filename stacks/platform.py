@@ -1,9 +1,11 @@
 """Compose every CDK stack the spec asks for into an app.
 
 Per AWS region: ``<name>-<region>-network``, ``<name>-<region>-bedrock`` (model access and
-invocation logging), ``<name>-<region>-observability``, where the spec has jobs in the
-region ``<name>-<region>-fine-tuning``, and in the spec's gateway regions
-``<name>-<region>-gateway`` (see :mod:`skyrelay.stacks.gateway` for its CDK context keys).
+invocation logging; left out where the region has no models and logging is off, since
+CloudFormation refuses a template without resources), ``<name>-<region>-observability``,
+where the spec has jobs in the region ``<name>-<region>-fine-tuning``, and in the spec's
+gateway regions ``<name>-<region>-gateway`` (see :mod:`skyrelay.stacks.gateway` for its CDK
+context keys).
 Each stack gets the spec's region (and account, when given) as its environment, and the
 spec's tags plus ``skyrelay:platform``.
 """
@@ -30,7 +32,7 @@ class RegionStacks:
     """The stacks of one AWS region (what later stacks, such as the gateway's, build on)."""
 
     network: NetworkStack
-    bedrock: BedrockStack
+    bedrock: BedrockStack | None
     observability: ObservabilityStack
     fine_tuning: FineTuningStack | None
     gateway: GatewayStack | None = None
@@ -49,10 +51,12 @@ def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
 
     network = NetworkStack(app, f"{prefix}-network", spec=spec, region=region, env=env,
                            description=f"skyrelay {spec.name}: private model network in {region}")
-    bedrock = BedrockStack(app, f"{prefix}-bedrock", spec=spec, region=region,
-                           network=network.network, env=env, termination_protection=True,
-                           description=f"skyrelay {spec.name}: Bedrock access and invocation "
-                                       f"logging in {region}")
+    bedrock = None
+    if spec.aws.regions[region].bedrock_models or spec.aws.invocation_logging.enabled:
+        bedrock = BedrockStack(app, f"{prefix}-bedrock", spec=spec, region=region,
+                               network=network.network, env=env, termination_protection=True,
+                               description=f"skyrelay {spec.name}: Bedrock access and "
+                                           f"invocation logging in {region}")
     observability = ObservabilityStack(app, f"{prefix}-observability", spec=spec, region=region,
                                        env=env, description=f"skyrelay {spec.name}: Bedrock "
                                                             f"dashboard and alarms in {region}")
@@ -68,7 +72,8 @@ def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
         link = app.node.try_get_context(LINK_CONTEXT_KEY)
         gateway = GatewayStack(
             app, f"{prefix}-gateway", spec=spec, region=region, network=network.network,
-            model_access=bedrock.model_access, observability=observability.observability,
+            model_access=bedrock.model_access if bedrock else None,
+            observability=observability.observability,
             link_dir=Path(link) if link else None,
             certificate_arn=app.node.try_get_context(f"{CERTIFICATE_CONTEXT_PREFIX}{region}"),
             env=env, termination_protection=True,
