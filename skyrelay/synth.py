@@ -95,9 +95,24 @@ def cdk_cli(project_root: Path) -> list[str]:
     return [str(cli)]
 
 
+#: Where AWS SDKs find credentials. The CDK CLI looks up the default account with whatever
+#: credentials it finds (an STS call) even with --no-lookups; synth is offline and the stacks
+#: never use that account, so the CLI gets none: no network call, nothing signed.
+_AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+
+
 def cdk_environment() -> dict[str, str]:
-    """Process environment for the CDK CLI and the jsii runtime: quiet, offline, no telemetry."""
-    env = dict(os.environ)
+    """Process environment for the CDK CLI and the jsii runtime: quiet, offline, no telemetry,
+    no AWS credentials (not even from ``~/.aws`` or the instance metadata service)."""
+    env = {k: v for k, v in os.environ.items() if k not in _AWS_CREDENTIAL_VARIABLES}
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     node_major = _node_major()
     env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     if node_major:

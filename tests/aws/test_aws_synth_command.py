@@ -86,3 +86,21 @@ def test_missing_cli_says_how_to_install_it(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match="npm ci"):
         run_synth(MINIMAL, tmp_path / "cdk.out", project_root=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.py", "cdk.json"]
+
+
+def test_the_cdk_cli_gets_no_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CDK CLI signs an STS call with any credentials it finds, even with --no-lookups:
+    synth is offline, so it is given none (found by tests/reliability/test_secrets.py)."""
+    from skyrelay.synth import cdk_environment
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSYNTH")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "synth-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "synth-token")
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    env = cdk_environment()
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_PROFILE"} & set(env)
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == env["AWS_CONFIG_FILE"] == "/dev/null"
+    assert env["AWS_REGION"] == "eu-west-1"  # everything else passes through
