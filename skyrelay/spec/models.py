@@ -316,6 +316,15 @@ class CompatibleEndpoint(Model):
     )
     models: tuple[CompatibleModel, ...] = Field(min_length=1)
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        # The URL lands in the gateway config, which is a plain SSM value in the templates.
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not carry a user name or password (user:password@host); "
+                             "give the key as api_key: {secret: NAME} or {env: VAR}")
+        return value
+
     @field_validator("processing")
     @classmethod
     def _processing(cls, value: tuple[str, ...]) -> tuple[str, ...]:
