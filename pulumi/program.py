@@ -31,7 +31,7 @@ from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
-from pulumi_azure_native import resources
+from pulumi_azure_native import privatedns, resources
 
 from skyrelay.pulumi.components import (
     AzureArgsError,
@@ -41,6 +41,7 @@ from skyrelay.pulumi.components import (
     OpenAIAccount,
     OpenAIAccountArgs,
 )
+from skyrelay.pulumi.components.private_link import OPENAI_DNS_ZONES
 from skyrelay.pulumi.residency import allowed_azure_locations, residency_problems
 from skyrelay.spec import Spec, SpecError, load_spec
 
@@ -123,8 +124,14 @@ def platform_tags(spec: Spec) -> dict[str, str]:
 
 
 def account_args(spec: Spec, settings: ProgramSettings,
-                 resource_group_name: pulumi.Input[str] | None = None) -> list[OpenAIAccountArgs]:
-    """Map every spec account onto validated component args, or raise listing all problems."""
+                 resource_group_name: pulumi.Input[str] | None = None,
+                 dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None,
+                 ) -> list[OpenAIAccountArgs]:
+    """Map every spec account onto validated component args, or raise listing all problems.
+
+    ``dns_zone_ids``: the privatelink zones of a shared resource group, which every account
+    links instead of creating its own.
+    """
     if not spec.azure:
         return []
     problems = residency_problems(spec)
@@ -161,6 +168,7 @@ def account_args(spec: Spec, settings: ProgramSettings,
                 gateway_principal_id=settings.gateway_principal_id,
                 gateway_principal_type=settings.gateway_principal_type,
                 allowed_locations=locations,
+                private_dns_zone_ids=dict(dns_zone_ids or {}),
                 tags=platform_tags(spec),
                 content_filters=[ContentFilterPolicy(
                     name=f.name, base_policy=f.base_policy,
@@ -201,14 +209,22 @@ def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
                                          subscription_id=spec.azure.subscription)
         opts = pulumi.ResourceOptions(providers=[provider])
     rg_name: pulumi.Input[str] | None = None
+    zone_ids: dict[str, pulumi.Input[str]] = {}
     if shared_rg:
         rg_name = resources.ResourceGroup(
             "platform-rg", opts=opts, resource_group_name=shared_rg,
             location=spec.azure.accounts[0].location, tags=platform_tags(spec)).name
+        # A zone name is unique per resource group: the accounts share one set of zones
+        # (each links its own virtual network to them).
+        for zone_name in OPENAI_DNS_ZONES:
+            label = zone_name.removeprefix("privatelink.").split(".")[0]
+            zone_ids[zone_name] = privatedns.PrivateZone(
+                f"platform-dns-{label}", opts=opts, private_zone_name=zone_name,
+                resource_group_name=rg_name, location="global", tags=platform_tags(spec)).id
 
     accounts: dict[str, Any] = {}
     targets: dict[str, Any] = {}
-    for args, acct in zip(account_args(spec, settings, rg_name), spec.azure.accounts,
+    for args, acct in zip(account_args(spec, settings, rg_name, zone_ids), spec.azure.accounts,
                           strict=True):
         component = OpenAIAccount(acct.name, args, opts=opts)
         accounts[acct.name] = {

@@ -186,7 +186,9 @@ class OpenAIAccountArgs:
     diagnostics there (None: create a workspace with ``log_retention_days``).
     ``gateway_principal_id``: the Entra object id that gets "Cognitive Services OpenAI User"
     (None: no role assignment). ``allowed_locations``: Azure regions the caller's residency
-    rules permit for the account (None: any).
+    rules permit for the account (None: any). ``private_dns_zone_ids``: privatelink zones
+    that exist already in ``resource_group_name`` (zone name -> id), linked instead of created;
+    accounts that share a resource group must share them (a zone name is unique per group).
     """
 
     account_name: str
@@ -205,6 +207,7 @@ class OpenAIAccountArgs:
     gateway_principal_id: str | None = None
     gateway_principal_type: str = "ServicePrincipal"
     allowed_locations: Collection[str] | None = None
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property

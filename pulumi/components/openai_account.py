@@ -180,6 +180,7 @@ class OpenAIAccount(pulumi.ComponentResource):
             vnet_cidr=args.vnet_cidr,
             existing_network=args.existing_network,
             endpoint_depends_on=self.deployments[-1:],
+            dns_zone_ids=dict(args.private_dns_zone_ids),
             tags=tags,
         ), opts=child)
 

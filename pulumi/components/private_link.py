@@ -1,8 +1,9 @@
 """PrivateLink: a private endpoint for one Azure resource, with its private DNS.
 
 Creates (or reuses) a virtual network and subnet, a private endpoint for the target's
-``group_id``, one private DNS zone per name with a link to the virtual network, and a DNS
-zone group so Azure keeps the A records in those zones up to date.
+``group_id``, one private DNS zone per name (or reuses zones given by id, e.g. zones shared by
+several endpoints in one resource group) with a link to the virtual network, and a DNS zone
+group so Azure keeps the A records in those zones up to date.
 
 Example::
 
@@ -42,6 +43,9 @@ class PrivateLinkArgs:
     Give ``existing_network`` to place the endpoint in a subnet that already exists;
     otherwise a virtual network with ``vnet_cidr`` and one subnet spanning it are created.
     ``endpoint_depends_on`` delays the endpoint (e.g. until a service's writes are done).
+    ``dns_zone_ids`` (zone name -> resource id) names zones that exist already in
+    ``resource_group_name``: they are linked, not created. A zone name is unique per resource
+    group, so endpoints that share a group must share its zones.
     """
 
     resource_group_name: pulumi.Input[str]
@@ -52,6 +56,7 @@ class PrivateLinkArgs:
     vnet_cidr: str = "10.100.0.0/24"
     existing_network: ExistingNetwork | None = None
     endpoint_depends_on: Sequence[pulumi.Resource] = ()
+    dns_zone_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,6 +67,10 @@ class PrivateLinkArgs:
         for zone in self.dns_zone_names:
             if not zone.startswith("privatelink."):
                 raise AzureArgsError(f"private link: {zone!r} is not a privatelink.* zone")
+        extra = sorted(set(self.dns_zone_ids) - set(self.dns_zone_names))
+        if extra:
+            raise AzureArgsError(f"private link: dns_zone_ids names zones not in "
+                                 f"dns_zone_names: {extra}")
         if self.existing_network is None:
             check_cidr("private link: vnet_cidr", self.vnet_cidr)
 
@@ -130,29 +139,37 @@ class PrivateLink(pulumi.ComponentResource):
         )
 
         self.dns_zones = {}
+        zone_ids: dict[str, pulumi.Input[str]] = {}
         configs = []
         for zone_name in args.dns_zone_names:
             label = zone_name.removeprefix("privatelink.").split(".")[0]
-            zone = privatedns.PrivateZone(
-                f"{name}-dns-{label}", opts=child,
-                private_zone_name=zone_name,
-                resource_group_name=args.resource_group_name,
-                location="global",
-                tags=tags,
-            )
+            link_parent: pulumi.Resource = self
+            if zone_name in args.dns_zone_ids:
+                zone_ids[zone_name] = args.dns_zone_ids[zone_name]
+                zone_ref: pulumi.Input[str] = zone_name
+            else:
+                zone = privatedns.PrivateZone(
+                    f"{name}-dns-{label}", opts=child,
+                    private_zone_name=zone_name,
+                    resource_group_name=args.resource_group_name,
+                    location="global",
+                    tags=tags,
+                )
+                self.dns_zones[zone_name] = zone
+                zone_ids[zone_name] = zone.id
+                zone_ref, link_parent = zone.name, zone
             privatedns.VirtualNetworkLink(
-                f"{name}-dns-{label}-link", opts=pulumi.ResourceOptions(parent=zone),
+                f"{name}-dns-{label}-link", opts=pulumi.ResourceOptions(parent=link_parent),
                 virtual_network_link_name=f"link-{name}",
-                private_zone_name=zone.name,
+                private_zone_name=zone_ref,
                 resource_group_name=args.resource_group_name,
                 location="global",
                 registration_enabled=False,
                 virtual_network=privatedns.SubResourceArgs(id=vnet_id),
                 tags=tags,
             )
-            self.dns_zones[zone_name] = zone
             configs.append(network.PrivateDnsZoneConfigArgs(
-                name=zone_name.replace(".", "-"), private_dns_zone_id=zone.id))
+                name=zone_name.replace(".", "-"), private_dns_zone_id=zone_ids[zone_name]))
 
         self.dns_zone_group = network.PrivateDnsZoneGroup(
             f"{name}-pe-dns", opts=pulumi.ResourceOptions(parent=self.private_endpoint),
@@ -165,5 +182,5 @@ class PrivateLink(pulumi.ComponentResource):
         self.register_outputs({
             "privateEndpointId": self.private_endpoint.id,
             "subnetId": self.subnet_id,
-            "dnsZoneIds": {z: r.id for z, r in self.dns_zones.items()},
+            "dnsZoneIds": zone_ids,
         })

@@ -137,6 +137,31 @@ def _check_azure(spec: Spec) -> Iterator[Problem]:
                        f"{acct.location} is in {geo}")
 
 
+def _check_azure_resource_names(spec: Spec) -> Iterator[Problem]:
+    """Names the Azure program would use twice.
+
+    Pulumi names resources within a type by name alone, so the names the program derives
+    (``<account>-<deployment>``, ``<account>-rai-<filter>``, as in
+    ``pulumi/components/openai_account.py``) must not repeat across accounts: the engine
+    refuses a duplicate URN.
+    """
+    if not spec.azure:
+        return
+    seen: dict[tuple[str, str], tuple[str | int, ...]] = {}
+    for i, acct in enumerate(spec.azure.accounts):
+        at = ("azure", "accounts", i)
+        named = [(("Deployment", f"{acct.name}-{d.name}"), (*at, "deployments", j, "name"))
+                 for j, d in enumerate(acct.deployments)]
+        used = sorted({d.content_filter for d in acct.deployments if d.content_filter})
+        named += [(("RaiPolicy", f"{acct.name}-rai-{f}"), (*at, "name")) for f in used]
+        for key, path in named:
+            first = seen.setdefault(key, path)
+            if first != path:
+                yield (path, f"the Azure program would name this {key[0]} {key[1]!r}, like "
+                             f"the one at {dotted_path(first[:-1])}; Pulumi needs unique names "
+                             "(rename the deployment or the account)")
+
+
 def _check_routes(spec: Spec) -> Iterator[Problem]:
     index = target_index(spec)
     for i, route in enumerate(spec.routes):
@@ -321,7 +346,8 @@ def _check_gateway_config_size(spec: Spec) -> Iterator[Problem]:
 def cross_checks(spec: Spec) -> list[Problem]:
     """Run every whole-document check; return all problems found."""
     problems: list[Problem] = []
-    for check in (_check_duplicates, _check_network, _check_azure, _check_routes,
+    for check in (_check_duplicates, _check_network, _check_azure,
+                  _check_azure_resource_names, _check_routes,
                   _check_tenants, _check_aws_refs, residency_problems, _check_key_refs):
         problems.extend(check(spec))
     if not problems:  # the config is only derivable from a spec whose references resolve
