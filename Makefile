@@ -47,13 +47,18 @@ bench: install
 
 # The long runs: five minutes of steady load on the gateway (memory at minute 1 and 5 ->
 # bench/results/soak.md), then the reliability load test with 20,000 requests at concurrency
-# 200 against upstreams failing 10% (make test runs it with 2,000). LOAD_REQUESTS overrides.
+# 200 against upstreams failing 10% (make test runs it with 2,000), then spec fuzzing with
+# FUZZ_EXAMPLES specs through CDK synth (make test runs 10). LOAD_REQUESTS and FUZZ_EXAMPLES
+# override.
 LOAD_REQUESTS ?= 20000
+FUZZ_EXAMPLES ?= 60
 soak: install
 	GWBENCH_COMMAND="make soak$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  $(PY) bench/gateway_bench.py --soak $(BENCH_ARGS)
 	SKYRELAY_LOAD_REQUESTS=$(LOAD_REQUESTS) $(BIN)/pytest -q -s -p no:cacheprovider \
 	  tests/reliability/test_load.py
+	SKYRELAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider \
+	  tests/reliability/test_spec_synth_fuzz.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

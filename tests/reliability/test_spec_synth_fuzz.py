@@ -510,9 +510,15 @@ def load(doc: dict[str, Any]) -> tuple[str, Spec | None]:
 
 # --- 3. what synth and check do with a valid spec ----------------------------------------
 
-#: How many examples each layer saw, for the soak report (``-s`` prints nothing; read it
-#: from the module in a longer run).
+#: How many examples reached each layer in this process (for a soak run's report).
 STATS = {"drawn": 0, "validated": 0, "planned": 0, "synthesized": 0, "linted": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_stats() -> Any:
+    """Print how far the examples got (``pytest -s`` shows it; ``make soak`` runs with -s)."""
+    yield
+    print(f"\nFUZZ SUMMARY {json.dumps(STATS)}")
 
 
 def check_gateway_config(spec: Spec) -> dict[str, Any]:
