@@ -150,8 +150,10 @@ def _check_azure_resource_names(spec: Spec) -> Iterator[Problem]:
     seen: dict[tuple[str, str], tuple[str | int, ...]] = {}
     for i, acct in enumerate(spec.azure.accounts):
         at = ("azure", "accounts", i)
-        named = [(("Deployment", f"{acct.name}-{d.name}"), (*at, "deployments", j, "name"))
-                 for j, d in enumerate(acct.deployments)]
+        named: list[tuple[tuple[str, str], tuple[str | int, ...]]] = [
+            (("Deployment", f"{acct.name}-{d.name}"), (*at, "deployments", j, "name"))
+            for j, d in enumerate(acct.deployments)
+        ]
         used = sorted({d.content_filter for d in acct.deployments if d.content_filter})
         named += [(("RaiPolicy", f"{acct.name}-rai-{f}"), (*at, "name")) for f in used]
         for key, path in named:
