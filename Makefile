@@ -8,13 +8,15 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth
+.PHONY: synth test lint install clean bench soak bench-synth system-packages
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds the versions this repository is tested with (users get the ranges
+# of pyproject.toml); a changed constraint reinstalls too.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[aws,azure,gateway,bench,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[aws,azure,gateway,bench,dev]'
 	touch $@
 
 # The pinned AWS CDK CLI (package.json / package-lock.json) for `skyrelay synth` and `cdk`.
@@ -24,6 +26,11 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# Debian packages the tests and benchmarks run for real (redis-server, nginx, wrk, iproute2):
+# installed when missing, as root or through sudo; otherwise one line says how.
+system-packages:
+	@tools/system-packages
+
 # Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks.
 synth: install
 	$(BIN)/skyrelay synth $(SPEC)
@@ -31,7 +38,7 @@ synth: install
 	$(BIN)/skyrelay plan $(SPEC)
 	$(BIN)/skyrelay check $(SPEC) --from cdk.out
 
-test: install
+test: install system-packages
 	$(BIN)/pytest
 
 lint: install
@@ -39,9 +46,9 @@ lint: install
 	$(BIN)/mypy skyrelay
 
 # Gateway benchmark (issue 9): direct, nginx proxy_pass, skyrelay gateway, LiteLLM on loopback;
-# writes bench/results/gateway.{md,json,png}. Needs Debian's nginx and wrk (.ci/apt-packages).
+# writes bench/results/gateway.{md,json,png}. Installs Debian's nginx and wrk when missing.
 # Extra flags: make bench BENCH_ARGS='--duration 5 --levels 1,64'.
-bench: install
+bench: install system-packages
 	GWBENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  $(PY) bench/gateway_bench.py $(BENCH_ARGS)
 
@@ -52,7 +59,7 @@ bench: install
 # override.
 LOAD_REQUESTS ?= 20000
 FUZZ_EXAMPLES ?= 60
-soak: install
+soak: install system-packages
 	GWBENCH_COMMAND="make soak$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	  $(PY) bench/gateway_bench.py --soak $(BENCH_ARGS)
 	SKYRELAY_LOAD_REQUESTS=$(LOAD_REQUESTS) $(BIN)/pytest -q -s -p no:cacheprovider \

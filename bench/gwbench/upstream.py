@@ -187,7 +187,7 @@ def nginx_binary() -> str:
     found = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if not found:
-        raise FileNotFoundError("nginx not found: apt-get install nginx (see .ci/apt-packages)")
+        raise FileNotFoundError("nginx not found: make system-packages installs it")
     return found
 
 

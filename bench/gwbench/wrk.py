@@ -130,7 +130,7 @@ def wrk_binary() -> str:
     """Path of Debian's wrk."""
     found = shutil.which("wrk")
     if not found:
-        raise FileNotFoundError("wrk not found: apt-get install wrk (see .ci/apt-packages)")
+        raise FileNotFoundError("wrk not found: make system-packages installs it")
     return found
 
 

@@ -11,7 +11,7 @@ Usage::
     .venv/bin/python bench/server_choice/run.py --duration 5 \
         --out bench/server_choice/results.md
 
-Everything runs on 127.0.0.1 and stops by itself. Needs nginx and wrk (.ci/apt-packages).
+Everything runs on 127.0.0.1 and stops by itself. Needs nginx and wrk (tools/system-packages.txt).
 """
 
 from __future__ import annotations

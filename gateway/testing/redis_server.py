@@ -1,6 +1,6 @@
 """A real redis-server on a free loopback port, for tests: stop it and start it again.
 
-Needs the ``redis-server`` binary (Debian package ``redis-server``; ``.ci/apt-packages``).
+Needs the ``redis-server`` binary (Debian package ``redis-server``; ``tools/system-packages.txt``).
 Nothing is persisted; the server listens on 127.0.0.1 only and requires a password.
 
 Example::
@@ -36,7 +36,7 @@ class RedisServer:
         """A server (not started yet) on a free port, its working files in ``folder``."""
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (Debian package redis-server; "
-                               ".ci/apt-packages lists it)")
+                               "tools/system-packages.txt lists it)")
         return cls(free_port(), folder)
 
     @property

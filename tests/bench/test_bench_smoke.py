@@ -2,7 +2,7 @@
 
 It runs ``bench/gateway_bench.py`` as ``make bench`` does, with 1 s per level at concurrency
 1 and 16, for the direct baseline, the nginx ``proxy_pass`` floor and the skyrelay gateway,
-against the real nginx upstream and the real wrk (Debian packages, see .ci/apt-packages).
+against the real nginx upstream and the real wrk (Debian packages, see tools/system-packages.txt).
 
 LiteLLM is left out on purpose: the harness installs it into its own virtual environment,
 which takes about a minute and a few hundred MB; ``make bench`` covers it. No figure is
