@@ -38,6 +38,9 @@ from skyrelay.constructs.secure_defaults import (
 )
 
 HANDLER_DIR = Path(__file__).parent / "invocation_logging_handler"
+#: Never in the Lambda asset: pip compiles installed files (and tests import the handler),
+#: so bytecode caches would give every install its own asset hash and a needless redeploy.
+ASSET_EXCLUDE = ["__pycache__", "*.pyc", "*.pyo", ".*"]
 #: Actions on the account-wide setting; the service defines no resource type for them.
 SETTINGS_ACTIONS = (
     "bedrock:GetModelInvocationLoggingConfiguration",
@@ -122,7 +125,7 @@ class ModelInvocationLogging(Construct):
             description="Sets the account's Bedrock model invocation logging configuration",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handle",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR)),
+            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=ASSET_EXCLUDE),
             timeout=cdk.Duration.minutes(2),
             role=handler_role,
             log_group=handler_logs,

@@ -12,7 +12,20 @@ Example::
         invoke_arns=["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"],
     )
     net.vpc                          # the VPC (ec2.IVpc), for ECS services, SageMaker jobs ...
-    net.bedrock_runtime_endpoint     # pass its id to BedrockModelAccess(vpc_endpoint=...)
+    net.bedrock_runtime_endpoint     # BedrockModelAccess(vpc_endpoint_id=<its vpc_endpoint_id>)
+
+In a stack with a concrete environment (``env=Environment(account=..., region=...)``), CDK
+checks the given ``availability_zones`` against the stack's own zones, which it looks up with
+credentials (context key ``availability-zones:account=…:region=…``). To synthesize offline,
+give the stack the same zones, either by overriding its ``availability_zones`` property::
+
+    class MyStack(Stack):
+        @property
+        def availability_zones(self) -> list[str]:
+            return ["us-east-1a", "us-east-1b"]
+
+or by putting that context key with the same list into your cdk.json. skyrelay's own stacks
+do the former (:class:`skyrelay.stacks.common.RegionStack`).
 """
 
 from __future__ import annotations

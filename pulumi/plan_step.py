@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from skyrelay.extras import require
+
 #: File name of the resource graph in the synth output folder.
 PLAN_FILENAME = "azure-plan.json"
 
@@ -39,8 +41,10 @@ def azure_resource_tree(spec_path: str | os.PathLike[str],
                         timeout: float = 300) -> dict[str, Any]:
     """Run the program under mocks; return ``{resource_count, tree, outputs, plan_file}``.
 
-    With ``out``, the child also writes the plan JSON there (atomically).
+    With ``out``, the child also writes the plan JSON there (atomically). Raises
+    :class:`skyrelay.extras.MissingExtra` when the ``azure`` extra is not installed.
     """
+    require("azure", "the Azure plan")
     command = [sys.executable, "-P", "-m", "skyrelay.pulumi.offline", str(spec_path), "--json"]
     if out is not None:
         command += ["--out", str(out)]
@@ -63,6 +67,9 @@ def synth_step(ctx: Any) -> None:
     """
     from skyrelay.synth import SynthError
 
+    if not ctx.spec.azure:
+        ctx.notes.append("no Azure side in the spec: no Azure plan")
+        return
     target = Path(ctx.staging) / PLAN_FILENAME
     ctx.log(f"azure offline plan {ctx.spec_path} -> {Path(ctx.outdir) / PLAN_FILENAME}")
     try:

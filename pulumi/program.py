@@ -6,8 +6,9 @@ resource is registered, so a bad value never leaves a half-built stack.
 
 Config keys (namespace ``skyrelay``, set with ``pulumi config set``):
 
-- ``skyrelay:spec`` - the platform spec; relative paths are resolved against this folder
-  (default: ``../examples/platform.yaml``).
+- ``skyrelay:spec`` - the platform spec; a relative path is resolved against the folder of
+  ``Pulumi.yaml`` (default: the spec named by ``skyrelay:spec`` in the nearest cdk.json at or
+  above that folder, so the CDK app and the Pulumi program build the same spec).
 - ``skyrelay:gatewayPrincipalId`` - required: the Entra object id of the gateway's identity,
   given "Cognitive Services OpenAI User" on every account.
 - ``skyrelay:gatewayPrincipalType`` - ``ServicePrincipal`` (default), ``Group`` or ``User``.
@@ -33,6 +34,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import privatedns, resources
 
+from skyrelay.project import ProjectError, default_spec, find_up, resolve_against
 from skyrelay.pulumi.components import (
     AzureArgsError,
     ContentFilterPolicy,
@@ -46,8 +48,6 @@ from skyrelay.pulumi.residency import allowed_azure_locations, residency_problem
 from skyrelay.spec import Spec, SpecError, load_spec
 
 CONFIG_NAMESPACE = "skyrelay"
-PROJECT_DIR = Path(__file__).resolve().parent
-DEFAULT_SPEC = PROJECT_DIR.parent / "examples" / "platform.yaml"
 
 
 class ProgramError(pulumi.RunError):
@@ -65,7 +65,7 @@ class InvalidSpecError(ProgramError):
 class ProgramSettings:
     """What the program reads from Pulumi config (see the module docstring)."""
 
-    spec_path: Path = DEFAULT_SPEC
+    spec_path: Path
     gateway_principal_id: str | None = None
     gateway_principal_type: str = "ServicePrincipal"
     gateway_egress_ips: tuple[str, ...] = ()
@@ -97,11 +97,35 @@ def _object(config: pulumi.Config, key: str) -> Any:
                            f"pulumi config set --path 'skyrelay:{key}...'") from None
 
 
+def project_dir() -> Path:
+    """The Pulumi project's folder (where Pulumi.yaml is), never the installed package's."""
+    try:
+        root = pulumi.runtime.get_root_directory()
+    except Exception:  # older engines, or mocks that set no root: find it from the cwd
+        root = None
+    if root:
+        return Path(root).resolve()
+    found = find_up(Path.cwd(), "Pulumi.yaml")
+    return found.parent if found else Path.cwd().resolve()
+
+
+def spec_location(configured: str | None, project: Path) -> Path:
+    """The spec the program builds: ``skyrelay:spec`` resolved against ``project``, else the
+    one the nearest cdk.json names; a :class:`ProgramError` says what to set otherwise."""
+    if configured:
+        return resolve_against(project, configured)
+    try:
+        return default_spec(project)
+    except ProjectError as exc:
+        raise ProgramError(f"no platform spec: set one with `pulumi config set skyrelay:spec "
+                           f"PATH` (relative to {project}), or name it in cdk.json ({exc})"
+                           ) from None
+
+
 def read_settings(config: pulumi.Config | None = None) -> ProgramSettings:
     """Read :class:`ProgramSettings` from the stack's config."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)
-    spec = config.get("spec")
-    spec_path = (PROJECT_DIR / spec).resolve() if spec else DEFAULT_SPEC
+    spec_path = spec_location(config.get("spec"), project_dir())
     try:
         ips = config.get_object("gatewayEgressIps") or []
     except pulumi.ConfigTypeError:

@@ -1,7 +1,9 @@
 """Build the CDK app from the spec named in the CDK context (``skyrelay:spec``).
 
-``app.py`` calls :func:`build_app`; tests and benchmarks call :func:`compose_app`. A bad spec
-prints every problem and returns exit code 2 before any template is written.
+``app.py`` calls :func:`build_app`, and so does ``python -P -m skyrelay.cdk_app`` (the app a
+``skyrelay init`` project's cdk.json runs from the installed package); tests and benchmarks
+call :func:`compose_app`. A bad spec prints every problem and returns exit code 2 before any
+template is written.
 
 Compliance checks run at synth: :func:`add_compliance_checks` registers the cdk-nag packs
 as CDK validation plugins, so a violation that nobody acknowledged stops ``cdk synth``.
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from skyrelay.project import cdk_json, resolve_against
 from skyrelay.spec import Spec, SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -54,6 +57,13 @@ def compose_app(spec: Spec, app: cdk.App | None = None, *, checks: bool = True) 
     return app
 
 
+def spec_location(value: str, start: Path | None = None) -> Path:
+    """The spec a ``skyrelay:spec`` context value names: relative values are taken from the
+    folder of the nearest cdk.json (where the CLI reads them), not from the working directory."""
+    found = cdk_json(start)
+    return resolve_against(found.parent if found else (start or Path.cwd()), value)
+
+
 def build_app(outdir: str | None = None) -> int:
     """Load the spec, compose every stack, synthesize; return a process exit code."""
     import aws_cdk as cdk
@@ -64,7 +74,7 @@ def build_app(outdir: str | None = None) -> int:
         print(f"error: CDK context '{SPEC_CONTEXT_KEY}' is not set (see cdk.json)", file=sys.stderr)
         return 2
     try:
-        spec = load_spec(Path(spec_path))
+        spec = load_spec(spec_location(spec_path))
     except SpecError as err:
         print(f"error: {len(err.issues)} problem(s) in the spec:\n{err}", file=sys.stderr)
         return 2
@@ -77,3 +87,7 @@ def build_app(outdir: str | None = None) -> int:
         return 2
     app.synth()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(build_app())

@@ -22,6 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from skyrelay.extras import MissingExtra, from_import_error, require
+from skyrelay.init_project import init_command
+from skyrelay.project import ProjectError, default_spec
 from skyrelay.spec import Spec, SpecError, load_spec
 from skyrelay.views.cost import RouteTraffic, TrafficProfile
 from skyrelay.views.gateway_config import gateway_config
@@ -38,24 +41,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def find_default_spec(start: Path | None = None) -> Path:
     """The spec named by ``skyrelay:spec`` in the nearest cdk.json at or above ``start``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        cdk_json = folder / "cdk.json"
-        if cdk_json.is_file():
-            try:
-                context = json.loads(cdk_json.read_text()).get("context", {})
-            except (OSError, json.JSONDecodeError) as exc:
-                fail(f"{cdk_json}: cannot read the default spec from it: {exc}")
-            value = context.get(SPEC_CONTEXT_KEY)
-            if not value:
-                fail(f"{cdk_json}: no '{SPEC_CONTEXT_KEY}' in its context; pass SPEC explicitly")
-            return folder / value
-    fail("no SPEC given and no cdk.json found in this folder or above it")
+    try:
+        return default_spec(start)
+    except ProjectError as exc:
+        fail(str(exc))
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     """Print an error for people and exit without a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -79,7 +73,22 @@ spec_argument = click.argument("spec", required=False)
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a command whose pip extra is missing says so in one line, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtra as exc:
+            fail(str(exc))
+        except ModuleNotFoundError as exc:
+            missing = from_import_error(exc, f"skyrelay {ctx.invoked_subcommand or ''}".strip())
+            if missing is None:
+                raise
+            fail(str(missing))
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="skyrelay")
 def main() -> None:
     """skyrelay: one platform spec for frontier models on AWS and Azure."""
@@ -130,6 +139,7 @@ def azure_resources_or_exit(path: Path, spec: Spec) -> dict[str, Any] | None:
     """The Azure program's resource tree under mocks; None when the spec has no Azure side."""
     if not spec.azure:
         return None
+    require("azure", "skyrelay plan")
     from skyrelay.pulumi.plan_step import AzurePlanError, azure_resource_tree
 
     try:
@@ -229,6 +239,7 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
     """Serve the OpenAI-compatible gateway until SIGINT/SIGTERM (graceful)."""
     import logging
 
+    require("gateway", "skyrelay gateway serve")
     from skyrelay.gateway.serve import ConfigError, build_app, load_config, serve
 
     if sum(map(bool, (spec, config_file, config_env))) > 1:
@@ -255,6 +266,13 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
           host=host, port=port, log_level=log_level)
 
 
+def require_cloud_extras(spec: Spec, feature: str) -> None:
+    """Synth runs the CDK app, and the Azure program when the spec has an Azure side."""
+    require("aws", feature)
+    if spec.azure:
+        require("azure", feature)
+
+
 @main.command()
 @spec_argument
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False),
@@ -263,7 +281,8 @@ def synth(spec: str | None, output: str | None) -> None:
     """Synthesize SPEC into cdk.out/ through the pinned CDK CLI; all or nothing."""
     from skyrelay.synth import SynthError, run_synth
 
-    path, _ = load_or_exit(spec)  # every spec problem is listed before the slow part starts
+    path, loaded = load_or_exit(spec)  # every problem is listed before the slow part starts
+    require_cloud_extras(loaded, "skyrelay synth")
     try:
         result = run_synth(path, Path(output) if output else None,
                            log=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
@@ -288,6 +307,7 @@ def check(spec: str | None, as_json: bool, from_dir: str | None) -> None:
     from skyrelay.synth import SynthError, run_synth
 
     path, loaded = load_or_exit(spec, as_json)
+    require_cloud_extras(loaded, "skyrelay check")
     with tempfile.TemporaryDirectory(prefix="skyrelay-check-") as tmp:
         outdir = Path(from_dir) if from_dir else Path(tmp) / "cdk.out"
         if not from_dir:
@@ -395,6 +415,8 @@ def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
     say("next:")
     for step in next_steps(plan, out, cdk, pulumi_stack):
         say(f"  {escape(step)}")
+
+main.add_command(init_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -5,7 +5,7 @@ step succeeds is the staging folder moved into place (the previous output is swa
 the same moment). A failed step leaves the previous ``cdk.out/`` exactly as it was and removes
 the staging folder, so nothing half-written is ever left behind.
 
-The first step runs the CDK app (``app.py``) through the project's pinned CDK CLI
+The first step runs the CDK app (cdk.json's ``app``) through the project's pinned CDK CLI
 (``node_modules/.bin/cdk``, installed by ``npm ci``) with context lookups disabled, so synth
 needs no credentials and no network. Adding a step is one line in :data:`STEPS`; a step is a
 function taking a :class:`SynthContext` and writing under ``ctx.staging``.
@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skyrelay.project import ProjectError, cdk_json, read_cdk_json
 from skyrelay.pulumi.plan_step import synth_step as azure_plan_step
 from skyrelay.spec import Spec, load_spec
 
@@ -73,12 +75,32 @@ class SynthResult:
 
 
 def project_root_for(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding cdk.json and app.py."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "cdk.json").is_file() and (folder / "app.py").is_file():
-            return folder
-    raise SynthError(f"no cdk.json with an app.py beside it in {here} or above it")
+    """The nearest folder at or above ``start`` (default: cwd) holding cdk.json."""
+    found = cdk_json(start)
+    if found is None:
+        here = (start or Path.cwd()).resolve()
+        raise SynthError(f"no cdk.json in {here} or above it: run `skyrelay init` to create a "
+                         "project (cdk.json runs the CDK app shipped in the skyrelay package)")
+    return found.parent
+
+
+def app_command(project_root: Path) -> str:
+    """The CDK app command of the project's cdk.json, run with this interpreter.
+
+    A leading ``python``/``python3`` becomes ``sys.executable``, so ``.venv/bin/skyrelay
+    synth`` uses the environment skyrelay is installed in even when it is not activated.
+    """
+    try:
+        app = read_cdk_json(project_root / "cdk.json").get("app")
+    except ProjectError as exc:
+        raise SynthError(str(exc)) from None
+    if not isinstance(app, str) or not app.strip():
+        raise SynthError(f"{project_root / 'cdk.json'}: no \"app\" command; the skyrelay app "
+                         f"is \"python3 -P -m skyrelay.cdk_app\"")
+    words = shlex.split(app)
+    if re.fullmatch(r"python(3(\.\d+)?)?", Path(words[0]).name):
+        words[0] = sys.executable
+    return shlex.join(words)
 
 
 def cdk_cli(project_root: Path) -> list[str]:
@@ -89,8 +111,9 @@ def cdk_cli(project_root: Path) -> list[str]:
     cli = project_root / "node_modules" / ".bin" / "cdk"
     if not cli.exists():
         raise SynthError(
-            f"the CDK CLI is not installed ({cli} is missing): run `npm ci` in {project_root} "
-            "(`make install` does it)"
+            f"the CDK CLI is not installed ({cli} is missing): run `npm ci` in {project_root}, "
+            "where package.json pins it (`skyrelay init` writes one; in the skyrelay "
+            "repository `make install` runs it)"
         )
     return [str(cli)]
 
@@ -139,10 +162,9 @@ def cdk_synth(ctx: SynthContext) -> None:
     Lookups are disabled (``--no-lookups``): an app that would need one fails instead of
     reaching for credentials or the network.
     """
-    app = f"{shlex.quote(sys.executable)} -P {shlex.quote(str(ctx.project_root / 'app.py'))}"
     command = [
         *cdk_cli(ctx.project_root), "synth",
-        "--app", app,
+        "--app", app_command(ctx.project_root),
         "--output", str(ctx.staging),
         "--context", f"{SPEC_CONTEXT_KEY}={ctx.spec_path}",
         "--no-lookups", "--no-notices", "--no-version-reporting", "--quiet",

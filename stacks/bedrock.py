@@ -11,11 +11,11 @@ from skyrelay.constructs.bedrock_access import BedrockModelAccess
 from skyrelay.constructs.invocation_logging import ModelInvocationLogging
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.spec import Spec
-from skyrelay.stacks.common import retention
+from skyrelay.stacks.common import RegionStack, retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 
-class BedrockStack(cdk.Stack):
+class BedrockStack(RegionStack):
     """Model access (:attr:`model_access`, ``None`` without models) and invocation logging.
 
     The invoke permission only holds through the region's bedrock-runtime VPC endpoint. The
@@ -24,7 +24,7 @@ class BedrockStack(cdk.Stack):
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  network: IPrivateModelNetwork, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, spec=spec, region=region, **kwargs)
         assert spec.aws is not None
         arns = bedrock_invoke_arns(spec, region, spec.aws.account or self.account)
         self.model_access: BedrockModelAccess | None = None

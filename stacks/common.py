@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 from skyrelay.regions import availability_zone_letters
+from skyrelay.spec import Spec
 
 _RETENTION_NAMES = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -37,3 +42,35 @@ def availability_zones(region: str, count: int) -> list[str]:
     if count > len(letters):
         raise ValueError(f"{region}: at most {len(letters)} availability zones are known")
     return [f"{region}{letter}" for letter in letters[:count]]
+
+
+class RegionStack(cdk.Stack):
+    """A platform stack in one AWS region of the spec, with that region's zones written out.
+
+    A stack with a concrete account looks its availability zones up (context key
+    ``availability-zones:account=…:region=…``), and a VPC given explicit zones checks them
+    against that list, so synth would need credentials. This stack answers with the spec's
+    zones instead: synth stays offline with or without ``aws.account``.
+
+    Example::
+
+        stack = RegionStack(app, "acme-us-east-1-x", spec=spec, region="us-east-1",
+                            env=cdk.Environment(account="123456789012", region="us-east-1"))
+        stack.availability_zones  # ['us-east-1a', 'us-east-1b'] for az_count 2
+    """
+
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        assert spec.aws is not None and region in spec.aws.regions
+        self._zones = availability_zones(region, spec.aws.regions[region].az_count)
+        # CDK's built-in CloudFormation validation warns about zone names in subnets.
+        cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(
+            id="CloudFormation-Validate::W3010",
+            reason="The spec names the zones (stacks/common.py) so that synth needs no context "
+                   "lookup, credentials or network; the same rule is off in .cfnlintrc.yaml"))
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The spec's zones of this stack's region (no lookup)."""
+        return list(self._zones)

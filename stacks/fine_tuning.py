@@ -15,6 +15,7 @@ from skyrelay.constructs.fine_tuning import (
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.spec import Spec
 from skyrelay.spec.models import FineTuningJob
+from skyrelay.stacks.common import RegionStack
 
 
 def _hyperparameters(job: FineTuningJob) -> dict[str, str]:
@@ -22,12 +23,12 @@ def _hyperparameters(job: FineTuningJob) -> dict[str, str]:
     return {key: str(value) for key, value in job.hyperparameters.items()}
 
 
-class FineTuningStack(cdk.Stack):
+class FineTuningStack(RegionStack):
     """The fine-tuning pipeline of one region (:attr:`pipeline`)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  network: IPrivateModelNetwork, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, spec=spec, region=region, **kwargs)
         assert spec.aws is not None
         self.pipeline = FineTuningPipeline(
             self, "FineTuning", vpc=network.vpc, subnets=network.workload_subnets,

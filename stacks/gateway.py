@@ -1,7 +1,9 @@
 """Per-region gateway stack: the gateway service from the spec, wired to the region's stacks.
 
-The container image is built from ``gateway/Dockerfile`` (build context: the repository
-root, trimmed by ``.dockerignore``) as a CDK asset for ``linux/arm64``. ``cdk synth`` only
+The container image is built from the gateway's Dockerfile as a CDK asset for
+``linux/arm64``, with a build context staged from the *installed* skyrelay
+(:mod:`skyrelay.stacks.gateway_image`), so it works from a wheel as from this repository.
+``cdk synth`` only
 stages and fingerprints the build context; Docker runs at ``cdk deploy``, when the asset is
 published.
 
@@ -57,12 +59,10 @@ from skyrelay.link import (
 )
 from skyrelay.spec import Spec
 from skyrelay.spec.models import SecretRef
-from skyrelay.stacks.common import retention
+from skyrelay.stacks.common import RegionStack, retention
+from skyrelay.stacks.gateway_image import stage_build_context
 from skyrelay.views.gateway_config import gateway_config
 
-#: The repository root: the image's build context.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILE = "gateway/Dockerfile"
 LINK_CONTEXT_KEY = "skyrelay:link"
 CERTIFICATE_CONTEXT_PREFIX = "skyrelay:gatewayCertificateArn:"
 AZURE_CREDENTIAL_FIELDS = {"AZURE_TENANT_ID": "tenant_id", "AZURE_CLIENT_ID": "client_id",
@@ -73,13 +73,12 @@ _PLACEHOLDER_REASON = (
     "a rotation function could not create a value another system must accept")
 
 
-def gateway_image(project_root: Path = PROJECT_ROOT) -> ecs.ContainerImage:
-    """The gateway image as a CDK asset built from ``gateway/Dockerfile`` for ARM64."""
-    if not (project_root / DOCKERFILE).is_file():
-        raise FileNotFoundError(f"{project_root / DOCKERFILE} is missing: the gateway stack "
-                                "builds its image from a source checkout of skyrelay")
+def gateway_image(context: Path | None = None) -> ecs.ContainerImage:
+    """The gateway image as a CDK asset for ARM64, built from ``context`` (default: staged
+    from the installed skyrelay by :func:`stage_build_context`)."""
+    folder = context or stage_build_context()
     return ecs.ContainerImage.from_asset(
-        str(project_root), file=DOCKERFILE, platform=ecr_assets.Platform.LINUX_ARM64)
+        str(folder), file="Dockerfile", platform=ecr_assets.Platform.LINUX_ARM64)
 
 
 def reference_secrets(spec: Spec) -> dict[str, str]:
@@ -101,14 +100,14 @@ def azure_credential_secret_name(platform: str) -> str:
     return f"skyrelay/{platform}/gateway/azure-credential"
 
 
-class GatewayStack(cdk.Stack):
+class GatewayStack(RegionStack):
     """The gateway in one region: :attr:`gateway` (a :class:`GatewayService`)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  network: IPrivateModelNetwork, model_access: BedrockModelAccess | None,
                  observability: ModelObservability, link_dir: Path | None = None,
                  certificate_arn: str | None = None, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, spec=spec, region=region, **kwargs)
         config = (load_linked_config(link_dir, spec, region) if link_dir is not None
                   else gateway_config(spec))
         key = data_key(self, "Key", f"{spec.name} gateway in {region}")

@@ -9,11 +9,11 @@ from constructs import Construct
 
 from skyrelay.constructs.network import PrivateModelNetwork
 from skyrelay.spec import Spec
-from skyrelay.stacks.common import availability_zones, retention
+from skyrelay.stacks.common import RegionStack, availability_zones, retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 
-class NetworkStack(cdk.Stack):
+class NetworkStack(RegionStack):
     """The VPC of one region; other stacks use :attr:`network` (vpc, bedrock-runtime endpoint).
 
     NAT gateways (one per zone) exist only where the gateway runs and has targets outside
@@ -22,7 +22,7 @@ class NetworkStack(cdk.Stack):
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, spec=spec, region=region, **kwargs)
         assert spec.aws is not None
         cfg = spec.aws.regions[region]
         account = spec.aws.account or self.account

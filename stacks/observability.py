@@ -9,15 +9,16 @@ from constructs import Construct
 
 from skyrelay.constructs.observability import ModelObservability
 from skyrelay.spec import Spec
+from skyrelay.stacks.common import RegionStack
 
 
-class ObservabilityStack(cdk.Stack):
+class ObservabilityStack(RegionStack):
     """Dashboard ``<platform>-<region>`` and alarms; the gateway adds widgets to
     :attr:`observability` with ``add_widgets`` and alarms with ``add_alarm``."""
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
+        super().__init__(scope, id, spec=spec, region=region, **kwargs)
         assert spec.aws is not None
         alarms = spec.aws.alarms
         self.observability = ModelObservability(

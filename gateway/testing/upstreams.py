@@ -123,19 +123,20 @@ class OpenAIUpstream:
 
     ``reply`` is the assistant's text; ``api_key`` when set is required as ``api-key`` or
     ``Authorization: Bearer`` (``bearer_token`` may be accepted too); ``max_lifetime`` bounds
-    how long the server runs; ``max_requests`` how many it answers (503 beyond).
+    how long the server runs; ``max_requests`` how many it answers (503 beyond); ``port``
+    is the loopback port (0: a free one).
     """
 
     def __init__(self, *, reply: str = "Hello from the upstream", api_key: str | None = None,
                  bearer_token: str | None = None, max_lifetime: float = 120.0,
-                 max_requests: int = 10_000, dimensions: int = 8) -> None:
+                 max_requests: int = 10_000, dimensions: int = 8, port: int = 0) -> None:
         self.reply = reply
         self.api_key = api_key
         self.bearer_token = bearer_token
         self.max_lifetime = max_lifetime
         self.max_requests = max_requests
         self.dimensions = dimensions
-        self.port = 0
+        self.port = port  # 0: a free port, known once started
         self.hits: collections.Counter[str] = collections.Counter()
         self.connections: set[int] = set()  # client ports seen: one per TCP connection
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED)
@@ -229,7 +230,7 @@ class OpenAIUpstream:
         app.router.add_route("POST", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
         await site.start()
         self.port = int(runner.addresses[0][1])
         self._ready.set()

@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +65,40 @@ def _resource_policy(rule_id: str, check: ResourceCheck) -> ResourceValidationPo
                                     resource_validator(check), enforcement_level=_level(rule_id))
 
 
-def load_allowed() -> azure_graph.AzureAllowed | None:
-    """The spec data for the spec-driven rules, or ``None`` when no spec can be found."""
+class PolicySpecError(Exception):
+    """The pack cannot find its platform spec; the spec-driven rules would be skipped."""
+
+
+SPEC_ENV = "SKYRELAY_SPEC"
+
+
+def spec_for_pack(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
+    """The spec the pack checks against: ``$SKYRELAY_SPEC``, else the one named in the nearest
+    cdk.json at or above ``start`` (the working directory). Raises :class:`PolicySpecError`
+    rather than running without the spec-driven rules (SKY-AZ-005, SKY-AZ-006)."""
+    from skyrelay.project import ProjectError, default_spec
+
+    named = (os.environ if environ is None else environ).get(SPEC_ENV)
+    if named:
+        path = Path(named).expanduser().resolve()
+        if not path.is_file():
+            raise PolicySpecError(f"{SPEC_ENV}={named}: no such file")
+        return path
+    try:
+        return default_spec(start)
+    except ProjectError as exc:
+        raise PolicySpecError(
+            f"the skyrelay policy pack needs the platform spec for SKY-AZ-005/006: set "
+            f"{SPEC_ENV}=path/to/platform.yaml ({exc})") from None
+
+
+def load_allowed(environ: Mapping[str, str] | None = None,
+                 start: Path | None = None) -> azure_graph.AzureAllowed:
+    """The spec data for the spec-driven rules (see :func:`spec_for_pack`)."""
     from skyrelay.policies.check import azure_allowed
     from skyrelay.spec import load_spec
 
-    named = os.environ.get("SKYRELAY_SPEC")
-    path = Path(named) if named else Path(__file__).resolve().parents[2] / "examples/platform.yaml"
-    return azure_allowed(load_spec(path)) if path.is_file() else None
+    return azure_allowed(load_spec(spec_for_pack(environ, start)))
 
 
 def build_policies(allowed: azure_graph.AzureAllowed | None) -> list[Policy]:

@@ -497,9 +497,11 @@ FARGATE_MEMORY = {256: (1024, 2048, 1024), 512: (1024, 4096, 1024), 1024: (2048,
 
 
 class Gateway(Model):
-    """Where and how big the gateway service runs."""
+    """Where and how big the gateway service runs (``regions: []``: not yet)."""
 
-    regions: tuple[str, ...] = Field(min_length=1)
+    regions: tuple[str, ...] = Field(
+        description="AWS regions that run the gateway service; [] runs none yet (the routes, "
+                    "tenants and policies are still validated)")
     cpu: Literal[256, 512, 1024, 2048, 4096] = 1024
     memory_mib: int = Field(2048, ge=512, le=30720)
     min_tasks: int = Field(2, ge=1)

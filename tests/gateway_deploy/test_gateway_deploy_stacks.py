@@ -304,15 +304,18 @@ def test_synth_stages_the_image_context_without_running_docker(synthesized: Any)
     manifest = json.loads((synthesized.outdir / "acme-ai-us-east-1-gateway.assets.json")
                           .read_text())
     (image,) = manifest["dockerImages"].values()
-    assert image["source"]["dockerFile"] == "gateway/Dockerfile"
+    assert image["source"]["dockerFile"] == "Dockerfile"
     assert image["source"]["platform"] == "linux/arm64"
     context = synthesized.outdir / image["source"]["directory"]
     staged = {p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()}
-    assert {"gateway/Dockerfile", "pyproject.toml", "gateway/serve.py", "skyrelay/cli.py",
-            "stacks/__init__.py"} <= staged
-    # .dockerignore keeps out everything the image does not install.
+    # Staged from the installed skyrelay (stacks/gateway_image.py): the Dockerfile at the
+    # root, a generated pyproject.toml, the core and the gateway packages.
+    assert {"Dockerfile", "pyproject.toml", "skyrelay/gateway/serve.py", "skyrelay/cli.py",
+            "skyrelay/views/gateway_config.py"} <= staged
+    # Nothing the image does not install: no deploy-time code, no caches, no checkout files.
     for kept_out in (".venv/", "node_modules/", "cdk.out/", ".git/", "tests/", "bench/",
-                     "stacks/gateway.py", "pulumi/program.py", "__pycache__/"):
+                     "skyrelay/stacks/", "skyrelay/pulumi/", "skyrelay/constructs/",
+                     "skyrelay/policies/", "__pycache__/"):
         assert not any(p.startswith(kept_out) or f"/{kept_out}" in f"/{p}" for p in staged), \
             kept_out
     assert len(staged) < 200
