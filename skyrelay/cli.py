@@ -19,12 +19,11 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
 from skyrelay.extras import MissingExtra, from_import_error, require
 from skyrelay.init_project import init_command
 from skyrelay.project import ProjectError, default_spec
+from skyrelay.render_console import render_plan
 from skyrelay.spec import Spec, SpecError, load_spec
 from skyrelay.views.cost import RouteTraffic, TrafficProfile
 from skyrelay.views.gateway_config import gateway_config
@@ -146,67 +145,6 @@ def azure_resources_or_exit(path: Path, spec: Spec) -> dict[str, Any] | None:
         return azure_resource_tree(path)
     except AzurePlanError as exc:
         fail(f"Azure program: {exc}", code=exc.exit_code)
-
-
-def _add_resource_nodes(parent: Tree, nodes: list[dict[str, Any]]) -> None:
-    for n in nodes:
-        label = f"[cyan]{escape(n['type'].removeprefix('azure-native:'))}[/] {escape(n['name'])}"
-        if n["summary"]:
-            label += f"  [dim]{escape(n['summary'])}[/]"
-        _add_resource_nodes(parent.add(label), n["children"])
-
-
-def render_plan(document: dict[str, Any]) -> None:
-    """Print the plan for people."""
-    tree = Tree(f"[bold]{document['name']}[/]")
-    aws = tree.add("AWS")
-    for r in document["aws"]:
-        node = aws.add(f"[cyan]{r['region']}[/] VPC {r['vpc']['cidr']} ({r['vpc']['az_count']} AZs)"
-                       + (", gateway" if r["gateway"] else ""))
-        for m in r["bedrock_models"]:
-            node.add(f"bedrock {m['name']} = {m['model_id']}  "
-                     f"[dim]processes in {m['processing']}[/]")
-        for job in r["fine_tuning_jobs"]:
-            node.add(f"fine-tuning job {job}")
-    azure = tree.add("Azure")
-    for a in document["azure"]:
-        node = azure.add(f"[cyan]{a['account']}[/] ({a['location']}) {a['endpoint']}"
-                         f" public access: {a['public_network_access']}")
-        for d in a["deployments"]:
-            node.add(f"deployment {d['name']} = {d['model']} {d['version']} {d['sku']} "
-                     f"x{d['capacity']}  [dim]processes in {d['processing']}[/]")
-    console.print(tree)
-    resources = document.get("azure_resources")
-    if resources:
-        azure_tree = Tree(f"[bold]Azure resources[/] [dim](pulumi/__main__.py under mocks, "
-                          f"{resources['resource_count']} resources)[/]")
-        _add_resource_nodes(azure_tree, resources["tree"])
-        console.print(azure_tree)
-
-    table = Table(title="Routes", show_lines=True)
-    for col in ("route", "strategy", "target", "processes in", "classifications"):
-        table.add_column(col, overflow="fold")
-    for route in document["routes"]:
-        for i, t in enumerate(route["targets"]):
-            table.add_row(route["name"] if i == 0 else "", route["strategy"] if i == 0 else "",
-                          t["key"] + (f" (w={t['weight']})" if route["strategy"] == "weighted"
-                                      else ""),
-                          t["processing"], ", ".join(t["classifications"]) or "none")
-    console.print(table)
-
-    cost = document["cost"]
-    ctable = Table(title=f"Monthly cost estimate ({cost['currency']})")
-    ctable.add_column("route")
-    ctable.add_column("cost", justify="right")
-    for r in cost["routes"]:
-        ctable.add_row(r["route"], f"{r['total']:,.2f}")
-    for key, value in cost["fixed"].items():
-        ctable.add_row(f"fixed: {key}", f"{value:,.2f}")
-    ctable.add_row("[bold]total[/]", f"[bold]{document['totals']['monthly_cost']:,.2f}[/]")
-    console.print(ctable)
-    console.print(f"[dim]traffic profile: {cost['traffic']['requests_per_month_per_route']:,} "
-                  f"requests per route per month, {cost['traffic']['input_tokens']} input and "
-                  f"{cost['traffic']['output_tokens']} output tokens each[/]")
 
 
 @main.group()
