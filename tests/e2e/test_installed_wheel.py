@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -152,6 +153,14 @@ def test_init_then_synth_builds_both_clouds_from_the_wheel(installed: Installed)
     assert (context / "Dockerfile").is_file() and (context / "pyproject.toml").is_file()
     assert (context / "skyrelay" / "gateway" / "serve.py").is_file()
     assert not (context / "skyrelay" / "stacks").exists()
+    # The image's install step minus the downloads (no Docker engine here): the staged context
+    # builds the gateway's wheel offline, from a copy (a build writes into its source).
+    source = installed.project / "image-context"
+    shutil.copytree(context, source)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--no-index", "-q", "-w", installed.project / "image-wheel", source], timeout=300)
+    (image_wheel,) = (installed.project / "image-wheel").glob("skyrelay-*.whl")
+    assert "skyrelay/gateway/serve.py" in _wheel_names(image_wheel)
     for asset in out.glob("asset.*"):
         assert not [p for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
 
