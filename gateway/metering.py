@@ -48,6 +48,11 @@ class UsageRecord:
     status: int
     outcome: str  # "success" | "error" | "refused" | "client_closed"
     error_code: str | None = None
+    #: where the token counts come from: "upstream" (its sane figures), "estimate" (the
+    #: input estimate plus the output counted as delivered), "none" (no upstream worked)
+    usage_source: str = "none"
+    #: the client's own x-request-id, when it sent a safe one (never the record's id)
+    client_request_id: str | None = None
 
 
 def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
@@ -77,6 +82,8 @@ def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
         "Status": record.status,
         "ErrorCode": record.error_code,
         "RequestId": record.request_id,
+        "ClientRequestId": record.client_request_id,
+        "UsageSource": record.usage_source,
         "Attempts": record.attempts,
         "Requests": 1,
         "Errors": 0 if record.outcome == "success" else 1,

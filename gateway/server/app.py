@@ -45,7 +45,9 @@ from skyrelay.gateway.router.access import AccessPolicy, Eligible
 from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import RouteFailure, Router, StreamStart
 from skyrelay.gateway.router.tokens import estimate_chat, estimate_embeddings
+from skyrelay.gateway.server.billing import delivered_chars
 from skyrelay.gateway.server.hooks import NoHooks, RequestContext, RequestHooks
+from skyrelay.gateway.server.inflight import SHUTDOWN, Guard, InFlight
 
 log = logging.getLogger("skyrelay.gateway")
 
@@ -219,6 +221,19 @@ def _check_embeddings(request: dict[str, Any]) -> None:
                                      "or an array of token-id arrays", value)
 
 
+async def _aclose(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
+
+
+def _shutting_down() -> GatewayError:
+    return GatewayError(503, "The gateway is shutting down; the request was cut at the end "
+                             "of its drain window. Retry it.", type="server_error",
+                        code="gateway_shutting_down", retry_after=1)
+
+
 def _sse(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
@@ -243,6 +258,7 @@ class GatewayApp:
         self._openapi = openapi
         self._created = int(time.time())
         self.started = False
+        self.inflight = InFlight()
         self._request_prefix = os.urandom(6).hex() + "-"
         self._request_counter = 0
         self._get: dict[str, Callable[[Scope, Send, dict[bytes, bytes]], Awaitable[None]]] = {
@@ -394,20 +410,14 @@ class GatewayApp:
             if self._hooks_on:
                 await self.hooks.admit(ctx)
             ctx.admitted = True
-            if ctx.stream:
-                await self._stream(ctx, eligible, request, receive, send, base_headers)
-                return
-            routed = await self.router.call(route, eligible, op, request,
-                                            estimate=ctx.estimate)
-            ctx.target = routed.target
-            ctx.attempts = routed.attempts
-            value = routed.value
-            ctx.usage = value.get("usage") if isinstance(value, dict) else None
-            out = orjson.dumps(value)
-            ctx.status = 200
-            await self._json(send, 200, out, [
-                *base_headers, (b"x-skyrelay-target", routed.target.key.encode()),
-                (b"x-skyrelay-attempts", str(routed.attempts).encode())])
+            guard = self.inflight.guard(receive, stream=ctx.stream)
+            try:
+                if ctx.stream:
+                    await self._stream(ctx, eligible, request, guard, send, base_headers)
+                    return
+                await self._call(ctx, op, eligible, request, guard, send, base_headers)
+            finally:
+                guard.close()
         except GatewayError as err:
             ctx.status, ctx.error_code = err.status, err.code
             await self._error(send, err, base_headers)
@@ -434,8 +444,45 @@ class GatewayApp:
                 except Exception:
                     log.exception("tenancy finish hook failed for request %s", request_id)
 
+    @staticmethod
+    def _attempt_of(ctx: RequestContext) -> Callable[[Any, int], None]:
+        def on_attempt(target: Any, attempts: int) -> None:
+            ctx.target, ctx.attempts = target, attempts
+        return on_attempt
+
+    async def _call(self, ctx: RequestContext, op: str, eligible: Eligible,
+                    request: dict[str, Any], guard: Guard, send: Send,
+                    base_headers: list[tuple[bytes, bytes]]) -> None:
+        """A non-streamed call; the client leaving (or the drain) cancels the upstream."""
+        assert ctx.route is not None
+        try:
+            routed = await self.router.call(ctx.route, eligible, op, request,
+                                            estimate=ctx.estimate,
+                                            on_attempt=self._attempt_of(ctx))
+        except asyncio.CancelledError:
+            if not guard.cancelled_by_us():
+                raise
+            guard.uncancel()
+            ctx.upstream_worked = ctx.target is not None  # the prompt reached an upstream
+            if guard.reason == SHUTDOWN:
+                raise _shutting_down() from None
+            raise ClientGone from None
+        guard.finished = True
+        ctx.target = routed.target
+        ctx.attempts = routed.attempts
+        value = routed.value
+        ctx.upstream_worked = True
+        if isinstance(value, dict):
+            ctx.usage = value.get("usage")
+            ctx.delivered_chars = delivered_chars(value)
+        out = orjson.dumps(value)
+        ctx.status = 200
+        await self._json(send, 200, out, [
+            *base_headers, (b"x-skyrelay-target", routed.target.key.encode()),
+            (b"x-skyrelay-attempts", str(routed.attempts).encode())])
+
     async def _stream(self, ctx: RequestContext, eligible: Eligible, request: dict[str, Any],
-                      receive: Receive, send: Send,
+                      guard: Guard, send: Send,
                       base_headers: list[tuple[bytes, bytes]]) -> None:
         """Open the stream (fallback until a first chunk), then forward it as SSE."""
         assert ctx.route is not None
@@ -443,7 +490,16 @@ class GatewayApp:
         include_usage = bool(options.get("include_usage"))
         try:
             start = await self.router.open_stream(ctx.route, eligible, request,
-                                                  estimate=ctx.estimate)
+                                                  estimate=ctx.estimate,
+                                                  on_attempt=self._attempt_of(ctx))
+        except asyncio.CancelledError:
+            if not guard.cancelled_by_us():
+                raise
+            guard.uncancel()
+            ctx.upstream_worked = ctx.target is not None
+            if guard.reason == SHUTDOWN:
+                raise _shutting_down() from None
+            raise ClientGone from None
         except RouteFailure as failure:
             ctx.target, ctx.attempts = failure.target, failure.attempts
             ctx.status, ctx.error_code = failure.error.status, failure.error.code
@@ -454,29 +510,20 @@ class GatewayApp:
             return
         ctx.target, ctx.attempts, ctx.ttft = start.target, start.attempts, start.ttft
         ctx.status = 200
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            *_SSE_HEADERS, *base_headers, (b"x-skyrelay-target", start.target.key.encode()),
-            (b"x-skyrelay-attempts", str(start.attempts).encode())]})
-        await self._forward(ctx, start, include_usage, receive, send)
+        ctx.upstream_worked = True  # from here on the input is billed, whatever happens
+        rest = start.rest
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                *_SSE_HEADERS, *base_headers, (b"x-skyrelay-target", start.target.key.encode()),
+                (b"x-skyrelay-attempts", str(start.attempts).encode())]})
+        except BaseException:
+            await _aclose(rest)
+            raise
+        await self._forward(ctx, start, include_usage, guard, send)
 
     async def _forward(self, ctx: RequestContext, start: StreamStart, include_usage: bool,
-                       receive: Receive, send: Send) -> None:
+                       guard: Guard, send: Send) -> None:
         """Forward chunks; end with ``[DONE]`` on success, an error event otherwise."""
-        task = asyncio.current_task()
-        gone = False
-        finished = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    if not finished and task is not None:
-                        gone = True
-                        task.cancel()
-                    return
-
-        watcher = asyncio.get_running_loop().create_task(watch())
         rest = start.rest
         try:
             async with asyncio.timeout_at(start.deadline):
@@ -488,10 +535,10 @@ class GatewayApp:
                     if out:
                         await send({"type": "http.response.body", "body": out,
                                     "more_body": True})
-            finished = True
+            guard.finished = True
             await send({"type": "http.response.body", "body": _DONE})
         except ProviderError as err:
-            finished = True
+            guard.finished = True
             self.router.stream_failed(start.target, err)
             gw = GatewayError(502 if err.kind != "content_filter" else 400,
                               f"The upstream stream failed after it started: {err.message}",
@@ -501,7 +548,7 @@ class GatewayApp:
             ctx.status, ctx.error_code = gw.status, gw.code
             await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
         except TimeoutError:
-            finished = True
+            guard.finished = True
             self.router.stream_failed(start.target, ProviderError(
                 "timeout", 504, "stream deadline", retryable=True))
             assert ctx.route is not None
@@ -509,13 +556,20 @@ class GatewayApp:
             ctx.status, ctx.error_code = gw.status, gw.code
             await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
         except asyncio.CancelledError:
-            if not gone:
+            if not guard.cancelled_by_us():
                 raise
-            if task is not None:
-                task.uncancel()
-            ctx.status, ctx.error_code = 499, "client_closed"
+            guard.uncancel()
+            guard.finished = True
+            if guard.reason == SHUTDOWN:  # the drain window ended: say so, then record
+                gw = _shutting_down()
+                ctx.status, ctx.error_code = gw.status, gw.code
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body",
+                                "body": _sse({"error": gw.payload()})})
+            else:
+                ctx.status, ctx.error_code = 499, "client_closed"
         except Exception:
-            finished = True
+            guard.finished = True
             log.exception("stream of request %s failed", ctx.request_id)
             gw = GatewayError.internal()
             ctx.status, ctx.error_code = gw.status, gw.code
@@ -523,18 +577,15 @@ class GatewayApp:
                 await send({"type": "http.response.body",
                             "body": _sse({"error": gw.payload()})})
         finally:
-            finished = True
-            watcher.cancel()
-            close = getattr(rest, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            guard.finished = True
+            await _aclose(rest)
 
     @staticmethod
     def _chunk_bytes(ctx: RequestContext, chunk: dict[str, Any], include_usage: bool) -> bytes:
         usage = chunk.get("usage")
         if usage is not None:
             ctx.usage = usage
+        ctx.delivered_chars += delivered_chars(chunk)
         if not include_usage:
             if not chunk.get("choices") and usage is not None:
                 return b""  # the usage-only chunk the client did not ask for

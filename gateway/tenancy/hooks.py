@@ -17,10 +17,10 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
 
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.metering import Meter, UsageRecord
+from skyrelay.gateway.server.billing import billable
 from skyrelay.gateway.server.hooks import RequestContext
 from skyrelay.gateway.tenancy.state import StateBackend, StateUnavailable, current_period
 
@@ -88,17 +88,20 @@ class TenancyHooks:
         return await self.state.ping()
 
     async def finish(self, ctx: RequestContext) -> None:
-        """Settle the reservation to the actual cost and write exactly one usage record."""
-        usage: dict[str, Any] = ctx.usage or {}
-        input_tokens = int(usage.get("prompt_tokens") or 0)
-        output_tokens = int(usage.get("completion_tokens") or 0)
+        """Settle the reservation to what is billed and write exactly one usage record.
+
+        What is billed follows :func:`~skyrelay.gateway.server.billing.billable`: the
+        upstream's figures when sane, else the input estimate plus the output delivered.
+        Settle, record and metrics each run even when another of them failed.
+        """
+        input_tokens, output_tokens, source = billable(ctx)
         cost = (ctx.target.price.cost(input_tokens, output_tokens)
-                if ctx.target is not None and usage else 0.0)
+                if ctx.target is not None else 0.0)
         if ctx.admitted and "reserved" in ctx.extra:
             try:
                 await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
                                         to_micros(cost) - ctx.extra["reserved"])
-                if usage:
+                if source != "none":
                     await self.state.add_tokens(
                         ctx.tenant.name, input_tokens + output_tokens
                         - ctx.extra.get("tokens_counted", 0), time.time())
@@ -107,11 +110,11 @@ class TenancyHooks:
                 log.warning("could not settle request %s: state store unreachable",
                             ctx.request_id)
         if self.meter is not None:
-            self.meter.record(self._record(ctx, input_tokens, output_tokens, cost))
+            self.meter.record(self._record(ctx, input_tokens, output_tokens, cost, source))
 
     @staticmethod
     def _record(ctx: RequestContext, input_tokens: int, output_tokens: int,
-                cost: float) -> UsageRecord:
+                cost: float, source: str) -> UsageRecord:
         if ctx.status == 200 and ctx.error_code is None:
             outcome = "success"
         elif ctx.status == 499:
@@ -131,5 +134,6 @@ class TenancyHooks:
             latency_ms=max(0.0, latency * 1000),
             ttft_ms=ctx.ttft * 1000 if ctx.ttft is not None else None,
             attempts=ctx.attempts, status=ctx.status, outcome=outcome,
-            error_code=ctx.error_code,
+            error_code=ctx.error_code, usage_source=source,
+            client_request_id=ctx.client_request_id,
         )
