@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import queue
 import sys
 import threading
@@ -25,6 +26,8 @@ from typing import IO, Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+log = logging.getLogger("skyrelay.gateway.metering")
 
 NAMESPACE = "Skyrelay/Gateway"
 _LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -158,6 +161,12 @@ class Meter:
         """Emit one record (never raises into the request path)."""
         self.count += 1
         self._writer.put(emf_line(rec))
+        try:
+            self._observe(rec)
+        except Exception:  # the record is out; a metric failing must not undo that
+            log.exception("could not update the metrics of request %s", rec.request_id)
+
+    def _observe(self, rec: UsageRecord) -> None:
         route = rec.route or "none"
         self.requests.labels(rec.tenant, route, rec.target or "none", rec.outcome).inc()
         if rec.input_tokens:

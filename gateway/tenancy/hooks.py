@@ -94,23 +94,47 @@ class TenancyHooks:
         upstream's figures when sane, else the input estimate plus the output delivered.
         Settle, record and metrics each run even when another of them failed.
         """
-        input_tokens, output_tokens, source = billable(ctx)
-        cost = (ctx.target.price.cost(input_tokens, output_tokens)
-                if ctx.target is not None else 0.0)
+        input_tokens, output_tokens, source = 0, 0, "none"
+        cost = 0.0
+        try:
+            input_tokens, output_tokens, source = billable(ctx)
+            cost = (ctx.target.price.cost(input_tokens, output_tokens)
+                    if ctx.target is not None else 0.0)
+        except Exception:  # a bug in the accounting must not cost the record
+            log.exception("could not work out the usage of request %s", ctx.request_id)
         if ctx.admitted and "reserved" in ctx.extra:
-            try:
-                await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
-                                        to_micros(cost) - ctx.extra["reserved"])
-                if source != "none":
-                    await self.state.add_tokens(
-                        ctx.tenant.name, input_tokens + output_tokens
-                        - ctx.extra.get("tokens_counted", 0), time.time())
-            except StateUnavailable:
-                # The reservation stays counted: the budget errs on the safe side.
-                log.warning("could not settle request %s: state store unreachable",
-                            ctx.request_id)
+            await self._settle(ctx, cost, input_tokens + output_tokens
+                               if source != "none" else None)
         if self.meter is not None:
-            self.meter.record(self._record(ctx, input_tokens, output_tokens, cost, source))
+            try:
+                self.meter.record(self._record(ctx, input_tokens, output_tokens, cost, source))
+            except Exception:
+                log.exception("could not write the usage record of request %s",
+                              ctx.request_id)
+
+    async def _settle(self, ctx: RequestContext, cost: float, tokens: int | None) -> None:
+        """Settle the reservation to ``cost`` and correct the token count (each on its
+        own: one failing does not skip the other)."""
+        try:
+            await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
+                                    to_micros(cost) - ctx.extra["reserved"])
+        except StateUnavailable:
+            # The reservation stays counted: the budget errs on the safe side.
+            log.warning("could not settle request %s: state store unreachable",
+                        ctx.request_id)
+        except Exception:
+            log.exception("could not settle request %s", ctx.request_id)
+        if tokens is None:
+            return
+        try:
+            await self.state.add_tokens(ctx.tenant.name,
+                                        tokens - ctx.extra.get("tokens_counted", 0),
+                                        time.time())
+        except StateUnavailable:
+            log.warning("could not correct the token count of request %s: state store "
+                        "unreachable", ctx.request_id)
+        except Exception:
+            log.exception("could not correct the token count of request %s", ctx.request_id)
 
     @staticmethod
     def _record(ctx: RequestContext, input_tokens: int, output_tokens: int,
