@@ -46,6 +46,7 @@ from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import RouteFailure, Router, StreamStart
 from skyrelay.gateway.router.tokens import estimate_chat, estimate_embeddings
 from skyrelay.gateway.server.billing import delivered_chars
+from skyrelay.gateway.server.credentials import single_credential
 from skyrelay.gateway.server.hooks import NoHooks, RequestContext, RequestHooks
 from skyrelay.gateway.server.inflight import SHUTDOWN, Guard, InFlight
 
@@ -379,10 +380,11 @@ class GatewayApp:
                       and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum()
                       else self._new_request_id())
         base_headers = [(b"x-request-id", request_id.encode())]
-        auth = headers.get(b"authorization")
-        api_key = headers.get(b"api-key")
-        tenant = self.auth.authenticate(auth.decode("latin-1") if auth else None,
-                                        api_key.decode("latin-1") if api_key else None)
+        try:
+            tenant = self.auth.authenticate(*single_credential(scope["headers"]))
+        except GatewayError as err:
+            await self._error(send, err, base_headers)
+            return
         if tenant is None:
             await self._error(send, GatewayError.unauthorized(), base_headers)
             return
@@ -595,18 +597,20 @@ class GatewayApp:
 
     # --- GET endpoints ------------------------------------------------------------------
 
-    def _tenant(self, headers: dict[bytes, bytes]) -> Any:
-        auth = headers.get(b"authorization")
-        api_key = headers.get(b"api-key")
-        return self.auth.authenticate(auth.decode("latin-1") if auth else None,
-                                      api_key.decode("latin-1") if api_key else None)
+    def _tenant(self, scope: Scope) -> Any:
+        """The tenant of a GET request (None: 401); GatewayError 400 for two credentials."""
+        return self.auth.authenticate(*single_credential(scope["headers"]))
 
     def _model_entry(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self._created,
                 "owned_by": self.config.name}
 
     async def _models(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        tenant = self._tenant(headers)
+        try:
+            tenant = self._tenant(scope)
+        except GatewayError as err:
+            await self._error(send, err, [])
+            return
         if tenant is None:
             await self._error(send, GatewayError.unauthorized(), [])
             return
@@ -614,7 +618,11 @@ class GatewayApp:
         await self._json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
 
     async def _model_one(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        tenant = self._tenant(headers)
+        try:
+            tenant = self._tenant(scope)
+        except GatewayError as err:
+            await self._error(send, err, [])
+            return
         if tenant is None:
             await self._error(send, GatewayError.unauthorized(), [])
             return
