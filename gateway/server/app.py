@@ -16,8 +16,9 @@ or a provider's translation reads (400, ``param`` naming the field) → route (4
 routes the tenant may not use) → classification and residency (403) → tenancy ``admit`` →
 router. Every error is ``{"error": {message, type, param, code}}``;
 an unexpected exception is logged and answered with a generic 500, never a traceback.
-Responses carry ``x-request-id``, and, once a target was tried, ``x-skyrelay-target`` and
-``x-skyrelay-attempts``.
+Responses carry ``x-request-id`` (the gateway's own id, also the usage record's),
+``x-client-request-id`` (the client's ``x-request-id`` echoed, when it is safe), and, once
+a target was tried, ``x-skyrelay-target`` and ``x-skyrelay-attempts``.
 
 Example::
 
@@ -375,11 +376,15 @@ class GatewayApp:
 
     async def _model_request(self, op: str, scope: Scope, receive: Receive, send: Send,
                              headers: dict[bytes, bytes]) -> None:
-        raw_id = headers.get(b"x-request-id", b"")
-        request_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
-                      and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum()
-                      else self._new_request_id())
+        # The gateway's own id names the request everywhere (records, logs); the client's
+        # x-request-id is echoed and recorded apart, never trusted to be unique.
+        request_id = self._new_request_id()
         base_headers = [(b"x-request-id", request_id.encode())]
+        raw_id = headers.get(b"x-request-id", b"")
+        client_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
+                     and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum() else None)
+        if client_id is not None:
+            base_headers.append((b"x-client-request-id", raw_id))
         try:
             tenant = self.auth.authenticate(*single_credential(scope["headers"]))
         except GatewayError as err:
@@ -390,7 +395,7 @@ class GatewayApp:
             return
         loop = asyncio.get_running_loop()
         ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=op,
-                             started=loop.time())
+                             started=loop.time(), client_request_id=client_id)
         try:
             declared = headers.get(b"content-length")
             body = await read_body(receive, self.max_body,
