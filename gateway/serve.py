@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import Router
 from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, GatewayApp
 from skyrelay.gateway.server.hooks import RequestHooks
+from skyrelay.gateway.server.ops import OpsSettings
 
 log = logging.getLogger("skyrelay.gateway")
 
@@ -115,7 +117,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
               authenticator: Authenticator | None = None, hooks: RequestHooks | None = None,
               environ: Mapping[str, str] | None = None, max_body: int = DEFAULT_MAX_BODY,
               probe_interval: float = 15.0, probe_timeout: float = 2.0,
-              router: Router | None = None) -> GatewayApp:
+              router: Router | None = None, ops: OpsSettings | None = None) -> GatewayApp:
     """Wire config, providers, router, keys and hooks into the ASGI app.
 
     ``providers`` must offer ``for_target(TargetConfig) -> Provider`` and ``aclose()``; it
@@ -135,7 +137,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
         on_shutdown.append(close_hooks)
     return GatewayApp(config, router, authenticator or build_authenticator(config, environ),
                       hooks=hooks, max_body=max_body, prober=prober,
-                      on_shutdown=on_shutdown, openapi=openapi_json())
+                      on_shutdown=on_shutdown, openapi=openapi_json(), ops=ops)
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -159,9 +161,43 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
                           backlog=2048, proxy_headers=False)
 
 
+def _listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` has a colon)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          log_level: str = "info") -> None:
-    """Run until SIGINT/SIGTERM; in-flight requests finish (up to 30 s), providers close."""
+          log_level: str = "info", ops: OpsSettings | None = None,
+          environ: Mapping[str, str] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; in-flight requests finish (up to 30 s), providers close.
+
+    ``ops`` (default: from the environment, :class:`~skyrelay.gateway.server.ops.OpsSettings`)
+    says where ``/metrics`` listens: its own port on 127.0.0.1 unless turned off.
+    """
     import uvicorn
 
-    uvicorn.Server(uvicorn_config(app, host, port, log_level)).run()
+    try:
+        ops = ops or OpsSettings.from_env(os.environ if environ is None else environ)
+        app.ops = ops
+        sockets = [_listen(host, port)]
+        if ops.metrics_port is not None:
+            sockets.append(_listen(ops.metrics_host, ops.metrics_port))
+    except (ValueError, OSError) as err:
+        raise SystemExit(f"error: {err}") from None
+        log.info("metrics and readiness details on http://%s:%d (/metrics, /readyz)",
+                 ops.metrics_host, ops.metrics_port)
+    try:
+        uvicorn.Server(uvicorn_config(app, host, port, log_level)).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -50,6 +50,7 @@ from skyrelay.gateway.server.billing import delivered_chars
 from skyrelay.gateway.server.credentials import single_credential
 from skyrelay.gateway.server.hooks import NoHooks, RequestContext, RequestHooks
 from skyrelay.gateway.server.inflight import SHUTDOWN, Guard, InFlight
+from skyrelay.gateway.server.ops import AuthFailures, OpsSettings, has_token
 
 log = logging.getLogger("skyrelay.gateway")
 
@@ -247,7 +248,7 @@ class GatewayApp:
                  *, hooks: RequestHooks | None = None, max_body: int = DEFAULT_MAX_BODY,
                  prober: HealthProber | None = None,
                  on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
-                 openapi: bytes | None = None) -> None:
+                 openapi: bytes | None = None, ops: OpsSettings | None = None) -> None:
         self.config = config
         self.router = router
         self.auth = authenticator
@@ -261,6 +262,9 @@ class GatewayApp:
         self._created = int(time.time())
         self.started = False
         self.inflight = InFlight()
+        #: where /metrics and the /readyz details may be read (default: token only, no token)
+        self.ops = ops or OpsSettings(metrics_port=None)
+        self.auth_failures = AuthFailures()
         self._request_prefix = os.urandom(6).hex() + "-"
         self._request_counter = 0
         self._get: dict[str, Callable[[Scope, Send, dict[bytes, bytes]], Awaitable[None]]] = {
@@ -268,8 +272,9 @@ class GatewayApp:
             "/v1/models": self._models, "/openapi.json": self._openapi_doc,
         }
         self._post = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
-        if callable(getattr(self.hooks, "metrics_text", None)):  # tenancy's Prometheus text
-            self._get["/metrics"] = self._metrics
+        self._get["/metrics"] = self._metrics
+        self._ops_get = {"/healthz": self._healthz, "/readyz": self._readyz,
+                         "/metrics": self._metrics}
 
     def _new_request_id(self) -> str:
         # a random per-process prefix and a counter: unique, and no syscall per request
@@ -320,6 +325,7 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Stop probes and close provider clients (each failure logged, none fatal)."""
+        self.auth_failures.close()
         if self.prober is not None:
             await self.prober.stop()
         for close in self.on_shutdown:
@@ -339,6 +345,15 @@ class GatewayApp:
         path: str = scope["path"]
         method: str = scope["method"]
         headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
+        if self._on_ops_port(scope):  # operational endpoints only, details included
+            ops_handler = self._ops_get.get(path)
+            if ops_handler is None:
+                await self._error(send, GatewayError.not_found(path), [])
+            elif method not in ("GET", "HEAD"):
+                await self._error(send, GatewayError.method_not_allowed(method, path), [])
+            else:
+                await ops_handler(scope, send, headers)
+            return
         op = self._post.get(path)
         if op is not None:
             if method != "POST":
@@ -355,6 +370,35 @@ class GatewayApp:
             await self._error(send, GatewayError.method_not_allowed(method, path), [])
         else:
             await handler(scope, send, headers)
+
+    def _on_ops_port(self, scope: Scope) -> bool:
+        server = scope.get("server")
+        return (self.ops.metrics_port is not None and bool(server)
+                and server[1] == self.ops.metrics_port)
+
+    def _privileged(self, scope: Scope) -> bool:
+        """May this request read metrics and readiness details?"""
+        return self._on_ops_port(scope) or has_token(scope["headers"], self.ops.scrape_token)
+
+    async def _refused(self, send: Send, scope: Scope, reason: str, err: GatewayError,
+                       extra: list[tuple[bytes, bytes]]) -> None:
+        """Answer a request refused for its credentials; count it (no key material)."""
+        self.auth_failures.failed(reason, scope.get("client"))
+        await self._error(send, err, extra)
+
+    async def _authenticate(self, scope: Scope, send: Send,
+                            extra: list[tuple[bytes, bytes]]) -> Any:
+        """The request's tenant, or None after answering 400/401."""
+        try:
+            authorization, api_key = single_credential(scope["headers"])
+        except GatewayError as err:
+            await self._refused(send, scope, "conflicting", err, extra)
+            return None
+        tenant = self.auth.authenticate(authorization, api_key)
+        if tenant is None:
+            reason = "missing" if authorization is None and api_key is None else "invalid"
+            await self._refused(send, scope, reason, GatewayError.unauthorized(), extra)
+        return tenant
 
     # --- responses ----------------------------------------------------------------------
 
@@ -385,13 +429,8 @@ class GatewayApp:
                      and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum() else None)
         if client_id is not None:
             base_headers.append((b"x-client-request-id", raw_id))
-        try:
-            tenant = self.auth.authenticate(*single_credential(scope["headers"]))
-        except GatewayError as err:
-            await self._error(send, err, base_headers)
-            return
+        tenant = await self._authenticate(scope, send, base_headers)
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), base_headers)
             return
         loop = asyncio.get_running_loop()
         ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=op,
@@ -602,34 +641,21 @@ class GatewayApp:
 
     # --- GET endpoints ------------------------------------------------------------------
 
-    def _tenant(self, scope: Scope) -> Any:
-        """The tenant of a GET request (None: 401); GatewayError 400 for two credentials."""
-        return self.auth.authenticate(*single_credential(scope["headers"]))
 
     def _model_entry(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self._created,
                 "owned_by": self.config.name}
 
     async def _models(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        try:
-            tenant = self._tenant(scope)
-        except GatewayError as err:
-            await self._error(send, err, [])
-            return
+        tenant = await self._authenticate(scope, send, [])
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), [])
             return
         data = [self._model_entry(r.name) for r in self.policy.routes_for(tenant)]
         await self._json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
 
     async def _model_one(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        try:
-            tenant = self._tenant(scope)
-        except GatewayError as err:
-            await self._error(send, err, [])
-            return
+        tenant = await self._authenticate(scope, send, [])
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), [])
             return
         name = scope["path"][len("/v1/models/"):]
         if name not in tenant.routes or name not in self.config.routes:
@@ -661,7 +687,11 @@ class GatewayApp:
                        "upstreams": health}
 
     async def _metrics(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        body = self.hooks.metrics_text()  # type: ignore[attr-defined]
+        if not self._privileged(scope):  # as if it did not exist: no oracle for the token
+            await self._error(send, GatewayError.not_found(scope["path"]), [])
+            return
+        text = getattr(self.hooks, "metrics_text", None)
+        body = (text() if callable(text) else b"") + self.auth_failures.prometheus_text()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
@@ -676,6 +706,8 @@ class GatewayApp:
             if not state_ok:
                 ready = False
                 body["status"] = "not_ready"
+        if not self._privileged(scope):  # the load balancer needs the status, nothing else
+            body = {"status": body["status"]}
         await self._json(send, 200 if ready else 503, orjson.dumps(body), [])
 
     async def _openapi_doc(self, scope: Scope, send: Send,

@@ -109,3 +109,16 @@ def base_config_dict(targets: dict[str, dict[str, Any]], routes: dict[str, dict[
         "targets": full_targets, "routes": full_routes, "tenants": full_tenants,
         "classifications": classifications,
     }
+
+
+#: The scrape token tests use to read /metrics and the /readyz details on the main port.
+TEST_SCRAPE_TOKEN = "test-scrape-token-0123456789"
+#: Headers carrying :data:`TEST_SCRAPE_TOKEN`.
+OPS_HEADERS = {"authorization": f"Bearer {TEST_SCRAPE_TOKEN}"}
+
+
+def ops_for_tests() -> Any:
+    """Ops settings for in-process tests: no metrics port, :data:`TEST_SCRAPE_TOKEN`."""
+    from skyrelay.gateway.server.ops import OpsSettings
+
+    return OpsSettings(metrics_port=None, scrape_token=TEST_SCRAPE_TOKEN)

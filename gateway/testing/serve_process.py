@@ -47,7 +47,8 @@ class ServeProcess:
         self.err_path = folder / f"serve-{self.port}.err"
         # only what the test gives: no Redis URL or key from the caller's environment
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("SKYRELAY_")}
-        self.env = {**inherited, **env}
+        self.metrics_port = free_port()
+        self.env = {**inherited, "SKYRELAY_METRICS_PORT": str(self.metrics_port), **env}
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -57,6 +58,11 @@ class ServeProcess:
     def url(self) -> str:
         """Base URL of the gateway's main port."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """Base URL of the metrics port (unless the test's environment moved it)."""
+        return f"http://127.0.0.1:{self.env['SKYRELAY_METRICS_PORT']}"
 
     def start(self) -> ServeProcess:
         """Start the process and wait until ``/healthz`` answers."""
