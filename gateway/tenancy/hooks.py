@@ -22,6 +22,7 @@ from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.metering import Meter, UsageRecord
 from skyrelay.gateway.server.billing import billable
 from skyrelay.gateway.server.hooks import RequestContext
+from skyrelay.gateway.tenancy.settle_retry import SettleRetry
 from skyrelay.gateway.tenancy.state import StateBackend, StateUnavailable, current_period
 
 log = logging.getLogger("skyrelay.gateway.tenancy")
@@ -45,6 +46,7 @@ class TenancyHooks:
     def __init__(self, state: StateBackend, meter: Meter | None) -> None:
         self.state = state
         self.meter = meter
+        self.retry = SettleRetry(state)
 
     async def admit(self, ctx: RequestContext) -> None:
         """Refuse over the limits or the budget (429), or when the store is down (503)."""
@@ -65,6 +67,8 @@ class TenancyHooks:
             period = current_period(now)
             if not await self.state.reserve(tenant.name, period,
                                             to_micros(tenant.monthly_budget), amount):
+                # nothing is sent: give the tokens-per-minute allowance back
+                await self.state.add_tokens(tenant.name, -(est_in + est_out), now)
                 raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
                                         "exhausted for this request's worst-case cost.",
                                    type="insufficient_quota", code="budget_exceeded")
@@ -72,9 +76,11 @@ class TenancyHooks:
             raise _unavailable() from None
         ctx.extra["reserved"] = amount
         ctx.extra["period"] = period
+        ctx.extra["admitted_at"] = now
 
     async def aclose(self) -> None:
         """At shutdown: write every queued usage record, then close the state store."""
+        await self.retry.aclose()  # failed settles get a last try while the store is open
         if self.meter is not None:
             await asyncio.to_thread(self.meter.close)
         await self.state.aclose()
@@ -115,13 +121,15 @@ class TenancyHooks:
     async def _settle(self, ctx: RequestContext, cost: float, tokens: int | None) -> None:
         """Settle the reservation to ``cost`` and correct the token count (each on its
         own: one failing does not skip the other)."""
+        delta = to_micros(cost) - ctx.extra["reserved"]
         try:
-            await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
-                                    to_micros(cost) - ctx.extra["reserved"])
+            await self.state.adjust(ctx.tenant.name, ctx.extra["period"], delta,
+                                    ctx.request_id)
         except StateUnavailable:
-            # The reservation stays counted: the budget errs on the safe side.
-            log.warning("could not settle request %s: state store unreachable",
+            # Retried in the background until it is applied (once): the spend converges.
+            log.warning("could not settle request %s: state store unreachable; retrying",
                         ctx.request_id)
+            self.retry.add(ctx.tenant.name, ctx.extra["period"], delta, ctx.request_id)
         except Exception:
             log.exception("could not settle request %s", ctx.request_id)
         if tokens is None:
@@ -129,7 +137,7 @@ class TenancyHooks:
         try:
             await self.state.add_tokens(ctx.tenant.name,
                                         tokens - ctx.extra.get("tokens_counted", 0),
-                                        time.time())
+                                        ctx.extra.get("admitted_at", time.time()))
         except StateUnavailable:
             log.warning("could not correct the token count of request %s: state store "
                         "unreachable", ctx.request_id)
