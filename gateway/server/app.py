@@ -342,7 +342,11 @@ class GatewayApp:
                 431, f"Request headers too large: the limit is {MAX_HEADER_BYTES} bytes.",
                 type="invalid_request_error", code="request_header_fields_too_large"), [])
             return
-        path: str = scope["path"]
+        # Route on the path as sent: a percent-encoded "/" is not a separator
+        # ("/v1%2Fchat%2Fcompletions" is no endpoint), whatever the parser decoded.
+        raw_path = scope.get("raw_path")
+        path: str = (raw_path.decode("latin-1") if raw_path and b"%" in raw_path
+                     else scope["path"])
         method: str = scope["method"]
         headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
         if self._on_ops_port(scope):  # operational endpoints only, details included
@@ -436,6 +440,11 @@ class GatewayApp:
         ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=op,
                              started=loop.time(), client_request_id=client_id)
         try:
+            encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+            if encoding not in (b"", b"identity"):
+                raise GatewayError(415, "Compressed request bodies are not accepted "
+                                        "(Content-Encoding must be identity).",
+                                   param="content-encoding", code="unsupported_content_encoding")
             declared = headers.get(b"content-length")
             body = await read_body(receive, self.max_body,
                                    int(declared) if declared and declared.isdigit() else None)

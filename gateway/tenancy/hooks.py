@@ -53,6 +53,13 @@ class TenancyHooks:
         tenant = ctx.tenant
         est_in, est_out = ctx.estimate
         now = time.time()
+        if est_in + est_out > tenant.tokens_per_minute:
+            # waiting cannot help: the request alone is larger than a minute's allowance
+            raise GatewayError.bad_request(
+                f"This request needs about {est_in + est_out} tokens (input estimate plus "
+                f"its output cap), more than tenant {tenant.name!r} may use in a minute "
+                f"({tenant.tokens_per_minute}); lower max_tokens or the input.",
+                param="max_tokens", code="request_exceeds_token_limit")
         try:
             wait = await self.state.hit(tenant.name, tenant.requests_per_minute,
                                         tenant.tokens_per_minute, est_in + est_out, now)

@@ -64,6 +64,7 @@ FAULTS = {
     "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
     "content_filter": "HTTP 400 in Azure's exact content-filter shape (arg 'slow': in 2 writes)",
     "stream_error": "stream: arg chunks (default 1) then an in-stream error event",
+    "long_event": "stream: arg 8 KiB data lines (default 4000) never ended by a blank line",
 }
 
 #: Azure's answer to a prompt its content filter blocks (shape as documented by Microsoft).
@@ -408,6 +409,17 @@ class OpenAIUpstream:
         if name == "invalid_json" and not stream:
             return web.Response(body=b'{"id": "chatcmpl-x", "choices": [', status=200,
                                 content_type="application/json")
+        if name == "long_event" and stream:
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            line = b"data: " + b"x" * 8186 + b"\n"
+            try:
+                for _ in range(int(arg or 4000)):
+                    await resp.write(line)
+                await resp.write_eof()
+            except (ConnectionResetError, RuntimeError):
+                pass  # the gateway gave up on the stream: that is the point
+            return resp
         if name == "invalid_sse":
             resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
             await resp.prepare(request)
