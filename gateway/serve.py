@@ -46,7 +46,7 @@ from skyrelay.gateway.openapi import openapi_json
 from skyrelay.gateway.providers.base import Provider
 from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import Router
-from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, GatewayApp
+from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, MAX_HEADER_BYTES, GatewayApp
 from skyrelay.gateway.server.hooks import RequestHooks
 from skyrelay.gateway.server.ops import OpsSettings
 
@@ -141,15 +141,18 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                   log_level: str = "info", graceful_seconds: int = 30) -> Any:
-    """The uvicorn settings the gateway runs with (httptools + uvloop when installed)."""
+                   log_level: str = "info", graceful_seconds: float = 30,
+                   ops: OpsSettings | None = None) -> Any:
+    """The uvicorn settings the gateway runs with: httptools with the gateway's protocol
+    limits (:mod:`skyrelay.gateway.server.protocol`), uvloop."""
     import uvicorn
 
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:  # pragma: no cover - the gateway extra installs it
-        http = "h11"
+    from skyrelay.gateway.server.protocol import limited_protocol
+
+    ops = ops or OpsSettings()
+    http: Any = limited_protocol(header_timeout=ops.header_timeout,
+                                 max_connections=ops.max_connections,
+                                 app_header_limit=MAX_HEADER_BYTES)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"
@@ -158,6 +161,7 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
     return uvicorn.Config(app, host=host, port=port, http=http, loop=loop, lifespan="on",
                           access_log=False, log_level=log_level, server_header=False,
                           timeout_graceful_shutdown=graceful_seconds, timeout_keep_alive=75,
+                          h11_max_incomplete_event_size=48 * 1024,
                           backlog=2048, proxy_headers=False)
 
 
@@ -197,7 +201,7 @@ def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         log.info("metrics and readiness details on http://%s:%d (/metrics, /readyz)",
                  ops.metrics_host, ops.metrics_port)
     try:
-        uvicorn.Server(uvicorn_config(app, host, port, log_level)).run(sockets=sockets)
+        uvicorn.Server(uvicorn_config(app, host, port, log_level, ops=ops)).run(sockets=sockets)
     finally:
         for sock in sockets:
             sock.close()

@@ -35,6 +35,8 @@ METRICS_PORT_ENV = "SKYRELAY_METRICS_PORT"
 METRICS_HOST_ENV = "SKYRELAY_METRICS_HOST"
 METRICS_TOKEN_ENV = "SKYRELAY_METRICS_TOKEN"
 DRAIN_ENV = "SKYRELAY_DRAIN_SECONDS"
+HEADER_TIMEOUT_ENV = "SKYRELAY_HEADER_TIMEOUT"
+MAX_CONNECTIONS_ENV = "SKYRELAY_MAX_CONNECTIONS"
 DEFAULT_METRICS_PORT = 9464  # the port Prometheus' registry of exporters lists for OTel
 DEFAULT_METRICS_HOST = "127.0.0.1"
 #: ECS gives a task 30 s between SIGTERM and SIGKILL unless its stopTimeout says otherwise;
@@ -52,6 +54,8 @@ class OpsSettings:
     metrics_host: str = DEFAULT_METRICS_HOST
     scrape_token: str | None = None
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    header_timeout: float = 10.0  # connection start / first byte -> end of headers
+    max_connections: int = 4096
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OpsSettings:
@@ -74,12 +78,29 @@ class OpsSettings:
                              f"{drain_text!r}") from None
         if not 0 <= drain <= 3600:
             raise ValueError(f"{DRAIN_ENV} must be between 0 and 3600 seconds, not {drain}")
+        header_timeout = _number(environ, HEADER_TIMEOUT_ENV, 10.0, 0.1, 600)
+        max_connections = int(_number(environ, MAX_CONNECTIONS_ENV, 4096, 1, 1_000_000))
         token = environ.get(METRICS_TOKEN_ENV, "").strip() or None
         if token is not None and len(token) < 16:
             raise ValueError(f"{METRICS_TOKEN_ENV} must be at least 16 characters")
         return cls(metrics_port=port or None,
                    metrics_host=environ.get(METRICS_HOST_ENV, DEFAULT_METRICS_HOST),
-                   scrape_token=token, drain_seconds=drain)
+                   scrape_token=token, drain_seconds=drain, header_timeout=header_timeout,
+                   max_connections=max_connections)
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, low: float,
+            high: float) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    return value
 
 
 def has_token(headers: list[tuple[bytes, bytes]], token: str | None) -> bool:

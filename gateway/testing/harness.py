@@ -36,9 +36,12 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
+        from skyrelay.gateway.server.protocol import limited_protocol
+
+        # the production protocol (limits enforced while parsing), as serve() runs it
         self.config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="on",
                                      log_level="warning", access_log=False, loop="uvloop",
-                                     http="httptools", timeout_graceful_shutdown=5)
+                                     http=limited_protocol(), timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
