@@ -180,16 +180,42 @@ def _listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          log_level: str = "info", ops: OpsSettings | None = None,
-          environ: Mapping[str, str] | None = None) -> None:
-    """Run until SIGINT/SIGTERM; in-flight requests finish (up to 30 s), providers close.
+def _gateway_server(app: GatewayApp, config: Any, drain_seconds: float) -> Any:
+    """A uvicorn server whose shutdown drains the gateway's requests first.
 
-    ``ops`` (default: from the environment, :class:`~skyrelay.gateway.server.ops.OpsSettings`)
-    says where ``/metrics`` listens: its own port on 127.0.0.1 unless turned off.
+    On SIGTERM: stop accepting, let each connection end after its current request, wait up
+    to ``drain_seconds`` for requests in progress, then cut the rest (an SSE error event or
+    a 503, and a usage record each); only then uvicorn's own shutdown, whose lifespan step
+    closes the providers, the meter and the state store last.
     """
     import uvicorn
 
+    class GatewayServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            log.info("draining: up to %.0f s for %d request(s) in progress", drain_seconds,
+                     len(app.inflight.active))
+            await app.inflight.drain(drain_seconds)
+            await super().shutdown(sockets)
+
+    return GatewayServer(config)
+
+
+def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          log_level: str = "info", ops: OpsSettings | None = None,
+          environ: Mapping[str, str] | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then drain (``SKYRELAY_DRAIN_SECONDS``, default 20 s; the
+    stack sets it from the task's stop timeout): nothing in progress is lost.
+
+    ``ops`` (default: from the environment, :class:`~skyrelay.gateway.server.ops.OpsSettings`)
+    says where ``/metrics`` listens (its own port on 127.0.0.1 unless turned off), the drain
+    window and the protocol limits.
+    """
     try:
         ops = ops or OpsSettings.from_env(os.environ if environ is None else environ)
         app.ops = ops
@@ -201,7 +227,9 @@ def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         log.info("metrics and readiness details on http://%s:%d (/metrics, /readyz)",
                  ops.metrics_host, ops.metrics_port)
     try:
-        uvicorn.Server(uvicorn_config(app, host, port, log_level, ops=ops)).run(sockets=sockets)
+        # after the drain every request has ended: uvicorn's own window is for the stragglers
+        config = uvicorn_config(app, host, port, log_level, graceful_seconds=5, ops=ops)
+        _gateway_server(app, config, ops.drain_seconds).run(sockets=sockets)
     finally:
         for sock in sockets:
             sock.close()
