@@ -105,6 +105,8 @@ def test_a_stream_that_does_not_end_cleanly_is_billed_what_it_delivered(
                 "deadline": "error"}[ending]
     assert record["Outcome"] == expected, record
     true = _true_cost(delivered_words)
+    print(f"\n{ending}: billed {record['Cost']:.6f} ({record['InputTokens']} in, "
+          f"{record['OutputTokens']} out, {record['UsageSource']}), delivered worth {true:.6f}")
     # charged the input estimate plus the output delivered, within the estimate's error
     assert record["Cost"] > 0, record
     assert abs(record["Cost"] - true) <= 0.05 * true, (record["Cost"], true)
