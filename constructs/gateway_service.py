@@ -93,6 +93,14 @@ CONTAINER_PORT = 8080
 METRICS_NAMESPACE = "Skyrelay/Gateway"
 #: Largest advanced-tier parameter value (bytes).
 MAX_CONFIG_BYTES = 8192
+#: The gateway's drain window on SIGTERM (``skyrelay.gateway.server.ops.DRAIN_ENV``).
+DRAIN_ENV = "SKYRELAY_DRAIN_SECONDS"
+#: Fargate's longest stop timeout (SIGTERM -> SIGKILL); 30 s when unset.
+#: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/ecs/aws.sdk.kotlin.services.ecs.model/-container-definition/stop-timeout.html
+MAX_STOP_TIMEOUT = 120
+#: Seconds of the stop timeout kept after the drain window: cut requests write their error
+#: event and usage record, the meter flushes, the state store closes.
+STOP_MARGIN = 10
 #: Default Valkey port is 6379; another one keeps scanners for the default port off it.
 REDIS_PORT = 6380
 
@@ -156,7 +164,7 @@ class GatewayService(Construct):
                              f"most {MAX_CONFIG_BYTES} (advanced tier)")
         secrets = dict(secrets or {})
         environment = dict(environment or {})
-        reserved = {CONFIG_ENV, REDIS_URL_ENV, REDIS_PASSWORD_ENV}
+        reserved = {CONFIG_ENV, REDIS_URL_ENV, REDIS_PASSWORD_ENV, DRAIN_ENV}
         clash = sorted(reserved & (set(secrets) | set(environment)))
         if clash:
             raise ValueError(f"{clash} are set by GatewayService itself")
@@ -221,6 +229,11 @@ class GatewayService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX),
         )
         drain = min(max(request_timeout.to_seconds(), 30), 3600)
+        # The task's stop timeout and the gateway's drain window are set together: requests
+        # in progress get the window, the margin is for their records and the flush.
+        stop_seconds = int(min(MAX_STOP_TIMEOUT, max(60, request_timeout.to_seconds()
+                                                     + STOP_MARGIN)))
+        environment[DRAIN_ENV] = str(stop_seconds - STOP_MARGIN)
         self.container = self.task_definition.add_container(
             "gateway",
             image=image,
@@ -237,7 +250,7 @@ class GatewayService(Construct):
                 command=["CMD", "python", "-c", _HEALTH_COMMAND],
                 interval=cdk.Duration.seconds(15), timeout=cdk.Duration.seconds(5),
                 retries=3, start_period=cdk.Duration.seconds(20)),
-            stop_timeout=cdk.Duration.seconds(60),
+            stop_timeout=cdk.Duration.seconds(stop_seconds),
             docker_labels={"skyrelay.config-sha256": hashlib.sha256(
                 config.encode()).hexdigest()},
         )
@@ -247,9 +260,10 @@ class GatewayService(Construct):
             container_path="/tmp", source_volume="tmp", read_only=False))
         acknowledge(
             self.task_definition,
-            "The only plain environment value is the shared-state URL (host and port, no "
-            "password); the config, the Redis password, tenant key hashes and provider "
-            "credentials are all injected from Parameter Store and Secrets Manager",
+            "The only plain environment values are the shared-state URL (host and port, no "
+            "password) and the drain window in seconds; the config, the Redis password, "
+            "tenant key hashes and provider credentials are all injected from Parameter "
+            "Store and Secrets Manager",
             "AwsSolutions-ECS2")
 
         self.cluster = ecs.Cluster(self, "Cluster", vpc=vpc,

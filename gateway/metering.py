@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import queue
 import sys
 import threading
@@ -25,6 +26,8 @@ from typing import IO, Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+log = logging.getLogger("skyrelay.gateway.metering")
 
 NAMESPACE = "Skyrelay/Gateway"
 _LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -48,6 +51,11 @@ class UsageRecord:
     status: int
     outcome: str  # "success" | "error" | "refused" | "client_closed"
     error_code: str | None = None
+    #: where the token counts come from: "upstream" (its sane figures), "estimate" (the
+    #: input estimate plus the output counted as delivered), "none" (no upstream worked)
+    usage_source: str = "none"
+    #: the client's own x-request-id, when it sent a safe one (never the record's id)
+    client_request_id: str | None = None
 
 
 def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
@@ -77,6 +85,8 @@ def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
         "Status": record.status,
         "ErrorCode": record.error_code,
         "RequestId": record.request_id,
+        "ClientRequestId": record.client_request_id,
+        "UsageSource": record.usage_source,
         "Attempts": record.attempts,
         "Requests": 1,
         "Errors": 0 if record.outcome == "success" else 1,
@@ -151,6 +161,12 @@ class Meter:
         """Emit one record (never raises into the request path)."""
         self.count += 1
         self._writer.put(emf_line(rec))
+        try:
+            self._observe(rec)
+        except Exception:  # the record is out; a metric failing must not undo that
+            log.exception("could not update the metrics of request %s", rec.request_id)
+
+    def _observe(self, rec: UsageRecord) -> None:
         route = rec.route or "none"
         self.requests.labels(rec.tenant, route, rec.target or "none", rec.outcome).inc()
         if rec.input_tokens:

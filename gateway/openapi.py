@@ -156,7 +156,8 @@ def _schemas() -> dict[str, Any]:
                                  "owned_by": {"type": "string"}}},
         "ModelList": {"type": "object", "required": ["object", "data"], "properties": {
             "object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}}},
-        "Readiness": {"type": "object", "required": ["status", "routes", "upstreams"],
+        # routes, upstreams, ... only with the scrape token or on the metrics port
+        "Readiness": {"type": "object", "required": ["status"],
                       "properties": {
                           "status": {"enum": ["ready", "not_ready"]},
                           "config": {"type": "object"},
@@ -234,7 +235,8 @@ def openapi_document() -> dict[str, Any]:
                     "status": {"const": "ok"}}}, "Alive."), **any_request}}},
             "/readyz": {"get": {
                 "operationId": "ready", "security": [],
-                "summary": "Config loaded and every route has a healthy, reachable target",
+                "summary": "Config loaded and every route has a healthy, reachable target "
+                           "(status only; the details with the scrape token)",
                 "responses": {"200": _json(_ref("Readiness"), "Ready."),
                               "503": _json(_ref("Readiness"),
                                            "Not ready; lists the unhealthy upstreams."),

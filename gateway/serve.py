@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,9 @@ from skyrelay.gateway.openapi import openapi_json
 from skyrelay.gateway.providers.base import Provider
 from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import Router
-from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, GatewayApp
+from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, MAX_HEADER_BYTES, GatewayApp
 from skyrelay.gateway.server.hooks import RequestHooks
+from skyrelay.gateway.server.ops import OpsSettings
 
 log = logging.getLogger("skyrelay.gateway")
 
@@ -115,7 +117,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
               authenticator: Authenticator | None = None, hooks: RequestHooks | None = None,
               environ: Mapping[str, str] | None = None, max_body: int = DEFAULT_MAX_BODY,
               probe_interval: float = 15.0, probe_timeout: float = 2.0,
-              router: Router | None = None) -> GatewayApp:
+              router: Router | None = None, ops: OpsSettings | None = None) -> GatewayApp:
     """Wire config, providers, router, keys and hooks into the ASGI app.
 
     ``providers`` must offer ``for_target(TargetConfig) -> Provider`` and ``aclose()``; it
@@ -135,19 +137,22 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
         on_shutdown.append(close_hooks)
     return GatewayApp(config, router, authenticator or build_authenticator(config, environ),
                       hooks=hooks, max_body=max_body, prober=prober,
-                      on_shutdown=on_shutdown, openapi=openapi_json())
+                      on_shutdown=on_shutdown, openapi=openapi_json(), ops=ops)
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                   log_level: str = "info", graceful_seconds: int = 30) -> Any:
-    """The uvicorn settings the gateway runs with (httptools + uvloop when installed)."""
+                   log_level: str = "info", graceful_seconds: float = 30,
+                   ops: OpsSettings | None = None) -> Any:
+    """The uvicorn settings the gateway runs with: httptools with the gateway's protocol
+    limits (:mod:`skyrelay.gateway.server.protocol`), uvloop."""
     import uvicorn
 
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:  # pragma: no cover - the gateway extra installs it
-        http = "h11"
+    from skyrelay.gateway.server.protocol import limited_protocol
+
+    ops = ops or OpsSettings()
+    http: Any = limited_protocol(header_timeout=ops.header_timeout,
+                                 max_connections=ops.max_connections,
+                                 app_header_limit=MAX_HEADER_BYTES)
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"
@@ -156,12 +161,75 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
     return uvicorn.Config(app, host=host, port=port, http=http, loop=loop, lifespan="on",
                           access_log=False, log_level=log_level, server_header=False,
                           timeout_graceful_shutdown=graceful_seconds, timeout_keep_alive=75,
+                          h11_max_incomplete_event_size=48 * 1024,
                           backlog=2048, proxy_headers=False)
 
 
-def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          log_level: str = "info") -> None:
-    """Run until SIGINT/SIGTERM; in-flight requests finish (up to 30 s), providers close."""
+def _listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` has a colon)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _gateway_server(app: GatewayApp, config: Any, drain_seconds: float) -> Any:
+    """A uvicorn server whose shutdown drains the gateway's requests first.
+
+    On SIGTERM: stop accepting, let each connection end after its current request, wait up
+    to ``drain_seconds`` for requests in progress, then cut the rest (an SSE error event or
+    a 503, and a usage record each); only then uvicorn's own shutdown, whose lifespan step
+    closes the providers, the meter and the state store last.
+    """
     import uvicorn
 
-    uvicorn.Server(uvicorn_config(app, host, port, log_level)).run()
+    class GatewayServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
+            log.info("draining: up to %.0f s for %d request(s) in progress", drain_seconds,
+                     len(app.inflight.active))
+            await app.inflight.drain(drain_seconds)
+            await super().shutdown(sockets)
+
+    return GatewayServer(config)
+
+
+def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          log_level: str = "info", ops: OpsSettings | None = None,
+          environ: Mapping[str, str] | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then drain (``SKYRELAY_DRAIN_SECONDS``, default 20 s; the
+    stack sets it from the task's stop timeout): nothing in progress is lost.
+
+    ``ops`` (default: from the environment, :class:`~skyrelay.gateway.server.ops.OpsSettings`)
+    says where ``/metrics`` listens (its own port on 127.0.0.1 unless turned off), the drain
+    window and the protocol limits.
+    """
+    try:
+        ops = ops or OpsSettings.from_env(os.environ if environ is None else environ)
+        app.ops = ops
+        sockets = [_listen(host, port)]
+        if ops.metrics_port is not None:
+            sockets.append(_listen(ops.metrics_host, ops.metrics_port))
+    except (ValueError, OSError) as err:
+        raise SystemExit(f"error: {err}") from None
+        log.info("metrics and readiness details on http://%s:%d (/metrics, /readyz)",
+                 ops.metrics_host, ops.metrics_port)
+    try:
+        # after the drain every request has ended: uvicorn's own window is for the stragglers
+        config = uvicorn_config(app, host, port, log_level, graceful_seconds=5, ops=ops)
+        _gateway_server(app, config, ops.drain_seconds).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -153,12 +153,13 @@ class SSEParser:
     something else is a fault, not a silently empty stream.
     """
 
-    __slots__ = ("_buffer", "_data", "_event")
+    __slots__ = ("_buffer", "_data", "_event", "_size")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[bytes] = []
         self._event = b""
+        self._size = 0  # bytes of the event being built (its data lines together)
 
     def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
         """Add bytes; return the completed events as ``(event_name, data)``."""
@@ -189,7 +190,7 @@ class SSEParser:
             if self._data:
                 events.append((self._event.decode("utf-8", "replace") or "message",
                                b"\n".join(self._data)))
-            self._data, self._event = [], b""
+            self._data, self._event, self._size = [], b"", 0
             return
         if line.startswith(b":"):
             return
@@ -197,6 +198,10 @@ class SSEParser:
         if value.startswith(b" "):
             value = value[1:]
         if field == b"data":
+            self._size += len(value) + 1
+            if self._size > MAX_EVENT_BYTES:  # many lines without a blank one: one event
+                raise ProviderError("protocol", 502, "an upstream SSE event exceeds "
+                                    f"{MAX_EVENT_BYTES} bytes", retryable=True)
             self._data.append(value)
         elif field == b"event":
             self._event = value

@@ -55,6 +55,7 @@ SAME_TARGET_RETRY_KINDS = frozenset({"server", "timeout", "connection", "protoco
 CLIENT_KINDS = frozenset({"content_filter", "bad_request"})
 
 ProviderFor = Callable[[TargetConfig], Provider]
+OnAttempt = Callable[[TargetConfig, int], None]
 
 
 @dataclass(slots=True)
@@ -109,10 +110,13 @@ class Router:
     # --- public entry points ------------------------------------------------------------
 
     async def call(self, route: RouteConfig, eligible: Eligible, op: str,
-                   request: dict[str, Any], *, estimate: tuple[int, int]) -> Routed:
+                   request: dict[str, Any], *, estimate: tuple[int, int],
+                   on_attempt: OnAttempt | None = None) -> Routed:
         """Non-streamed ``op`` (``"chat"`` or ``"embeddings"``) with fallback.
 
-        Raises :class:`RouteFailure` when no attempt succeeded.
+        ``on_attempt(target, attempts)`` is told when each attempt starts (so a request cut
+        while an upstream works knows which one). Raises :class:`RouteFailure` when no
+        attempt succeeded.
         """
         async def attempt(target: TargetConfig, provider: Provider, share: float,
                           deadline: float) -> tuple[Any, float]:
@@ -124,11 +128,12 @@ class Router:
             return value, loop.time() - began
 
         value, target, attempts, _, _ = await self._run(route, eligible, request, estimate,
-                                                        False, attempt)
+                                                        False, attempt, on_attempt)
         return Routed(value, target, attempts)
 
     async def open_stream(self, route: RouteConfig, eligible: Eligible,
-                          request: dict[str, Any], *, estimate: tuple[int, int]) -> StreamStart:
+                          request: dict[str, Any], *, estimate: tuple[int, int],
+                          on_attempt: OnAttempt | None = None) -> StreamStart:
         """Start a streamed chat: returns once a target produced its first chunk.
 
         Raises :class:`RouteFailure` when no target produced one.
@@ -150,7 +155,7 @@ class Router:
             return (first, stream), loop.time() - began
 
         (first, rest), target, attempts, ttft, deadline = await self._run(
-            route, eligible, request, estimate, True, attempt)
+            route, eligible, request, estimate, True, attempt, on_attempt)
         return StreamStart(first, rest, target, attempts, ttft, deadline)
 
     def stream_failed(self, target: TargetConfig, err: ProviderError) -> None:
@@ -170,6 +175,7 @@ class Router:
                    estimate: tuple[int, int], stream: bool,
                    attempt: Callable[[TargetConfig, Provider, float, float],
                                      Awaitable[tuple[Any, float]]],
+                   on_attempt: OnAttempt | None = None,
                    ) -> tuple[Any, TargetConfig, int, float, float]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + route.timeout_seconds
@@ -207,6 +213,8 @@ class Router:
             tried.add(target.key)
             attempts += 1
             last_target = target
+            if on_attempt is not None:
+                on_attempt(target, attempts)
             candidates = self._available_count(order, target, no_retry)
             share = now + remaining / max(1, min(max_attempts - attempts + 1, candidates))
             try:

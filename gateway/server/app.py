@@ -16,8 +16,9 @@ or a provider's translation reads (400, ``param`` naming the field) → route (4
 routes the tenant may not use) → classification and residency (403) → tenancy ``admit`` →
 router. Every error is ``{"error": {message, type, param, code}}``;
 an unexpected exception is logged and answered with a generic 500, never a traceback.
-Responses carry ``x-request-id``, and, once a target was tried, ``x-skyrelay-target`` and
-``x-skyrelay-attempts``.
+Responses carry ``x-request-id`` (the gateway's own id, also the usage record's),
+``x-client-request-id`` (the client's ``x-request-id`` echoed, when it is safe), and, once
+a target was tried, ``x-skyrelay-target`` and ``x-skyrelay-attempts``.
 
 Example::
 
@@ -45,18 +46,23 @@ from skyrelay.gateway.router.access import AccessPolicy, Eligible
 from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import RouteFailure, Router, StreamStart
 from skyrelay.gateway.router.tokens import estimate_chat, estimate_embeddings
+from skyrelay.gateway.server.billing import delivered_chars
+from skyrelay.gateway.server.credentials import single_credential
 from skyrelay.gateway.server.hooks import NoHooks, RequestContext, RequestHooks
+from skyrelay.gateway.server.inflight import SHUTDOWN, Guard, InFlight
+from skyrelay.gateway.server.ops import AuthFailures, OpsSettings, has_token
+from skyrelay.gateway.server.validate import (  # noqa: F401 - the limits are re-exported
+    DEFAULT_MAX_BODY,
+    MAX_HEADER_BYTES,
+    MAX_JSON_DEPTH,
+    ClientGone,
+    check_chat,
+    check_embeddings,
+    parse_json_object,
+    read_body,
+)
 
 log = logging.getLogger("skyrelay.gateway")
-
-#: Default request body limit: room for a few base64 images, far below memory trouble.
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
-#: Request header names and values together may not exceed this (431). The HTTP parser
-#: (httptools) sets no limit of its own; load balancers in front allow about this much.
-MAX_HEADER_BYTES = 32 * 1024
-#: JSON nesting a request may have: what orjson can serialise again for the upstream. Deeper
-#: bodies parse (orjson reads 1024 levels) but could not be forwarded to any target.
-MAX_JSON_DEPTH = 254
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -68,155 +74,17 @@ _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
 _DONE = b"data: [DONE]\n\n"
 
 
-class ClientGone(Exception):
-    """The client disconnected before its request body arrived."""
+async def _aclose(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
 
 
-async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
-    """The request body, refusing more than ``limit`` bytes (413) before buffering it."""
-    if declared is not None and declared > limit:
-        raise GatewayError.too_large(limit)
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise ClientGone
-    body = message.get("body", b"")
-    if not message.get("more_body", False):
-        if len(body) > limit:
-            raise GatewayError.too_large(limit)
-        return body
-    chunks = [body]
-    size = len(body)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise GatewayError.too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or 400."""
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise GatewayError.bad_request("The request body is not valid JSON.",
-                                       code="invalid_json") from None
-    if not isinstance(value, dict):
-        raise GatewayError.bad_request("The request body must be a JSON object.",
-                                       code="invalid_json")
-    # Only a body with more opening brackets than the limit can nest deeper than it, so
-    # ordinary requests skip the check; orjson itself refuses to serialise past the limit.
-    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
-        try:
-            orjson.dumps(value)
-        except TypeError:
-            raise GatewayError.bad_request(
-                f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.",
-                code="invalid_json") from None
-    return value
-
-
-_JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a decimal", str: "a string",
-                    list: "an array", dict: "an object", type(None): "null"}
-
-
-def _invalid_type(param: str, expected: str, value: Any) -> GatewayError:
-    got = _JSON_TYPE_NAMES.get(type(value), "another type")
-    return GatewayError.bad_request(f"Invalid type for '{param}': expected {expected}, but got "
-                                    f"{got} instead.", param=param, code="invalid_type")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _objects_with_function(value: Any) -> bool:
-    """An array of objects whose ``function``, when present, is an object (tools, calls)."""
-    return isinstance(value, list) and all(
-        isinstance(item, dict) and isinstance(item.get("function", {}), dict) for item in value)
-
-
-#: Optional chat fields the gateway or a provider's translation reads, by expected type.
-_CHAT_INTEGERS = ("max_tokens", "max_completion_tokens", "n")
-_CHAT_NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
-
-
-def _check_chat(request: dict[str, Any]) -> None:
-    model = request.get("model")
-    if not isinstance(model, str) or not model:
-        raise GatewayError.bad_request("'model' is required and must be a string.",
-                                       param="model")
-    messages = request.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise GatewayError.bad_request("'messages' must be a non-empty array.",
-                                       param="messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise GatewayError.bad_request(f"messages[{i}] must be an object with a 'role'.",
-                                           param=f"messages[{i}]")
-        content = message.get("content")
-        if not (content is None or isinstance(content, str) or (
-                isinstance(content, list) and all(isinstance(p, dict) for p in content))):
-            raise _invalid_type(f"messages[{i}].content",
-                                "a string or an array of content parts (objects)", content)
-        calls = message.get("tool_calls")
-        if calls is not None and not _objects_with_function(calls):
-            raise _invalid_type(f"messages[{i}].tool_calls",
-                                "an array of tool calls (objects)", calls)
-    stream = request.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise GatewayError.bad_request("'stream' must be a boolean.", param="stream")
-    options = request.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise GatewayError.bad_request("'stream_options' must be an object.",
-                                       param="stream_options")
-    for name in _CHAT_INTEGERS:
-        value = request.get(name)
-        if value is not None and not _is_int(value):
-            raise _invalid_type(name, "an integer", value)
-    for name in _CHAT_NUMBERS:
-        value = request.get(name)
-        if value is not None and not _is_number(value):
-            raise _invalid_type(name, "a number", value)
-    stop = request.get("stop")
-    if stop is not None and not isinstance(stop, str) and not (
-            isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
-        raise _invalid_type("stop", "a string or an array of strings", stop)
-    tools = request.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise _invalid_type("tools", "an array", tools)
-        for i, tool in enumerate(tools):
-            if not _objects_with_function([tool]):
-                raise _invalid_type(f"tools[{i}]", "a tool (an object)", tool)
-    choice = request.get("tool_choice")
-    if choice is not None and not isinstance(choice, str | dict):
-        raise _invalid_type("tool_choice", "a string or an object", choice)
-
-
-def _check_embeddings(request: dict[str, Any]) -> None:
-    model = request.get("model")
-    if not isinstance(model, str) or not model:
-        raise GatewayError.bad_request("'model' is required and must be a string.",
-                                       param="model")
-    value = request.get("input")
-    if not value or not isinstance(value, str | list):
-        raise GatewayError.bad_request("'input' must be a non-empty string or array.",
-                                       param="input")
-    if isinstance(value, list) and not (all(isinstance(v, str) for v in value)
-                                        or all(_is_int(v) for v in value)
-                                        or all(isinstance(v, list) for v in value)):
-        raise _invalid_type("input", "a string, an array of strings, an array of token ids "
-                                     "or an array of token-id arrays", value)
+def _shutting_down() -> GatewayError:
+    return GatewayError(503, "The gateway is shutting down; the request was cut at the end "
+                             "of its drain window. Retry it.", type="server_error",
+                        code="gateway_shutting_down", retry_after=1)
 
 
 def _sse(obj: Any) -> bytes:
@@ -230,7 +98,7 @@ class GatewayApp:
                  *, hooks: RequestHooks | None = None, max_body: int = DEFAULT_MAX_BODY,
                  prober: HealthProber | None = None,
                  on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
-                 openapi: bytes | None = None) -> None:
+                 openapi: bytes | None = None, ops: OpsSettings | None = None) -> None:
         self.config = config
         self.router = router
         self.auth = authenticator
@@ -243,6 +111,10 @@ class GatewayApp:
         self._openapi = openapi
         self._created = int(time.time())
         self.started = False
+        self.inflight = InFlight()
+        #: where /metrics and the /readyz details may be read (default: token only, no token)
+        self.ops = ops or OpsSettings(metrics_port=None)
+        self.auth_failures = AuthFailures()
         self._request_prefix = os.urandom(6).hex() + "-"
         self._request_counter = 0
         self._get: dict[str, Callable[[Scope, Send, dict[bytes, bytes]], Awaitable[None]]] = {
@@ -250,8 +122,9 @@ class GatewayApp:
             "/v1/models": self._models, "/openapi.json": self._openapi_doc,
         }
         self._post = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}
-        if callable(getattr(self.hooks, "metrics_text", None)):  # tenancy's Prometheus text
-            self._get["/metrics"] = self._metrics
+        self._get["/metrics"] = self._metrics
+        self._ops_get = {"/healthz": self._healthz, "/readyz": self._readyz,
+                         "/metrics": self._metrics}
 
     def _new_request_id(self) -> str:
         # a random per-process prefix and a counter: unique, and no syscall per request
@@ -302,6 +175,7 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Stop probes and close provider clients (each failure logged, none fatal)."""
+        self.auth_failures.close()
         if self.prober is not None:
             await self.prober.stop()
         for close in self.on_shutdown:
@@ -318,9 +192,22 @@ class GatewayApp:
                 431, f"Request headers too large: the limit is {MAX_HEADER_BYTES} bytes.",
                 type="invalid_request_error", code="request_header_fields_too_large"), [])
             return
-        path: str = scope["path"]
+        # Route on the path as sent: a percent-encoded "/" is not a separator
+        # ("/v1%2Fchat%2Fcompletions" is no endpoint), whatever the parser decoded.
+        raw_path = scope.get("raw_path")
+        path: str = (raw_path.decode("latin-1") if raw_path and b"%" in raw_path
+                     else scope["path"])
         method: str = scope["method"]
         headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
+        if self._on_ops_port(scope):  # operational endpoints only, details included
+            ops_handler = self._ops_get.get(path)
+            if ops_handler is None:
+                await self._error(send, GatewayError.not_found(path), [])
+            elif method not in ("GET", "HEAD"):
+                await self._error(send, GatewayError.method_not_allowed(method, path), [])
+            else:
+                await ops_handler(scope, send, headers)
+            return
         op = self._post.get(path)
         if op is not None:
             if method != "POST":
@@ -337,6 +224,35 @@ class GatewayApp:
             await self._error(send, GatewayError.method_not_allowed(method, path), [])
         else:
             await handler(scope, send, headers)
+
+    def _on_ops_port(self, scope: Scope) -> bool:
+        server = scope.get("server")
+        return (self.ops.metrics_port is not None and bool(server)
+                and server[1] == self.ops.metrics_port)
+
+    def _privileged(self, scope: Scope) -> bool:
+        """May this request read metrics and readiness details?"""
+        return self._on_ops_port(scope) or has_token(scope["headers"], self.ops.scrape_token)
+
+    async def _refused(self, send: Send, scope: Scope, reason: str, err: GatewayError,
+                       extra: list[tuple[bytes, bytes]]) -> None:
+        """Answer a request refused for its credentials; count it (no key material)."""
+        self.auth_failures.failed(reason, scope.get("client"))
+        await self._error(send, err, extra)
+
+    async def _authenticate(self, scope: Scope, send: Send,
+                            extra: list[tuple[bytes, bytes]]) -> Any:
+        """The request's tenant, or None after answering 400/401."""
+        try:
+            authorization, api_key = single_credential(scope["headers"])
+        except GatewayError as err:
+            await self._refused(send, scope, "conflicting", err, extra)
+            return None
+        tenant = self.auth.authenticate(authorization, api_key)
+        if tenant is None:
+            reason = "missing" if authorization is None and api_key is None else "invalid"
+            await self._refused(send, scope, reason, GatewayError.unauthorized(), extra)
+        return tenant
 
     # --- responses ----------------------------------------------------------------------
 
@@ -358,27 +274,32 @@ class GatewayApp:
 
     async def _model_request(self, op: str, scope: Scope, receive: Receive, send: Send,
                              headers: dict[bytes, bytes]) -> None:
-        raw_id = headers.get(b"x-request-id", b"")
-        request_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
-                      and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum()
-                      else self._new_request_id())
+        # The gateway's own id names the request everywhere (records, logs); the client's
+        # x-request-id is echoed and recorded apart, never trusted to be unique.
+        request_id = self._new_request_id()
         base_headers = [(b"x-request-id", request_id.encode())]
-        auth = headers.get(b"authorization")
-        api_key = headers.get(b"api-key")
-        tenant = self.auth.authenticate(auth.decode("latin-1") if auth else None,
-                                        api_key.decode("latin-1") if api_key else None)
+        raw_id = headers.get(b"x-request-id", b"")
+        client_id = (raw_id.decode("latin-1") if 0 < len(raw_id) <= 128 and raw_id.isascii()
+                     and raw_id.replace(b"-", b"").replace(b"_", b"").isalnum() else None)
+        if client_id is not None:
+            base_headers.append((b"x-client-request-id", raw_id))
+        tenant = await self._authenticate(scope, send, base_headers)
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), base_headers)
             return
         loop = asyncio.get_running_loop()
         ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=op,
-                             started=loop.time())
+                             started=loop.time(), client_request_id=client_id)
         try:
+            encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+            if encoding not in (b"", b"identity"):
+                raise GatewayError(415, "Compressed request bodies are not accepted "
+                                        "(Content-Encoding must be identity).",
+                                   param="content-encoding", code="unsupported_content_encoding")
             declared = headers.get(b"content-length")
             body = await read_body(receive, self.max_body,
                                    int(declared) if declared and declared.isdigit() else None)
             request = parse_json_object(body)
-            (_check_chat if op == "chat" else _check_embeddings)(request)
+            (check_chat if op == "chat" else check_embeddings)(request)
             route = self.policy.route_for(tenant, request["model"],
                                          "chat" if op == "chat" else "embedding")
             wanted = headers.get(b"x-skyrelay-classification")
@@ -394,20 +315,14 @@ class GatewayApp:
             if self._hooks_on:
                 await self.hooks.admit(ctx)
             ctx.admitted = True
-            if ctx.stream:
-                await self._stream(ctx, eligible, request, receive, send, base_headers)
-                return
-            routed = await self.router.call(route, eligible, op, request,
-                                            estimate=ctx.estimate)
-            ctx.target = routed.target
-            ctx.attempts = routed.attempts
-            value = routed.value
-            ctx.usage = value.get("usage") if isinstance(value, dict) else None
-            out = orjson.dumps(value)
-            ctx.status = 200
-            await self._json(send, 200, out, [
-                *base_headers, (b"x-skyrelay-target", routed.target.key.encode()),
-                (b"x-skyrelay-attempts", str(routed.attempts).encode())])
+            guard = self.inflight.guard(receive, stream=ctx.stream)
+            try:
+                if ctx.stream:
+                    await self._stream(ctx, eligible, request, guard, send, base_headers)
+                    return
+                await self._call(ctx, op, eligible, request, guard, send, base_headers)
+            finally:
+                guard.close()
         except GatewayError as err:
             ctx.status, ctx.error_code = err.status, err.code
             await self._error(send, err, base_headers)
@@ -434,8 +349,45 @@ class GatewayApp:
                 except Exception:
                     log.exception("tenancy finish hook failed for request %s", request_id)
 
+    @staticmethod
+    def _attempt_of(ctx: RequestContext) -> Callable[[Any, int], None]:
+        def on_attempt(target: Any, attempts: int) -> None:
+            ctx.target, ctx.attempts = target, attempts
+        return on_attempt
+
+    async def _call(self, ctx: RequestContext, op: str, eligible: Eligible,
+                    request: dict[str, Any], guard: Guard, send: Send,
+                    base_headers: list[tuple[bytes, bytes]]) -> None:
+        """A non-streamed call; the client leaving (or the drain) cancels the upstream."""
+        assert ctx.route is not None
+        try:
+            routed = await self.router.call(ctx.route, eligible, op, request,
+                                            estimate=ctx.estimate,
+                                            on_attempt=self._attempt_of(ctx))
+        except asyncio.CancelledError:
+            if not guard.cancelled_by_us():
+                raise
+            guard.uncancel()
+            ctx.upstream_worked = ctx.target is not None  # the prompt reached an upstream
+            if guard.reason == SHUTDOWN:
+                raise _shutting_down() from None
+            raise ClientGone from None
+        guard.finished = True
+        ctx.target = routed.target
+        ctx.attempts = routed.attempts
+        value = routed.value
+        ctx.upstream_worked = True
+        if isinstance(value, dict):
+            ctx.usage = value.get("usage")
+            ctx.delivered_chars = delivered_chars(value)
+        out = orjson.dumps(value)
+        ctx.status = 200
+        await self._json(send, 200, out, [
+            *base_headers, (b"x-skyrelay-target", routed.target.key.encode()),
+            (b"x-skyrelay-attempts", str(routed.attempts).encode())])
+
     async def _stream(self, ctx: RequestContext, eligible: Eligible, request: dict[str, Any],
-                      receive: Receive, send: Send,
+                      guard: Guard, send: Send,
                       base_headers: list[tuple[bytes, bytes]]) -> None:
         """Open the stream (fallback until a first chunk), then forward it as SSE."""
         assert ctx.route is not None
@@ -443,7 +395,16 @@ class GatewayApp:
         include_usage = bool(options.get("include_usage"))
         try:
             start = await self.router.open_stream(ctx.route, eligible, request,
-                                                  estimate=ctx.estimate)
+                                                  estimate=ctx.estimate,
+                                                  on_attempt=self._attempt_of(ctx))
+        except asyncio.CancelledError:
+            if not guard.cancelled_by_us():
+                raise
+            guard.uncancel()
+            ctx.upstream_worked = ctx.target is not None
+            if guard.reason == SHUTDOWN:
+                raise _shutting_down() from None
+            raise ClientGone from None
         except RouteFailure as failure:
             ctx.target, ctx.attempts = failure.target, failure.attempts
             ctx.status, ctx.error_code = failure.error.status, failure.error.code
@@ -454,29 +415,20 @@ class GatewayApp:
             return
         ctx.target, ctx.attempts, ctx.ttft = start.target, start.attempts, start.ttft
         ctx.status = 200
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            *_SSE_HEADERS, *base_headers, (b"x-skyrelay-target", start.target.key.encode()),
-            (b"x-skyrelay-attempts", str(start.attempts).encode())]})
-        await self._forward(ctx, start, include_usage, receive, send)
+        ctx.upstream_worked = True  # from here on the input is billed, whatever happens
+        rest = start.rest
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                *_SSE_HEADERS, *base_headers, (b"x-skyrelay-target", start.target.key.encode()),
+                (b"x-skyrelay-attempts", str(start.attempts).encode())]})
+        except BaseException:
+            await _aclose(rest)
+            raise
+        await self._forward(ctx, start, include_usage, guard, send)
 
     async def _forward(self, ctx: RequestContext, start: StreamStart, include_usage: bool,
-                       receive: Receive, send: Send) -> None:
+                       guard: Guard, send: Send) -> None:
         """Forward chunks; end with ``[DONE]`` on success, an error event otherwise."""
-        task = asyncio.current_task()
-        gone = False
-        finished = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    if not finished and task is not None:
-                        gone = True
-                        task.cancel()
-                    return
-
-        watcher = asyncio.get_running_loop().create_task(watch())
         rest = start.rest
         try:
             async with asyncio.timeout_at(start.deadline):
@@ -488,10 +440,10 @@ class GatewayApp:
                     if out:
                         await send({"type": "http.response.body", "body": out,
                                     "more_body": True})
-            finished = True
+            guard.finished = True
             await send({"type": "http.response.body", "body": _DONE})
         except ProviderError as err:
-            finished = True
+            guard.finished = True
             self.router.stream_failed(start.target, err)
             gw = GatewayError(502 if err.kind != "content_filter" else 400,
                               f"The upstream stream failed after it started: {err.message}",
@@ -501,7 +453,7 @@ class GatewayApp:
             ctx.status, ctx.error_code = gw.status, gw.code
             await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
         except TimeoutError:
-            finished = True
+            guard.finished = True
             self.router.stream_failed(start.target, ProviderError(
                 "timeout", 504, "stream deadline", retryable=True))
             assert ctx.route is not None
@@ -509,13 +461,20 @@ class GatewayApp:
             ctx.status, ctx.error_code = gw.status, gw.code
             await send({"type": "http.response.body", "body": _sse({"error": gw.payload()})})
         except asyncio.CancelledError:
-            if not gone:
+            if not guard.cancelled_by_us():
                 raise
-            if task is not None:
-                task.uncancel()
-            ctx.status, ctx.error_code = 499, "client_closed"
+            guard.uncancel()
+            guard.finished = True
+            if guard.reason == SHUTDOWN:  # the drain window ended: say so, then record
+                gw = _shutting_down()
+                ctx.status, ctx.error_code = gw.status, gw.code
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body",
+                                "body": _sse({"error": gw.payload()})})
+            else:
+                ctx.status, ctx.error_code = 499, "client_closed"
         except Exception:
-            finished = True
+            guard.finished = True
             log.exception("stream of request %s failed", ctx.request_id)
             gw = GatewayError.internal()
             ctx.status, ctx.error_code = gw.status, gw.code
@@ -523,18 +482,15 @@ class GatewayApp:
                 await send({"type": "http.response.body",
                             "body": _sse({"error": gw.payload()})})
         finally:
-            finished = True
-            watcher.cancel()
-            close = getattr(rest, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            guard.finished = True
+            await _aclose(rest)
 
     @staticmethod
     def _chunk_bytes(ctx: RequestContext, chunk: dict[str, Any], include_usage: bool) -> bytes:
         usage = chunk.get("usage")
         if usage is not None:
             ctx.usage = usage
+        ctx.delivered_chars += delivered_chars(chunk)
         if not include_usage:
             if not chunk.get("choices") and usage is not None:
                 return b""  # the usage-only chunk the client did not ask for
@@ -544,28 +500,21 @@ class GatewayApp:
 
     # --- GET endpoints ------------------------------------------------------------------
 
-    def _tenant(self, headers: dict[bytes, bytes]) -> Any:
-        auth = headers.get(b"authorization")
-        api_key = headers.get(b"api-key")
-        return self.auth.authenticate(auth.decode("latin-1") if auth else None,
-                                      api_key.decode("latin-1") if api_key else None)
 
     def _model_entry(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self._created,
                 "owned_by": self.config.name}
 
     async def _models(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        tenant = self._tenant(headers)
+        tenant = await self._authenticate(scope, send, [])
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), [])
             return
         data = [self._model_entry(r.name) for r in self.policy.routes_for(tenant)]
         await self._json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
 
     async def _model_one(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        tenant = self._tenant(headers)
+        tenant = await self._authenticate(scope, send, [])
         if tenant is None:
-            await self._error(send, GatewayError.unauthorized(), [])
             return
         name = scope["path"][len("/v1/models/"):]
         if name not in tenant.routes or name not in self.config.routes:
@@ -597,7 +546,11 @@ class GatewayApp:
                        "upstreams": health}
 
     async def _metrics(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> None:
-        body = self.hooks.metrics_text()  # type: ignore[attr-defined]
+        if not self._privileged(scope):  # as if it did not exist: no oracle for the token
+            await self._error(send, GatewayError.not_found(scope["path"]), [])
+            return
+        text = getattr(self.hooks, "metrics_text", None)
+        body = (text() if callable(text) else b"") + self.auth_failures.prometheus_text()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
@@ -612,6 +565,8 @@ class GatewayApp:
             if not state_ok:
                 ready = False
                 body["status"] = "not_ready"
+        if not self._privileged(scope):  # the load balancer needs the status, nothing else
+            body = {"status": body["status"]}
         await self._json(send, 200 if ready else 503, orjson.dumps(body), [])
 
     async def _openapi_doc(self, scope: Scope, send: Send,

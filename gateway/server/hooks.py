@@ -54,6 +54,13 @@ class RequestContext:
     latency: float | None = None  # seconds until the response was complete
     status: int = 0
     error_code: str | None = None
+    #: characters of model output that reached the client (counted as they pass)
+    delivered_chars: int = 0
+    #: an upstream worked for this request: a stream started, an answer came, or the
+    #: client or the shutdown cut a call in progress (the input is billed)
+    upstream_worked: bool = False
+    #: the client's own ``x-request-id`` (echoed, recorded apart, never trusted as unique)
+    client_request_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

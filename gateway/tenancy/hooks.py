@@ -17,11 +17,12 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
 
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.metering import Meter, UsageRecord
+from skyrelay.gateway.server.billing import billable
 from skyrelay.gateway.server.hooks import RequestContext
+from skyrelay.gateway.tenancy.settle_retry import SettleRetry
 from skyrelay.gateway.tenancy.state import StateBackend, StateUnavailable, current_period
 
 log = logging.getLogger("skyrelay.gateway.tenancy")
@@ -45,12 +46,20 @@ class TenancyHooks:
     def __init__(self, state: StateBackend, meter: Meter | None) -> None:
         self.state = state
         self.meter = meter
+        self.retry = SettleRetry(state)
 
     async def admit(self, ctx: RequestContext) -> None:
         """Refuse over the limits or the budget (429), or when the store is down (503)."""
         tenant = ctx.tenant
         est_in, est_out = ctx.estimate
         now = time.time()
+        if est_in + est_out > tenant.tokens_per_minute:
+            # waiting cannot help: the request alone is larger than a minute's allowance
+            raise GatewayError.bad_request(
+                f"This request needs about {est_in + est_out} tokens (input estimate plus "
+                f"its output cap), more than tenant {tenant.name!r} may use in a minute "
+                f"({tenant.tokens_per_minute}); lower max_tokens or the input.",
+                param="max_tokens", code="request_exceeds_token_limit")
         try:
             wait = await self.state.hit(tenant.name, tenant.requests_per_minute,
                                         tenant.tokens_per_minute, est_in + est_out, now)
@@ -65,6 +74,8 @@ class TenancyHooks:
             period = current_period(now)
             if not await self.state.reserve(tenant.name, period,
                                             to_micros(tenant.monthly_budget), amount):
+                # nothing is sent: give the tokens-per-minute allowance back
+                await self.state.add_tokens(tenant.name, -(est_in + est_out), now)
                 raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
                                         "exhausted for this request's worst-case cost.",
                                    type="insufficient_quota", code="budget_exceeded")
@@ -72,9 +83,11 @@ class TenancyHooks:
             raise _unavailable() from None
         ctx.extra["reserved"] = amount
         ctx.extra["period"] = period
+        ctx.extra["admitted_at"] = now
 
     async def aclose(self) -> None:
         """At shutdown: write every queued usage record, then close the state store."""
+        await self.retry.aclose()  # failed settles get a last try while the store is open
         if self.meter is not None:
             await asyncio.to_thread(self.meter.close)
         await self.state.aclose()
@@ -88,30 +101,59 @@ class TenancyHooks:
         return await self.state.ping()
 
     async def finish(self, ctx: RequestContext) -> None:
-        """Settle the reservation to the actual cost and write exactly one usage record."""
-        usage: dict[str, Any] = ctx.usage or {}
-        input_tokens = int(usage.get("prompt_tokens") or 0)
-        output_tokens = int(usage.get("completion_tokens") or 0)
-        cost = (ctx.target.price.cost(input_tokens, output_tokens)
-                if ctx.target is not None and usage else 0.0)
+        """Settle the reservation to what is billed and write exactly one usage record.
+
+        What is billed follows :func:`~skyrelay.gateway.server.billing.billable`: the
+        upstream's figures when sane, else the input estimate plus the output delivered.
+        Settle, record and metrics each run even when another of them failed.
+        """
+        input_tokens, output_tokens, source = 0, 0, "none"
+        cost = 0.0
+        try:
+            input_tokens, output_tokens, source = billable(ctx)
+            cost = (ctx.target.price.cost(input_tokens, output_tokens)
+                    if ctx.target is not None else 0.0)
+        except Exception:  # a bug in the accounting must not cost the record
+            log.exception("could not work out the usage of request %s", ctx.request_id)
         if ctx.admitted and "reserved" in ctx.extra:
-            try:
-                await self.state.adjust(ctx.tenant.name, ctx.extra["period"],
-                                        to_micros(cost) - ctx.extra["reserved"])
-                if usage:
-                    await self.state.add_tokens(
-                        ctx.tenant.name, input_tokens + output_tokens
-                        - ctx.extra.get("tokens_counted", 0), time.time())
-            except StateUnavailable:
-                # The reservation stays counted: the budget errs on the safe side.
-                log.warning("could not settle request %s: state store unreachable",
-                            ctx.request_id)
+            await self._settle(ctx, cost, input_tokens + output_tokens
+                               if source != "none" else None)
         if self.meter is not None:
-            self.meter.record(self._record(ctx, input_tokens, output_tokens, cost))
+            try:
+                self.meter.record(self._record(ctx, input_tokens, output_tokens, cost, source))
+            except Exception:
+                log.exception("could not write the usage record of request %s",
+                              ctx.request_id)
+
+    async def _settle(self, ctx: RequestContext, cost: float, tokens: int | None) -> None:
+        """Settle the reservation to ``cost`` and correct the token count (each on its
+        own: one failing does not skip the other)."""
+        delta = to_micros(cost) - ctx.extra["reserved"]
+        try:
+            await self.state.adjust(ctx.tenant.name, ctx.extra["period"], delta,
+                                    ctx.request_id)
+        except StateUnavailable:
+            # Retried in the background until it is applied (once): the spend converges.
+            log.warning("could not settle request %s: state store unreachable; retrying",
+                        ctx.request_id)
+            self.retry.add(ctx.tenant.name, ctx.extra["period"], delta, ctx.request_id)
+        except Exception:
+            log.exception("could not settle request %s", ctx.request_id)
+        if tokens is None:
+            return
+        try:
+            await self.state.add_tokens(ctx.tenant.name,
+                                        tokens - ctx.extra.get("tokens_counted", 0),
+                                        ctx.extra.get("admitted_at", time.time()))
+        except StateUnavailable:
+            log.warning("could not correct the token count of request %s: state store "
+                        "unreachable", ctx.request_id)
+        except Exception:
+            log.exception("could not correct the token count of request %s", ctx.request_id)
 
     @staticmethod
     def _record(ctx: RequestContext, input_tokens: int, output_tokens: int,
-                cost: float) -> UsageRecord:
+                cost: float, source: str) -> UsageRecord:
         if ctx.status == 200 and ctx.error_code is None:
             outcome = "success"
         elif ctx.status == 499:
@@ -131,5 +173,6 @@ class TenancyHooks:
             latency_ms=max(0.0, latency * 1000),
             ttft_ms=ctx.ttft * 1000 if ctx.ttft is not None else None,
             attempts=ctx.attempts, status=ctx.status, outcome=outcome,
-            error_code=ctx.error_code,
+            error_code=ctx.error_code, usage_source=source,
+            client_request_id=ctx.client_request_id,
         )

@@ -43,15 +43,19 @@ class StateBackend(Protocol):
         ...
 
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
-        """Correct the token count after the fact (may be negative)."""
+        """Correct the token count of the minute of ``now`` (the admission's) after the
+        fact; may be negative, the count never goes below zero."""
         ...
 
     async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
         """Atomically add ``amount`` to the period's spend unless it would pass ``budget``."""
         ...
 
-    async def adjust(self, tenant: str, period: str, delta: int) -> None:
-        """Settle: add ``delta`` (actual minus reserved, may be negative) to the spend."""
+    async def adjust(self, tenant: str, period: str, delta: int,
+                     settle_id: str | None = None) -> None:
+        """Settle: add ``delta`` (actual minus reserved, may be negative) to the spend,
+        never below zero. With ``settle_id`` it is applied at most once per id (a retried
+        settle whose first try did reach the store is not counted twice)."""
         ...
 
     async def spent(self, tenant: str, period: str) -> int:
@@ -109,7 +113,7 @@ class MemoryState:
 
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
         bucket, _ = _window(now)
-        self._tokens[(tenant, bucket)] = self._tokens.get((tenant, bucket), 0) + tokens
+        self._tokens[(tenant, bucket)] = max(0, self._tokens.get((tenant, bucket), 0) + tokens)
 
     async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
         spent = self._spent.get((tenant, period), 0)
@@ -118,8 +122,9 @@ class MemoryState:
         self._spent[(tenant, period)] = spent + amount
         return True
 
-    async def adjust(self, tenant: str, period: str, delta: int) -> None:
-        self._spent[(tenant, period)] = self._spent.get((tenant, period), 0) + delta
+    async def adjust(self, tenant: str, period: str, delta: int,
+                     settle_id: str | None = None) -> None:
+        self._spent[(tenant, period)] = max(0, self._spent.get((tenant, period), 0) + delta)
 
     async def spent(self, tenant: str, period: str) -> int:
         return self._spent.get((tenant, period), 0)
@@ -155,6 +160,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+# The token correction: the admission minute's counter, never below zero, with its expiry.
+_ADD_TOKENS = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+if v < 0 then v = 0 end
+redis.call('SET', KEYS[1], v, 'EX', 150)
+return v
+"""
+
+# The settle: at most once per request id (KEYS[2], kept SETTLE_TTL seconds), never below 0.
+_ADJUST = """
+if KEYS[2] ~= KEYS[1] and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  return -1
+end
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+if v < 0 then v = 0 end
+redis.call('SET', KEYS[1], v, 'EX', ARGV[2])
+return v
+"""
+
+#: How long a settle's once-only marker is kept: the longest a failed settle is retried.
+SETTLE_TTL = 300
+
 
 class RedisState:
     """Redis backend (several replicas); ``url`` like ``rediss://:password@host:6379/0``."""
@@ -174,6 +201,8 @@ class RedisState:
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT)
         self._reserve = self._redis.register_script(_RESERVE)
+        self._add_tokens = self._redis.register_script(_ADD_TOKENS)
+        self._adjust = self._redis.register_script(_ADJUST)
         self.healthy = True
 
     async def _run(self, coro):  # type: ignore[no-untyped-def]
@@ -198,15 +227,19 @@ class RedisState:
 
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
         bucket, _ = _window(now)
-        await self._run(self._redis.incrby(self._k("tk", tenant, bucket), tokens))
+        await self._run(self._add_tokens(keys=[self._k("tk", tenant, bucket)], args=[tokens]))
 
     async def reserve(self, tenant: str, period: str, budget: int, amount: int) -> bool:
         ok = await self._run(self._reserve(keys=[self._k("budget", tenant, period)],
                                            args=[budget, amount, BUDGET_TTL]))
         return int(ok) == 1
 
-    async def adjust(self, tenant: str, period: str, delta: int) -> None:
-        await self._run(self._redis.incrby(self._k("budget", tenant, period), delta))
+    async def adjust(self, tenant: str, period: str, delta: int,
+                     settle_id: str | None = None) -> None:
+        budget = self._k("budget", tenant, period)
+        marker = self._k("settled", settle_id) if settle_id else budget
+        await self._run(self._adjust(keys=[budget, marker],
+                                     args=[delta, BUDGET_TTL, SETTLE_TTL]))
 
     async def spent(self, tenant: str, period: str) -> int:
         value = await self._run(self._redis.get(self._k("budget", tenant, period)))

@@ -36,9 +36,12 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
+        from skyrelay.gateway.server.protocol import limited_protocol
+
+        # the production protocol (limits enforced while parsing), as serve() runs it
         self.config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="on",
                                      log_level="warning", access_log=False, loop="uvloop",
-                                     http="httptools", timeout_graceful_shutdown=5)
+                                     http=limited_protocol(), timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -109,3 +112,16 @@ def base_config_dict(targets: dict[str, dict[str, Any]], routes: dict[str, dict[
         "targets": full_targets, "routes": full_routes, "tenants": full_tenants,
         "classifications": classifications,
     }
+
+
+#: The scrape token tests use to read /metrics and the /readyz details on the main port.
+TEST_SCRAPE_TOKEN = "test-scrape-token-0123456789"
+#: Headers carrying :data:`TEST_SCRAPE_TOKEN`.
+OPS_HEADERS = {"authorization": f"Bearer {TEST_SCRAPE_TOKEN}"}
+
+
+def ops_for_tests() -> Any:
+    """Ops settings for in-process tests: no metrics port, :data:`TEST_SCRAPE_TOKEN`."""
+    from skyrelay.gateway.server.ops import OpsSettings
+
+    return OpsSettings(metrics_port=None, scrape_token=TEST_SCRAPE_TOKEN)

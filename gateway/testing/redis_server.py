@@ -63,6 +63,27 @@ class RedisServer:
         self.stop()
         raise RuntimeError("redis-server did not start")
 
+    def get_int(self, key: str) -> int:
+        """The integer stored at ``key`` (0 when absent), read with a fresh connection."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            value = client.get(key)
+        finally:
+            client.close()
+        return int(value or 0)  # type: ignore[arg-type]
+
+    def ttl(self, key: str) -> int:
+        """Seconds until ``key`` expires (-1: never, -2: absent)."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return int(client.ttl(key))  # type: ignore[arg-type]
+        finally:
+            client.close()
+
     def stop(self) -> None:
         """Terminate the process and wait for it (idempotent)."""
         if self.proc is not None:

@@ -64,6 +64,7 @@ FAULTS = {
     "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
     "content_filter": "HTTP 400 in Azure's exact content-filter shape (arg 'slow': in 2 writes)",
     "stream_error": "stream: arg chunks (default 1) then an in-stream error event",
+    "long_event": "stream: arg 8 KiB data lines (default 4000) never ended by a blank line",
 }
 
 #: Azure's answer to a prompt its content filter blocks (shape as documented by Microsoft).
@@ -129,8 +130,16 @@ class OpenAIUpstream:
 
     def __init__(self, *, reply: str = "Hello from the upstream", api_key: str | None = None,
                  bearer_token: str | None = None, max_lifetime: float = 120.0,
-                 max_requests: int = 10_000, dimensions: int = 8, port: int = 0) -> None:
+                 max_requests: int = 10_000, dimensions: int = 8,
+                 chunk_delay: float = 0.0, usage: dict[str, Any] | None = None,
+                 port: int = 0) -> None:
         self.reply = reply
+        #: seconds between two stream chunks (lets a client leave mid-stream)
+        self.chunk_delay = chunk_delay
+        #: the usage figures to report instead of the counted ones (tests of bad upstreams)
+        self.usage = usage
+        #: requests whose client (the gateway) went away while this server was still working
+        self.abandoned = 0
         self.api_key = api_key
         self.bearer_token = bearer_token
         self.max_lifetime = max_lifetime
@@ -244,11 +253,22 @@ class OpenAIUpstream:
 
     # --- requests -----------------------------------------------------------------------
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but no longer than until the server stops."""
+    async def _sleep(self, seconds: float, request: web.Request | None = None) -> None:
+        """Sleep, but no longer than until the server stops (or ``request``'s client left,
+        which is counted in :attr:`abandoned`)."""
         assert self._stop is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+        if request is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
+            return
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not self._stop.is_set():
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                with self._lock:
+                    self.abandoned += 1
+                return
+            await asyncio.sleep(min(0.02, max(0.0, end - time.monotonic())))
 
     def _next_fault(self, model: str) -> tuple[str, str]:
         with self._lock:
@@ -367,7 +387,7 @@ class OpenAIUpstream:
             await resp.write_eof()
             return resp
         if name == "delay":
-            await self._sleep(float(arg or 1))
+            await self._sleep(float(arg or 1), request)
             return None
         if name == "reset_before_headers":
             _reset(request)
@@ -391,6 +411,17 @@ class OpenAIUpstream:
         if name == "invalid_json" and not stream:
             return web.Response(body=b'{"id": "chatcmpl-x", "choices": [', status=200,
                                 content_type="application/json")
+        if name == "long_event" and stream:
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            line = b"data: " + b"x" * 8186 + b"\n"
+            try:
+                for _ in range(int(arg or 4000)):
+                    await resp.write(line)
+                await resp.write_eof()
+            except (ConnectionResetError, RuntimeError):
+                pass  # the gateway gave up on the stream: that is the point
+            return resp
         if name == "invalid_sse":
             resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
             await resp.prepare(request)
@@ -403,12 +434,14 @@ class OpenAIUpstream:
         prompt = sum(_words(m.get("content")) for m in body.get("messages", [])
                      if isinstance(m, dict))
         completion = len(self.reply.split())
+        usage: dict[str, Any] = ({"prompt_tokens": prompt, "completion_tokens": completion,
+                                  "total_tokens": prompt + completion}
+                                 if self.usage is None else dict(self.usage))
         return {"id": "chatcmpl-upstream", "object": "chat.completion",
                 "created": int(time.time()), "model": model,
                 "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                              "message": {"role": "assistant", "content": self.reply}}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                          "total_tokens": prompt + completion}}
+                "usage": usage}
 
     def _embeddings(self, body: dict[str, Any], model: str) -> web.Response:
         inputs = body.get("input")
@@ -448,6 +481,10 @@ class OpenAIUpstream:
         for i, chunk in enumerate(chunks):
             if limit is not None and i == limit:
                 break
+            if self.chunk_delay and i:
+                await self._sleep(self.chunk_delay, request)
+                if request.transport is None or request.transport.is_closing():
+                    return resp
             await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
         if fault == "cut_stream":
             _reset(request)

@@ -23,6 +23,7 @@ from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.openapi import openapi_document
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.serve import build_app
+from skyrelay.gateway.testing.harness import OPS_HEADERS, ops_for_tests
 
 KEYS = {"INT_KEY": "sk-int-0123456789", "EU_KEY": "sk-eu-abcdef", "PUB_KEY": "sk-pub-xyz"}
 EU = ["aws:eu-central-1"]
@@ -227,11 +228,11 @@ def test_readyz_reports_unreachable_upstreams_without_crashing(run_server):
     dead = free_port()  # nothing listens here
     app = build_app(config(f"http://127.0.0.1:{dead}/v1"),
                     providers=FakeRegistry(FakeProvider({})), environ=KEYS,
-                    probe_interval=60, probe_timeout=1)
+                    probe_interval=60, probe_timeout=1, ops=ops_for_tests())
     server = run_server(app)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        ready = httpx.get(server.url + "/readyz")
+        ready = httpx.get(server.url + "/readyz", headers=OPS_HEADERS)
         if ready.json()["upstreams"]["us"]["reachable"] is False:
             break
         time.sleep(0.05)
@@ -258,11 +259,11 @@ def test_readyz_ready_when_upstreams_answer(run_server):
         port = listener.getsockname()[1]
         app = build_app(config(f"http://127.0.0.1:{port}/v1"),
                         providers=FakeRegistry(FakeProvider({})), environ=KEYS,
-                        probe_interval=60, probe_timeout=1)
+                        probe_interval=60, probe_timeout=1, ops=ops_for_tests())
         server = run_server(app)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            ready = httpx.get(server.url + "/readyz")
+            ready = httpx.get(server.url + "/readyz", headers=OPS_HEADERS)
             if ready.status_code == 200:
                 break
             time.sleep(0.05)

@@ -6,6 +6,7 @@ gateway must start anyway, say so in /readyz, and stop gracefully, closing its c
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,9 +24,11 @@ def test_serve_default_spec_starts_reports_unreachable_upstreams_and_stops(tmp_p
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
+        metrics_port = free_port()
+        env = {**os.environ, "SKYRELAY_METRICS_PORT": str(metrics_port)}
         proc = subprocess.Popen([CLI, "gateway", "serve", "--spec", "examples/platform.yaml",
                                  "--port", str(port)], cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, env=env)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -38,9 +41,11 @@ def test_serve_default_spec_starts_reports_unreachable_upstreams_and_stops(tmp_p
                     time.sleep(0.1)
             else:
                 raise AssertionError("gateway did not come up:\n" + log.read_text())
+            public = httpx.get(url + "/readyz", timeout=5)
+            assert public.json() == {"status": "not_ready"}  # details: metrics port only
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                ready = httpx.get(url + "/readyz", timeout=5)
+                ready = httpx.get(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5)
                 if all(u["reachable"] is False for u in ready.json()["upstreams"].values()):
                     break
                 time.sleep(0.2)

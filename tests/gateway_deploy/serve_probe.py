@@ -3,12 +3,14 @@
 Run by test_gateway_deploy_image.py, directly or inside a network namespace with only a
 loopback interface. Usage: ``python serve_probe.py SKYRELAY_CLI PORT CWD``; the config JSON
 is in the environment variable ``SKYRELAY_GATEWAY_CONFIG``. Prints one JSON object: the
-/healthz status, the /readyz status and body, and the server's exit code after SIGTERM.
+/healthz status, the /readyz status and body (public, and the details from the metrics port
+``SKYRELAY_METRICS_PORT``), and the server's exit code after SIGTERM.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -45,7 +47,10 @@ def main() -> int:
         if "healthz" in result:
             status, body = get(base + "/readyz")
             result["readyz"] = status
-            result["readyz_body"] = json.loads(body)
+            result["readyz_public"] = json.loads(body)  # the status only, on the main port
+            # the details are on the metrics port (127.0.0.1 inside the task)
+            ops = f"http://127.0.0.1:{os.environ['SKYRELAY_METRICS_PORT']}"
+            result["readyz_body"] = json.loads(get(ops + "/readyz")[1])
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

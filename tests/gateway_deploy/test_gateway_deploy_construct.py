@@ -90,7 +90,10 @@ def test_without_shared_state_there_is_no_cache_and_no_redis_setting(alone: dict
     assert cfn.resources(template, "AWS::ElastiCache::ReplicationGroup") == {}
     _, task = cfn.only(template, "AWS::ECS::TaskDefinition")
     (container,) = task["Properties"]["ContainerDefinitions"]
-    assert "Environment" not in container
+    # no Redis setting; the one plain value is the drain window, set with the stop timeout
+    assert container["Environment"] == [{"Name": "SKYRELAY_DRAIN_SECONDS",
+                                         "Value": str(container["StopTimeout"] - 10)}]
+    assert 60 <= container["StopTimeout"] <= 120
     assert [s["Name"] for s in container["Secrets"]] == ["SKYRELAY_GATEWAY_CONFIG"]
 
 

@@ -128,6 +128,7 @@ def _free_port() -> int:
 def _probe(config: str, cwd: Path, wrapper: list[str]) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYRELAY_")}
     env[CONFIG_ENV] = config
+    env["SKYRELAY_METRICS_PORT"] = str(_free_port())
     probe = Path(__file__).with_name("serve_probe.py")
     command = [*wrapper, sys.executable, "-P", str(probe), str(BIN / "skyrelay"),
                str(_free_port()), str(cwd)]
@@ -149,6 +150,7 @@ def _check_started(result: dict[str, Any]) -> None:
     # It runs on the deployed config (name and every route), and says what it cannot reach.
     assert body["config"] == {"name": "acme-ai", "routes": 5, "targets": 8}, body
     assert result["readyz"] == 503 and body["status"] == "not_ready"
+    assert result["readyz_public"] == {"status": "not_ready"}  # nothing more on the main port
     # SIGTERM (what ECS sends) stops it gracefully; uvicorn then exits by that signal.
     assert result["exit_code"] in (0, -signal.SIGTERM), result["log"]
     assert "Application shutdown complete" in result["log"]

@@ -170,9 +170,11 @@ def test_the_task_takes_config_and_secrets_from_stores_not_plain_values(
                                                str(SPEC.gateway.memory_mib))
     (container,) = props["ContainerDefinitions"]
     assert container["ReadonlyRootFilesystem"] is True
-    plain = {e["Name"] for e in container.get("Environment", [])}
-    assert plain == {"SKYRELAY_REDIS_URL"}  # host and port only
-    assert cfn.render(container["Environment"][0]["Value"]).startswith("rediss://")
+    plain = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+    assert set(plain) == {"SKYRELAY_REDIS_URL", "SKYRELAY_DRAIN_SECONDS"}
+    assert cfn.render(plain["SKYRELAY_REDIS_URL"]).startswith("rediss://")  # host and port
+    # the drain window follows the task's stop timeout, leaving 10 s for records and flush
+    assert int(plain["SKYRELAY_DRAIN_SECONDS"]) == container["StopTimeout"] - 10
     injected = {s["Name"]: cfn.render(s["ValueFrom"]) for s in container["Secrets"]}
     assert ":ssm:" in injected["SKYRELAY_GATEWAY_CONFIG"]
     wanted = {*reference_secrets(SPEC), "AZURE_TENANT_ID", "AZURE_CLIENT_ID",

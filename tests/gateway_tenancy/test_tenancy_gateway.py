@@ -21,7 +21,7 @@ from skyrelay.gateway.serve import build_app
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
 from skyrelay.gateway.tenancy.keys import HashedKeys, new_key
 from skyrelay.gateway.tenancy.state import RedisState
-from skyrelay.gateway.testing.harness import ServerThread, base_config
+from skyrelay.gateway.testing.harness import OPS_HEADERS, ServerThread, base_config, ops_for_tests
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
 
 MSG = [{"role": "user", "content": "hello there"}]
@@ -41,7 +41,8 @@ def stack(redis_server: Any) -> Iterator[dict[str, Any]]:
         meter = Meter(stream=out)
         hooks = TenancyHooks(RedisState(redis_server.url), meter)
         app = build_app(cfg, providers=ProviderRegistry(cfg, environ={}), probe_interval=0,
-                        authenticator=HashedKeys(cfg, environ={"T1_KEY": stored}), hooks=hooks)
+                        authenticator=HashedKeys(cfg, environ={"T1_KEY": stored}), hooks=hooks,
+                        ops=ops_for_tests())
         server = ServerThread(app).start()
         try:
             yield {"key": key, "stored": stored, "url": server.url, "out": out, "meter": meter,
@@ -85,7 +86,7 @@ def test_records_limits_and_no_key_leaks(stack: dict[str, Any],
     assert outcomes.count("success") == 4 and outcomes.count("error") == 1
     assert outcomes.count("refused") == 1
     assert all(r["Tenant"] == "t1" for r in records)
-    metrics = httpx.get(stack["url"] + "/metrics").text
+    metrics = httpx.get(stack["url"] + "/metrics", headers=OPS_HEADERS).text
     assert ('skyrelay_requests_total{outcome="success",route="chat",target="compat",'
             'tenant="t1"} 4.0') in metrics
     for text in (stack["out"].getvalue().decode(), metrics, limited.text, bad.text,
@@ -101,12 +102,13 @@ def test_redis_away_fails_closed_then_recovers(stack: dict[str, Any]) -> None:
         client.chat.completions.create(model="chat", messages=MSG)
     assert info.value.status_code == 503
     assert info.value.body["code"] == "state_unavailable"  # type: ignore[index]
-    ready = httpx.get(stack["url"] + "/readyz")
+    ready = httpx.get(stack["url"] + "/readyz", headers=OPS_HEADERS)
     assert ready.status_code == 503 and ready.json()["state_store"] == "unreachable"
     hits_before = sum(stack["upstream"].hits.values())
     stack["redis"].start()
     for _ in range(50):
-        if httpx.get(stack["url"] + "/readyz").json().get("state_store") == "ok":
+        ready = httpx.get(stack["url"] + "/readyz", headers=OPS_HEADERS)
+        if ready.json().get("state_store") == "ok":
             break
         time.sleep(0.1)
     assert client.chat.completions.create(model="chat", messages=MSG).choices

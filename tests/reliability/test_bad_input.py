@@ -591,7 +591,8 @@ def test_wire_level_header_tricks_are_refused_without_injection(gw: Gateway,
 
 def test_request_id_is_echoed_only_when_it_is_safe(gw: Gateway) -> None:
     good = post(gw, chat_body(), headers={"x-request-id": "client-id_42"})
-    assert good.headers["x-request-id"] == "client-id_42"
+    assert good.headers["x-client-request-id"] == "client-id_42"  # echoed apart
+    assert OWN_ID.match(good.headers["x-request-id"])  # the record's id is the gateway's
     for unsafe in (b"abc%0d%0aSet-Cookie:%20evil=1", b"abc def", b"caf\xe9", b"a" * 129,
                    b"../../etc/passwd", b"{\"a\":1}", b"id\tevil"):
         raw, closed = exchange(gw.port, wire(b"X-Request-Id: " + unsafe + b"\r\n",
@@ -600,9 +601,12 @@ def test_request_id_is_echoed_only_when_it_is_safe(gw: Gateway) -> None:
         _, headers, _ = parse_response(raw)
         ids = [v for k, v in headers if k == "x-request-id"]
         assert len(ids) == 1 and OWN_ID.match(ids[0]), (unsafe, ids)
+        assert not [v for k, v in headers if k == "x-client-request-id"], unsafe
     # what the meter recorded carries only the gateway's own ids: no log-line injection
-    records = _records(gw, lambda rs: any(r["RequestId"] == "client-id_42" for r in rs))
+    records = _records(gw, lambda rs: any(r["ClientRequestId"] == "client-id_42" for r in rs))
+    assert any(r["RequestId"] == good.headers["x-request-id"] for r in records)
     assert not any("evil" in r["RequestId"] or "\n" in r["RequestId"] for r in records)
+    assert not any("evil" in (r["ClientRequestId"] or "") for r in records)
 
 
 @pytest.mark.parametrize("size", [64 * 1024, 1024 * 1024])
@@ -666,8 +670,9 @@ def test_afterwards_the_server_serves_and_nothing_leaked_into_the_records(gw: Ga
                         headers={"authorization": f"Bearer {gw.key}",
                                  "x-request-id": "last-one"})
     assert stream.status_code == 200 and stream.text.rstrip().endswith("data: [DONE]")
-    records = _records(gw, lambda rs: any(r["RequestId"] == "last-one" for r in rs))
-    assert any(r["RequestId"] == "last-one" for r in records)
+    records = _records(gw, lambda rs: any(r["ClientRequestId"] == "last-one" for r in rs))
+    assert any(r["ClientRequestId"] == "last-one"
+               and r["RequestId"] == stream.headers["x-request-id"] for r in records)
     emf = gw.out.getvalue().decode()
     for secret in (gw.key, gw.stored, gw.eu_key, gw.eu_stored, UPSTREAM_KEY):
         assert secret not in emf

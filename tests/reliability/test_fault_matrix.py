@@ -89,6 +89,8 @@ AZURE_STREAM_ONLY = [
     ("cut_stream:1", CONNECTION, True),
     ("stream_error:1", SERVER, True),
     ("invalid_json:1", PROTOCOL, True),
+    # 1,100 data lines of 8 KiB without a blank line: one 8.8 MB event, over the 8 MiB cap
+    ("long_event:1100", PROTOCOL, True),
     # After the role chunk and a word the client has bytes: an SSE error, no [DONE].
     ("stall:3", MIDSTREAM, False),
     ("cut_stream:3", MIDSTREAM, False),

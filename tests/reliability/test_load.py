@@ -173,14 +173,15 @@ def test_load_with_failing_upstreams_loses_nothing(
 
     counts = report.counts
     records = [json.loads(line) for line in gateway.stdout_path.read_bytes().splitlines()]
-    ids = [r["RequestId"] for r in records]
+    ids = [r["ClientRequestId"] for r in records]  # the client's ids, recorded apart
+    own_ids = [r["RequestId"] for r in records]  # the gateway's own: unique
     upstream_hits = (oai.hits["/openai/deployments/dep-a/chat/completions"]
                      + oai.hits["/v1/chat/completions"] + sum(bedrock.hits.values()))
     attempts = sum(r["Attempts"] for r in records)
     capped = [r for r in records if r["Tenant"] == "capped"]
     spent = _spent(redis_server.url, "capped")
     summary = {"requests": REQUESTS, "concurrency": CONCURRENCY, **counts,
-               "records": len(records), "unique_record_ids": len(set(ids)),
+               "records": len(records), "unique_record_ids": len(set(own_ids)),
                "upstream_hits": upstream_hits, "record_attempts": attempts,
                "errors_by_code": dict(report.by_code()),
                "admitted": sum(1 for r in records if r["Outcome"] != "refused"),
@@ -199,6 +200,7 @@ def test_load_with_failing_upstreams_loses_nothing(
     assert counts["http_error"] + counts["stream_error"] > 0  # the faults did bite
     # exactly one usage record per request, matched by id, and nothing sent unaccounted
     assert sorted(ids) == sorted(f"load-{i}" for i in range(REQUESTS))
+    assert len(set(own_ids)) == REQUESTS
     assert attempts == upstream_hits
     # the budget: some of the capped tenant's requests were refused, spend stayed within it
     assert summary["capped_admitted"] > 0 and summary["capped_refused"] > 0

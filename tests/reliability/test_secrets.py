@@ -62,10 +62,12 @@ from skyrelay.gateway.tenancy.keys import HashedKeys, new_key, parse_stored
 from skyrelay.gateway.tenancy.wiring import build_hooks
 from skyrelay.gateway.testing.bedrock_upstream import BedrockUpstream
 from skyrelay.gateway.testing.harness import (
+    OPS_HEADERS,
     ServerThread,
     base_config,
     base_config_dict,
     free_port,
+    ops_for_tests,
 )
 from skyrelay.gateway.testing.redis_server import RedisServer
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
@@ -748,7 +750,7 @@ def _drive(url: str, s: Secrets, azure: OpenAIUpstream, bedrock: BedrockUpstream
             return r
 
         for path in ("/healthz", "/readyz", "/openapi.json", "/metrics"):
-            seen.responses[f"GET {path} (start)"] = http.get(path)
+            seen.responses[f"GET {path} (start)"] = http.get(path, headers=OPS_HEADERS)
         seen.responses["models t1"] = http.get("/v1/models", headers=t1)
         seen.responses["models t2"] = http.get("/v1/models", headers=t2)
         assert seen.responses["models t2"].status_code == 200
@@ -807,7 +809,7 @@ def _drive(url: str, s: Secrets, azure: OpenAIUpstream, bedrock: BedrockUpstream
         away = post("redis away", "chat", t1)
         assert away.status_code == 503 and away.json()["error"]["code"] == "state_unavailable"
         for path in ("/healthz", "/readyz", "/openapi.json", "/metrics"):
-            seen.responses[f"GET {path} (end)"] = http.get(path)
+            seen.responses[f"GET {path} (end)"] = http.get(path, headers=OPS_HEADERS)
         assert seen.responses["GET /readyz (end)"].json()["state_store"] == "unreachable"
     return seen
 
@@ -871,7 +873,8 @@ def test_gateway_leaks_no_secret_and_sends_each_upstream_its_own(
                 disable_instance_discovery=True, connection_verify=str(ca_file)))
             hooks = build_hooks(os.environ, meter=Meter(stream=out))
             app = build_app(cfg, providers=ProviderRegistry(cfg, tokens=tokens),
-                            probe_interval=0, authenticator=HashedKeys(cfg), hooks=hooks)
+                            probe_interval=0, authenticator=HashedKeys(cfg), hooks=hooks,
+                            ops=ops_for_tests())
             server = ServerThread(app).start()
             try:
                 seen = _drive(server.url, s, azure, bedrock, redis)
