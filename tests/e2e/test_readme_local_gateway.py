@@ -62,7 +62,10 @@ def test_the_local_gateway_walkthrough(tmp_path: Path) -> None:
                                            timeout=60).stdout)
         gateway = subprocess.Popen(
             [BIN / "skyrelay", "gateway", "serve", "--spec", spec.name, "--port",
-             str(gateway_port)], cwd=tmp_path, env={**env, "SKYRELAY_KEY_DEV": issued["hash"]},
+             str(gateway_port)], cwd=tmp_path,
+            # Its own metrics port: the default (9464) may be another test gateway's.
+            env={**env, "SKYRELAY_KEY_DEV": issued["hash"],
+                 "SKYRELAY_METRICS_PORT": str(_free_port())},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_healthy(f"http://127.0.0.1:{gateway_port}/healthz", gateway)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{gateway_port}/v1",
