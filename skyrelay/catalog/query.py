@@ -109,9 +109,10 @@ class Catalog:
                 return Placement("profile", model, profile)
             return Placement("wrong_source", model, profile, self.profiles_for(model.id, region),
                              offered_in=profile.sources)
-        model = self.bedrock_models.get(model_id)
-        if model is None:
+        found = self.bedrock_models.get(model_id)
+        if found is None:
             return Placement("unknown_model", closest=self.closest_bedrock_ids(model_id))
+        model = found
         profiles = self.profiles_for(model.id, region)
         avail = model.availability.get(region)
         on_demand_in = tuple(sorted(r for r, a in model.availability.items() if a.on_demand))

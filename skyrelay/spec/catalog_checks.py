@@ -65,7 +65,8 @@ def _bedrock_model(spec: Spec, cat: Catalog, region: str, i: int,
                f"{', '.join(p.offered_in)}){fix}", True)
     elif p.status == "not_offered":
         near = _ids_in_region(cat, region, mid)
-        where = f"on demand in: {', '.join(p.offered_in)}" if p.offered_in else "no on-demand region"
+        where = (f"on demand in: {', '.join(p.offered_in)}" if p.offered_in
+                 else "no on-demand region")
         hint = f"; closest ids offered in {region}: {', '.join(near)}" if near else ""
         yield ((*at, "model_id"),
                f"{mid} is not offered in {region} ({asof}; {where}){hint}", True)

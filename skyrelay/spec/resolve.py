@@ -19,6 +19,7 @@ from typing import Any
 
 from skyrelay import regions
 from skyrelay.catalog import load_catalog
+from skyrelay.catalog.schema import CatalogPrice
 from skyrelay.spec.models import (
     AzureTarget,
     BedrockTarget,
@@ -53,6 +54,13 @@ class ResolvedTarget:
 _NO_PRICE = Price(input_per_million=0.0, output_per_million=0.0)
 
 
+def _catalog_price(price: CatalogPrice | None) -> Price | None:
+    if price is None:
+        return None
+    return Price(input_per_million=price.input_per_million,
+                 output_per_million=price.output_per_million)
+
+
 def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
     """Every model the spec declares, keyed by the target key a route uses."""
     out: dict[str, ResolvedTarget] = {}
@@ -62,9 +70,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
             for m in cfg.bedrock_models:
                 key = f"bedrock:{region}/{m.name}"
                 known = catalog.bedrock_model(m.model_id)
-                price = m.price or (known.price and Price(
-                    input_per_million=known.price.input_per_million,
-                    output_per_million=known.price.output_per_million))
+                price = m.price or _catalog_price(known.price if known else None)
                 out[key] = ResolvedTarget(
                     key=key, cloud="bedrock", kind=m.kind, region=region, model=m.model_id,
                     price=price or _NO_PRICE, priced=price is not None,
@@ -79,9 +85,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
             for d in acct.deployments:
                 key = f"azure:{acct.name}/{d.name}"
                 version = catalog.azure_model(d.model, d.version)
-                price = d.price or (version and version.price and Price(
-                    input_per_million=version.price.input_per_million,
-                    output_per_million=version.price.output_per_million))
+                price = d.price or _catalog_price(version.price if version else None)
                 out[key] = ResolvedTarget(
                     key=key, cloud="azure", kind=d.kind, region=acct.location, model=d.name,
                     price=price or _NO_PRICE, priced=price is not None,
