@@ -36,6 +36,10 @@ def _unknown(spec: Spec, text: str) -> tuple[str, bool]:
             spec.strict_catalog)
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 def _ids_in_region(cat: Catalog, region: str, like: str) -> list[str]:
     """Ids callable from ``region`` (on demand or by profile), closest to ``like`` first."""
     import difflib
@@ -72,7 +76,8 @@ def _bedrock_model(spec: Spec, cat: Catalog, region: str, i: int,
                f"{mid} is not offered in {region} ({asof}; {where}){hint}", True)
     elif p.status == "unknown_model":
         closest = f"; closest known ids: {', '.join(p.closest)}" if p.closest else ""
-        msg, err = _unknown(spec, f"{mid} is not in the model catalog ({asof}){closest}")
+        msg, err = _unknown(spec, f"{mid} is not in the model catalog (as of "
+                                  f"{cat.bedrock_as_of}){closest}")
         yield (*at, "model_id"), msg, err
     elif p.status == "unknown_region":
         msg, err = _unknown(spec, f"the {asof} does not know whether {mid} is "
@@ -80,7 +85,7 @@ def _bedrock_model(spec: Spec, cat: Catalog, region: str, i: int,
         yield (*at, "model_id"), msg, err
     model = p.model
     if model is not None and model.kind != m.kind:
-        yield ((*at, "kind"), f"{mid} is a {model.kind} model by the catalog; set kind: "
+        yield ((*at, "kind"), f"{mid} is {_a(model.kind)} model by the catalog; set kind: "
                               f"{model.kind}", True)
     if m.price is None and (model is None or model.price is None):
         yield ((*at, "price"),
@@ -95,10 +100,12 @@ def _offer(cat: Catalog, known: AzureModel, acct: AzureAccount, dep: AzureDeploy
     if status == "not_offered":
         here = sorted(s for s, o in known.offers.items() if acct.location in o.locations)
         there = sorted(known.offers[dep.sku].locations)
+        elsewhere = (f"in {acct.location} it is offered as: {', '.join(here)}" if here else
+                     f"in {acct.location} the catalog has it in no deployment type")
         yield ((*at, "sku"),
                f"{what} is not offered as {dep.sku} in {acct.location} (catalog as of "
-               f"{cat.azure_as_of}); in {acct.location} it is offered as: "
-               f"{', '.join(here) or 'nothing'}; as {dep.sku} in: {', '.join(there)}", True)
+               f"{cat.azure_as_of}); {elsewhere}; as {dep.sku} it is offered in: "
+               f"{', '.join(there)}", True)
     elif status == "unknown":
         msg, err = _unknown(spec, f"the catalog (as of {cat.azure_as_of}) does not know "
                                   f"whether {what} is offered as {dep.sku} in {acct.location}")
@@ -146,7 +153,7 @@ def _azure_deployment(spec: Spec, cat: Catalog, i: int, acct: AzureAccount, j: i
         yield from _offer(cat, known, acct, dep, at, spec)
         yield from _lifecycle(known, dep, at, today)
         if known.kind != dep.kind:
-            yield ((*at, "kind"), f"{dep.model} is a {known.kind} model by the catalog; set "
+            yield ((*at, "kind"), f"{dep.model} is {_a(known.kind)} model by the catalog; set "
                                   f"kind: {known.kind}", True)
     if dep.price is None and (known is None or known.price is None):
         yield ((*at, "price"),
