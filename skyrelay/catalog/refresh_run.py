@@ -40,7 +40,7 @@ class RefreshInputs:
     bedrock_client: Callable[[str], Any] | None = None
     azure_credential: Any = None
     azure_base_url: str = MANAGEMENT_URL
-    ask_aws: bool = True
+    ask_aws: bool = False
 
 
 @dataclass

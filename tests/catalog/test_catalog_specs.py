@@ -77,8 +77,8 @@ def test_validate_cli_prints_errors_with_lines_and_warnings() -> None:
     out = result.output
     assert f"platform-2026-11.yaml:36: aws.regions.eu-central-1.bedrock_models[1].model_id: " \
            f"{NOVA}" in out
-    assert f"platform-2026-11.yaml:66: azure.accounts[0].deployments[0].version: " in out
-    assert f"platform-2026-11.yaml:73: azure.accounts[0].deployments[1].version: " in out
+    assert "platform-2026-11.yaml:66: azure.accounts[0].deployments[0].version: " in out
+    assert "platform-2026-11.yaml:73: azure.accounts[0].deployments[1].version: " in out
     assert "warning: " in out and "openai.gpt-oss-120b-1:0" in out
 
 
