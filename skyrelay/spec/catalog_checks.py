@@ -69,7 +69,10 @@ def _bedrock_model(spec: Spec, cat: Catalog, region: str, i: int,
                f"{', '.join(p.offered_in)}){fix}", True)
     elif p.status == "not_offered":
         near = _ids_in_region(cat, region, mid)
+        elsewhere = sorted({r for pr in cat.profiles.values() if pr.model == mid
+                            for r in pr.sources})
         where = (f"on demand in: {', '.join(p.offered_in)}" if p.offered_in
+                 else f"through a profile from: {', '.join(elsewhere)}" if elsewhere
                  else "no on-demand region")
         hint = f"; closest ids offered in {region}: {', '.join(near)}" if near else ""
         yield ((*at, "model_id"),

@@ -34,3 +34,14 @@ def test_config_without_capabilities_still_loads() -> None:
         del t["capabilities"]
     gw = GatewayConfig.from_dict(cfg)
     assert all(t.supports("tool_use") is None for t in gw.targets.values())
+
+
+def test_the_gateway_never_imports_the_catalog() -> None:
+    # Capabilities reach the gateway only through its config (DESIGN: the gateway reads the
+    # derived config, never the catalog package at request time).
+    gateway = ROOT / "gateway"
+    offenders = [p for p in gateway.rglob("*.py")
+                 if "skyrelay.catalog" in p.read_text() or "from skyrelay import catalog"
+                 in p.read_text()]
+    assert offenders == []
+    assert any(gateway.rglob("*.py"))
