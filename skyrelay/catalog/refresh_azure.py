@@ -124,9 +124,11 @@ def merge_azure(old: dict[str, Any], snap: AzureSnapshot, today: dt.date) -> dic
                                             "kind": rec["kind"], **_fact(today)})
     for key, rec in models.items():
         offers: dict[str, dict[str, Any]] = {}
-        for o in rec.get("offers", []):
+        for o in rec.get("offers", []):  # one block per source page: merge per SKU
             rest = [loc for loc in o["locations"] if loc not in answered]
-            if rest:
+            if rest and o["sku"] in offers:
+                offers[o["sku"]]["locations"] = sorted({*offers[o["sku"]]["locations"], *rest})
+            elif rest:
                 offers[o["sku"]] = {**o, "locations": rest}
         api = snap.models.get(key, {"offers": {}, "retirement": None})
         for sku, locs in api["offers"].items():

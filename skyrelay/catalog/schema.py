@@ -281,8 +281,12 @@ def read_azure(file: str, data: Mapping[str, Any], regions: frozenset[str]
         offers = {}
         for j, o in enumerate(rec.get("offers") or ()):
             w = f"{where}.offers[{j}]"
-            offers[o["sku"]] = AzureOffer(o["sku"], frozenset(r.region_list(o["locations"], w)),
-                                          r.fact(o, w))
+            locs = frozenset(r.region_list(o["locations"], w))
+            fact = r.fact(o, w)
+            if o["sku"] in offers:  # one block per source page: the same SKU, more locations
+                prev = offers[o["sku"]]
+                locs, fact = prev.locations | locs, prev.fact
+            offers[o["sku"]] = AzureOffer(o["sku"], locs, fact)
         life = rec.get("lifecycle")
         lifecycle = None
         if life:

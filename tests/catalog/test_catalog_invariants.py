@@ -94,7 +94,8 @@ def test_lifecycle_states() -> None:
     assert m is not None and m.lifecycle is not None
     assert m.lifecycle.state(dt.date(2025, 11, 19)) == "active"
     assert m.lifecycle.state(dt.date(2025, 11, 20)) == "deprecated"
-    assert m.lifecycle.state(dt.date(2026, 6, 5)) == "retired"
+    assert m.lifecycle.state(dt.date(2026, 9, 30)) == "deprecated"
+    assert m.lifecycle.state(dt.date(2026, 10, 1)) == "retired"
     # "No earlier than" is not a retirement date: never reported as retired.
     emb = CAT.azure_model("text-embedding-3-large", "1")
     assert emb is not None and emb.lifecycle is not None and emb.lifecycle.not_before

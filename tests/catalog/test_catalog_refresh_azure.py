@@ -55,7 +55,9 @@ PAGES = {
                                                    "version": "1"}}],
         "nextLink": "PAGE2"},
     ("swedencentral", "2"): {"value": [
-        _model("gpt-5.2", "2025-12-11", ["GlobalStandard"], inference_end="2027-05-12T00:00:00Z"),
+        # A version the catalog has never seen (the fake's own, not a real release).
+        _model("gpt-test-next", "2026-11-30", ["GlobalStandard"],
+               inference_end="2027-05-12T00:00:00Z"),
         _model("text-embedding-3-large", "1", ["Standard", "GlobalStandard"], embeddings=True)]},
 }
 
@@ -129,11 +131,11 @@ def test_refresh_reads_every_page_and_keeps_a_refusing_location(
     assert "Bedrock skipped: no AWS credentials" in result.notes
     # A model version new to the catalog, from page 2, with the API's retirement date.
     gpt52 = next(m for m in result.azure["models"]
-                 if (m["name"], str(m["version"])) == ("gpt-5.2", "2025-12-11"))
+                 if (m["name"], str(m["version"])) == ("gpt-test-next", "2026-11-30"))
     assert gpt52["offers"] == [{"sku": "GlobalStandard", "locations": ["swedencentral"],
                                 "source": "api-azure-models-list", "checked": "2026-12-02"}]
     assert str(gpt52["lifecycle"]["retirement"]) == "2027-05-12"
-    assert "azure gpt-5.2 2025-12-11: GlobalStandard in swedencentral" in result.added
+    assert "azure gpt-test-next 2026-11-30: GlobalStandard in swedencentral" in result.added
     # swedencentral stopped listing gpt-4o 2024-11-20 (retired): its offers there are gone,
     # westeurope (refused) keeps its facts.
     assert "azure gpt-4o 2024-11-20: GlobalStandard in swedencentral" in result.removed

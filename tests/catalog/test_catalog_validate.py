@@ -64,15 +64,21 @@ def test_lifecycle_is_judged_on_the_given_day() -> None:
     after: list[SpecIssue] = []
     with pytest.raises(SpecError) as info:
         load_spec(fixture, warnings=after, today=dt.date(2026, 8, 7))
-    deprecated = [w for w in after if "is deprecated since 2026-08-07" in w.message]
-    assert len(deprecated) == 2 and not any("deprecated" in w.message for w in before)
-    # gpt-4o 2024-11-20 retires on 2026-06-05: before that day it was only deprecated.
+    deprecated = [w for w in after if "gpt-5-mini 2025-08-07 is deprecated since 2026-08-07"
+                  in w.message]
+    assert len(deprecated) == 2
+    assert not any("gpt-5-mini 2025-08-07 is deprecated" in w.message for w in before)
+    # gpt-4o 2024-11-20 retires on 2026-10-01: before that day it was only deprecated.
     early: list[SpecIssue] = []
     with pytest.raises(SpecError) as early_info:
-        load_spec(fixture, warnings=early, today=dt.date(2026, 6, 4))
+        load_spec(fixture, warnings=early, today=dt.date(2026, 9, 30))
     assert not any("retired" in i.message for i in early_info.value.issues)
     assert any("gpt-4o 2024-11-20 is deprecated since 2025-11-20" in w.message for w in early)
-    assert any("was retired on 2026-06-05" in i.message for i in info.value.issues)
+    assert not any("retired" in i.message for i in info.value.issues)  # 2026-08-07: not yet
+    with pytest.raises(SpecError) as late:
+        load_spec(fixture, today=dt.date(2026, 10, 1))
+    assert any("gpt-4o 2024-11-20 was retired on 2026-10-01" in i.message
+               for i in late.value.issues)
 
 
 def test_price_may_come_from_the_catalog(tmp_path: Path) -> None:

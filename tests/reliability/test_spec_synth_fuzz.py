@@ -214,7 +214,9 @@ def catalog_azure_offers(location: str, kind: str) -> list[tuple[str, str, str]]
     today = dt.date.today()
     return sorted((m.name, m.version, sku) for m in cat.azure_models.values()
                   if m.kind == kind and not (m.lifecycle and m.lifecycle.state(today) == "retired")
-                  for sku, o in m.offers.items() if location in o.locations)
+                  for sku, o in m.offers.items() if location in o.locations
+                  and sku in ("Standard", "GlobalStandard", "DataZoneStandard",
+                              "ProvisionedManaged"))
 
 
 @st.composite
