@@ -278,7 +278,7 @@ def read_azure(file: str, data: Mapping[str, Any], regions: frozenset[str]
         where = f"models[{i}] ({rec.get('name')} {rec.get('version')})"
         if rec.get("kind") not in ("chat", "embedding"):
             raise r.fail(where, "kind must be chat or embedding")
-        offers = {}
+        offers: dict[str, AzureOffer] = {}
         for j, o in enumerate(rec.get("offers") or ()):
             w = f"{where}.offers[{j}]"
             locs = frozenset(r.region_list(o["locations"], w))
