@@ -26,7 +26,7 @@ def _run(*args: str) -> Any:
 def test_default_spec_passes_every_rule(synth_dir: Path) -> None:
     result = _run("check", str(DEFAULT_SPEC), "--from", str(synth_dir), "--json")
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)  # stderr carries the catalog warnings
     assert doc["ok"] is True
     results = {r["rule"]: r["result"] for r in doc["rules"]}
     assert "not run" not in results.values() and "fail" not in results.values()
@@ -51,7 +51,7 @@ def test_broken_template_fails_check_naming_rule_and_resource(synth_dir: Path,
     path.write_text(json.dumps(template))
     result = _run("check", str(DEFAULT_SPEC), "--from", str(out), "--json")
     assert result.exit_code == 1
-    row = next(r for r in json.loads(result.output)["rules"] if r["rule"] == "SKY-AWS-004")
+    row = next(r for r in json.loads(result.stdout)["rules"] if r["rule"] == "SKY-AWS-004")
     assert row["result"] == "fail"
     assert [v["resource"] for v in row["violations"]] == [f"acme-ai-us-east-1-bedrock/{bucket}"]
 
@@ -68,7 +68,7 @@ def _eu_data_on(tmp_path: Path, target: dict[str, Any]) -> Path:
 
 
 OFFSHORE = {
-    "us": {"cloud": "bedrock", "region": "us-east-1", "model": "gpt-oss-120b"},
+    "us": {"cloud": "bedrock", "region": "us-east-1", "model": "nova-pro"},
     "global": {"cloud": "azure", "account": "acme-openai-swc", "deployment": "gpt-4o-mini"},
 }
 
