@@ -11,8 +11,12 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
+
+_NO_CAPABILITIES: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,9 @@ class TargetConfig:
     """One upstream model: Bedrock model id in a region, Azure deployment, or compatible model.
 
     ``endpoint`` is the upstream base URL (Bedrock runtime endpoint, Azure account endpoint,
-    or compatible base URL); tests and VPC endpoints override it.
+    or compatible base URL); tests and VPC endpoints override it. ``capabilities`` holds the
+    model catalog's known flags (``tool_use``, ``image_input``, ...; an absent flag is
+    unknown), copied into the derived config so the gateway never reads the catalog.
     """
 
     key: str
@@ -47,6 +53,13 @@ class TargetConfig:
     account: str = ""
     base_model: str = ""
     sku: str = ""
+    capabilities: Mapping[str, Any] = field(default_factory=lambda: _NO_CAPABILITIES,
+                                            hash=False)
+
+    def supports(self, flag: str) -> bool | None:
+        """The catalog's answer for one capability flag; None when it is not known."""
+        value = self.capabilities.get(flag)
+        return value if isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,7 @@ class GatewayConfig:
                 endpoint=t["endpoint"], price=TargetPrice(**t["price"]),
                 processing=frozenset(t["processing"]), account=t.get("account", ""),
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
+                capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
             )
             for key, t in data["targets"].items()
         }

@@ -22,10 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from skyrelay.catalog.cli import catalog
 from skyrelay.extras import MissingExtra, from_import_error, require
 from skyrelay.init_project import init_command
 from skyrelay.project import ProjectError, default_spec
-from skyrelay.spec import Spec, SpecError, load_spec
+from skyrelay.spec import Spec, SpecError, SpecIssue, load_spec
 from skyrelay.views.cost import RouteTraffic, TrafficProfile
 from skyrelay.views.gateway_config import gateway_config
 from skyrelay.views.plan import build_plan
@@ -56,8 +57,12 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 def load_or_exit(spec_path: str | None, as_json: bool = False) -> tuple[Path, Spec]:
     """Load the spec (default from cdk.json) or print every problem and exit 2."""
     path = Path(spec_path) if spec_path else find_default_spec()
+    warnings: list[SpecIssue] = []
     try:
-        return path, load_spec(path)
+        loaded = load_spec(path, warnings=warnings)
+        for warning in warnings:  # the model catalog's findings that do not stop a deploy
+            err_console.print(f"warning: {warning}", highlight=False, markup=False)
+        return path, loaded
     except SpecError as err:
         if as_json:
             click.echo(json.dumps({"valid": False, "spec": str(path),
@@ -66,6 +71,8 @@ def load_or_exit(spec_path: str | None, as_json: bool = False) -> tuple[Path, Sp
             err_console.print(f"[bold red]{path}: {len(err.issues)} problem(s)[/]")
             for issue in err.issues:
                 err_console.print(f"  {issue}", highlight=False, markup=False)
+            for warning in warnings:
+                err_console.print(f"warning: {warning}", highlight=False, markup=False)
         sys.exit(EXIT_INVALID)
 
 
@@ -92,6 +99,9 @@ class _Commands(click.Group):
 @click.version_option(package_name="skyrelay")
 def main() -> None:
     """skyrelay: one platform spec for frontier models on AWS and Azure."""
+
+
+main.add_command(catalog)
 
 
 @main.command()

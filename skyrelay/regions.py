@@ -64,9 +64,10 @@ GEOGRAPHIES: Final[dict[str, str]] = {
     "in": "India", "hk": "Hong Kong", "tw": "Taiwan",
 }
 
-#: Where a Bedrock system-defined cross-region inference profile may route, by id prefix.
-#: Conservative (a superset of any one model's destinations); a model entry in the spec
-#: may narrow it with ``destination_regions``.
+#: Where a Bedrock system-defined cross-region inference profile may route, by id prefix:
+#: only the fallback for profile ids the model catalog does not know (the catalog holds
+#: each known profile's own list). A model entry in the spec may narrow it with
+#: ``destination_regions``.
 BEDROCK_PROFILE_DESTINATIONS: Final[dict[str, tuple[str, ...]]] = {
     "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
     "us-gov": ("us-gov-east-1", "us-gov-west-1"),
@@ -127,25 +128,37 @@ def regions_of_geography(geo: str) -> frozenset[str]:
     return frozenset(aws | azure)
 
 
+def geography_destinations(model_id: str, region: str) -> tuple[str, ...] | None:
+    """Where a profile id *may* route judged by its prefix alone (the geography's regions).
+
+    Only for ids the model catalog does not know; :func:`bedrock_destinations` prefers the
+    catalog's list for the profile.
+    """
+    prefix = profile_prefix(model_id)
+    if prefix == BEDROCK_GLOBAL_PREFIX:
+        return None
+    regions = set(BEDROCK_PROFILE_DESTINATIONS[prefix]) if prefix else set()
+    regions.add(region)
+    return tuple(sorted(regions))
+
+
 def bedrock_destinations(
     model_id: str, region: str, destination_regions: Iterable[str] | None = None
 ) -> tuple[str, ...] | None:
     """AWS regions a Bedrock model id invoked from ``region`` may run in.
 
     ``None`` means any region (a ``global.`` profile). An explicit ``destination_regions``
-    wins over the built-in table; the source region is always included.
+    wins; then the model catalog's destination list for the profile
+    (:mod:`skyrelay.catalog`); an id the catalog does not know falls back to its prefix's
+    geography. The source region is always included.
     """
-    prefix = profile_prefix(model_id)
-    if prefix == BEDROCK_GLOBAL_PREFIX:
-        return None
     if destination_regions:
-        regions = set(destination_regions)
-    elif prefix:
-        regions = set(BEDROCK_PROFILE_DESTINATIONS[prefix])
-    else:
-        regions = set()
-    regions.add(region)
-    return tuple(sorted(regions))
+        if profile_prefix(model_id) == BEDROCK_GLOBAL_PREFIX:
+            return None
+        return tuple(sorted({*destination_regions, region}))
+    from skyrelay.catalog import load_catalog  # the catalog reads this module's tables
+
+    return load_catalog().bedrock_destinations(model_id, region)
 
 
 def processing_regions_for_bedrock(

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from skyrelay.spec.catalog_checks import catalog_problems
 from skyrelay.spec.checks import cross_checks
 from skyrelay.spec.models import Spec
 
@@ -161,8 +163,15 @@ def _expected(err: ErrorDetails) -> str:
     return msg
 
 
-def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
-    """Parse and validate a spec from text; raise :class:`SpecError` listing every problem."""
+def parse_spec_text(text: str | bytes, file: str = "<spec>", *,
+                    warnings: list[SpecIssue] | None = None,
+                    today: dt.date | None = None) -> Spec:
+    """Parse and validate a spec from text; raise :class:`SpecError` listing every problem.
+
+    Catalog findings that do not stop a deploy (a deprecated version, a model the catalog
+    does not know) are appended to ``warnings`` when a list is given; ``today`` is the date
+    lifecycle dates are judged on (default: the current date).
+    """
     if len(text) > MAX_BYTES:
         raise SpecError([SpecIssue(file, None, (), f"spec is larger than {MAX_BYTES} bytes")])
     try:
@@ -208,10 +217,16 @@ def parse_spec_text(text: str | bytes, file: str = "<spec>") -> Spec:
     except RecursionError:
         raise SpecError([SpecIssue(file, None, (), "document is nested too deeply")]) from None
 
-    problems = cross_checks(spec)
+    def located(found: list[tuple[Path_, str]]) -> list[SpecIssue]:
+        issues = [SpecIssue(file, _line_for(walker.lines, p)[1], p, msg) for p, msg in found]
+        return sorted(issues, key=lambda i: (i.line or 0, i.dotted))
+
+    catalog_errors, catalog_warnings = catalog_problems(spec, today)
+    problems = cross_checks(spec) + catalog_errors
+    if warnings is not None:
+        warnings.extend(located(catalog_warnings))
     if problems:
-        issues = [SpecIssue(file, _line_for(walker.lines, p)[1], p, msg) for p, msg in problems]
-        raise SpecError(sorted(issues, key=lambda i: (i.line or 0, i.dotted)))
+        raise SpecError(located(problems))
     return spec
 
 
@@ -236,12 +251,16 @@ def _tidy(issues: list[SpecIssue], exc: ValidationError) -> list[SpecIssue]:
     return sorted(out, key=lambda i: (i.line or 0, i.dotted))
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Load and validate the spec at ``path``; raise :class:`SpecError` on any problem."""
+def load_spec(path: str | Path, *, warnings: list[SpecIssue] | None = None,
+              today: dt.date | None = None) -> Spec:
+    """Load and validate the spec at ``path``; raise :class:`SpecError` on any problem.
+
+    ``warnings`` and ``today`` as for :func:`parse_spec_text`.
+    """
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         issue = SpecIssue(str(p), None, (), f"cannot read spec: {exc.strerror}")
         raise SpecError([issue]) from None
-    return parse_spec_text(data, str(p))
+    return parse_spec_text(data, str(p), warnings=warnings, today=today)

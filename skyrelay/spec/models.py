@@ -122,7 +122,8 @@ class BedrockModel(Model):
         description="foundation-model id (openai.gpt-oss-120b-1:0) or inference profile id "
         "(us.anthropic.claude-sonnet-4-20250514-v1:0)"
     )
-    price: Price
+    price: Price | None = Field(
+        None, description="per-million-token prices; default: the catalog's published price")
     destination_regions: tuple[str, ...] | None = Field(
         None, description="narrow where a cross-region profile may route (default: its geography)"
     )
@@ -221,7 +222,8 @@ class AzureDeployment(Model):
     sku: AzureSku
     capacity: int = Field(ge=1, description="thousands of tokens/min (Standard) or PTUs")
     content_filter: str | None = Field(None, description="name of a content_filters entry")
-    price: Price
+    price: Price | None = Field(
+        None, description="per-million-token prices; default: the catalog's published price")
     kind: Literal["chat", "embedding"] = "chat"
     version_upgrade: Literal["OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired",
                              "NoAutoUpgrade"] = "NoAutoUpgrade"
@@ -580,3 +582,6 @@ class Spec(Model):
     compliance: Compliance
     fine_tuning: FineTuning = FineTuning()
     gateway: Gateway
+    strict_catalog: bool = Field(
+        False, description="a model, version or placement the catalog does not know is an "
+                           "error instead of a warning (skyrelay.catalog)")

@@ -14,9 +14,12 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from skyrelay import regions
+from skyrelay.catalog import load_catalog
+from skyrelay.catalog.schema import CatalogPrice
 from skyrelay.spec.models import (
     AzureTarget,
     BedrockTarget,
@@ -41,32 +44,54 @@ class ResolvedTarget:
     account: str = ""  # Azure account name or compatible endpoint name
     base_model: str = ""  # Azure: the model behind the deployment (e.g. gpt-4o)
     sku: str = ""  # Azure SKU
+    #: What the model can do, by the catalog (known flags only; see skyrelay.catalog).
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    #: False when neither the spec nor the catalog gives a price (validate reports it).
+    priced: bool = True
+
+
+#: Placeholder for a target without any price; validate refuses such a spec.
+_NO_PRICE = Price(input_per_million=0.0, output_per_million=0.0)
+
+
+def _catalog_price(price: CatalogPrice | None) -> Price | None:
+    if price is None:
+        return None
+    return Price(input_per_million=price.input_per_million,
+                 output_per_million=price.output_per_million)
 
 
 def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
     """Every model the spec declares, keyed by the target key a route uses."""
     out: dict[str, ResolvedTarget] = {}
+    catalog = load_catalog()
     if spec.aws:
         for region, cfg in spec.aws.regions.items():
             for m in cfg.bedrock_models:
                 key = f"bedrock:{region}/{m.name}"
+                known = catalog.bedrock_model(m.model_id)
+                price = m.price or _catalog_price(known.price if known else None)
                 out[key] = ResolvedTarget(
                     key=key, cloud="bedrock", kind=m.kind, region=region, model=m.model_id,
-                    price=m.price,
+                    price=price or _NO_PRICE, priced=price is not None,
                     processing=regions.processing_regions_for_bedrock(
                         m.model_id, region, m.destination_regions
                     ),
                     endpoint=f"https://bedrock-runtime.{region}.amazonaws.com",
+                    capabilities=known.capabilities.as_dict() if known else {},
                 )
     if spec.azure:
         for acct in spec.azure.accounts:
             for d in acct.deployments:
                 key = f"azure:{acct.name}/{d.name}"
+                version = catalog.azure_model(d.model, d.version)
+                price = d.price or _catalog_price(version.price if version else None)
                 out[key] = ResolvedTarget(
                     key=key, cloud="azure", kind=d.kind, region=acct.location, model=d.name,
-                    price=d.price,
+                    price=price or _NO_PRICE, priced=price is not None,
                     processing=regions.processing_regions_for_azure(d.sku, acct.location),
                     endpoint=acct.endpoint, account=acct.name, base_model=d.model, sku=d.sku,
+                    capabilities=version.capabilities.as_dict() if version else {},
                 )
     for ep in spec.openai_compatible:
         for cm in ep.models:

@@ -105,7 +105,7 @@ def estimate_monthly_cost(spec: Spec, traffic: TrafficProfile) -> CostEstimate:
     if spec.azure:
         for acct in spec.azure.accounts:
             for d in acct.deployments:
-                if d.price.hourly_per_unit:
+                if d.price and d.price.hourly_per_unit:
                     fixed[f"azure:{acct.name}/{d.name}"] = round(
                         d.price.hourly_per_unit * d.capacity * HOURS_PER_MONTH, 2)
     return CostEstimate(spec.currency, routes, fixed)

@@ -42,6 +42,9 @@ def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
             "output_per_million": t.price.output_per_million,
         },
         "processing": _processing_list(t.processing),
+        # What the model can do, by the catalog (known flags only): the gateway decides per
+        # target whether to translate or refuse a parameter without importing the catalog.
+        "capabilities": dict(sorted(t.capabilities.items())),
     }
 
 

@@ -66,11 +66,15 @@ def test_bedrock_arns_profile_needs_every_destination(spec: Spec) -> None:
     profile = ("arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
                "us.anthropic.claude-sonnet-4-20250514-v1:0")
     assert profile in arns.inference_profiles
-    for region in regions.BEDROCK_PROFILE_DESTINATIONS["us"]:
-        assert (f"arn:aws:bedrock:{region}::foundation-model/"
-                "anthropic.claude-sonnet-4-20250514-v1:0") in arns.foundation_models
+    # The catalog's destination list of this profile, not the "us" prefix guess (which
+    # also held us-west-1, where the profile does not route).
+    fm = "anthropic.claude-sonnet-4-20250514-v1:0"
+    claude = {a for a in arns.foundation_models if a.endswith(f"/{fm}")}
+    assert claude == {f"arn:aws:bedrock:{r}::foundation-model/{fm}"
+                      for r in ("us-east-1", "us-east-2", "us-west-2")}
     # An in-region model: one foundation-model ARN, no account in it.
-    assert "arn:aws:bedrock:us-east-1::foundation-model/openai.gpt-oss-120b-1:0" in arns.all()
+    nova = [a for a in arns.all() if a.endswith("/amazon.nova-pro-v1:0")]
+    assert nova == ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"]
     assert not any("*" in a for a in arns.all())
     assert all(":111122223333:" not in a for a in arns.foundation_models)
 
@@ -118,8 +122,10 @@ def test_cost_estimate_follows_strategies(spec: Spec) -> None:
     est = {r.route: r for r in estimate_monthly_cost(spec, traffic).routes}
     # priority: all on the first target (Azure gpt-4o: 2.75 + 11.0 per million each way).
     assert est["gpt-4o"].by_target == {"azure:acme-openai-swc/gpt-4o": pytest.approx(13_750.0)}
-    # lowest-cost picks gpt-4o-mini / gpt-oss (equal prices): the first in route order.
-    assert list(est["chat-default"].by_target) == ["azure:acme-openai-swc/gpt-4o-mini"]
+    # lowest-cost: Nova Pro (the catalog's price, 0.80 + 3.20) is below the gpt-5 global
+    # deployment; us-east-1 and eu-central-1 cost the same, so the first in route order wins.
+    assert list(est["chat-default"].by_target) == ["bedrock:us-east-1/nova-pro"]
+    assert est["chat-default"].by_target["bedrock:us-east-1/nova-pro"] == pytest.approx(4_000.0)
     # weighted 3:1.
     chat_eu = est["chat-eu"].by_target
     assert chat_eu["azure:acme-openai-swc/gpt-4o"] == pytest.approx(0.75 * 13_750.0)

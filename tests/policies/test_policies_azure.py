@@ -97,7 +97,7 @@ def test_default_spec_graph_passes_every_azure_rule(azure_plan: dict[str, Any]) 
     spec = load_spec("examples/platform.yaml")
     assert az.check_graph(entries, azure_allowed(spec)) == []
     declared = azure_allowed(spec).deployments
-    assert declared[("acme-openai-swc", "gpt-4o")] == ("gpt-4o", "DataZoneStandard")
+    assert declared[("acme-openai-swc", "gpt-4o")] == ("gpt-5", "DataZoneStandard")
 
 
 def _run_pack(entries: list[az.Entry]) -> list[str]:

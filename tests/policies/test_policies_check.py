@@ -68,7 +68,7 @@ def _eu_data_on(tmp_path: Path, target: dict[str, Any]) -> Path:
 
 
 OFFSHORE = {
-    "us": {"cloud": "bedrock", "region": "us-east-1", "model": "gpt-oss-120b"},
+    "us": {"cloud": "bedrock", "region": "us-east-1", "model": "nova-pro"},
     "global": {"cloud": "azure", "account": "acme-openai-swc", "deployment": "gpt-4o-mini"},
 }
 

@@ -24,6 +24,7 @@ CI sees the same ones every run.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import tempfile
@@ -37,6 +38,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from skyrelay import regions
+from skyrelay.catalog import load_catalog
 from skyrelay.spec import Spec, SpecError, parse_spec_text
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -196,9 +198,29 @@ def key_refs(draw: st.DrawFn) -> dict[str, str]:
     return {"secret": draw(secret_names)}
 
 
+def catalog_bedrock_ids(region: str, kind: str) -> list[str]:
+    """Ids the model catalog says are callable from ``region`` (on demand or by profile)."""
+    cat = load_catalog()
+    ids = [m.id for m in cat.bedrock_models.values() if m.kind == kind
+           and (a := m.availability.get(region)) is not None and a.on_demand]
+    ids += [p.id for p in cat.profiles.values()
+            if region in p.sources and cat.bedrock_models[p.model].kind == kind]
+    return sorted(ids)
+
+
+def catalog_azure_offers(location: str, kind: str) -> list[tuple[str, str, str]]:
+    """(model, version, SKU) the catalog says are offered in ``location`` and not retired."""
+    cat = load_catalog()
+    today = dt.date.today()
+    return sorted((m.name, m.version, sku) for m in cat.azure_models.values()
+                  if m.kind == kind and not (m.lifecycle and m.lifecycle.state(today) == "retired")
+                  for sku, o in m.offers.items() if location in o.locations)
+
+
 @st.composite
 def bedrock_models(draw: st.DrawFn, region: str) -> list[dict[str, Any]]:
-    """0-3 Bedrock models of a region: in-region ids and profiles of several prefixes."""
+    """0-3 Bedrock models of a region: in-region ids and profiles of several prefixes, most
+    of them placements the model catalog says work there (the rest are refused or warned)."""
     own = [p for p in regions.BEDROCK_PROFILE_DESTINATIONS
            if region in regions.BEDROCK_PROFILE_DESTINATIONS[p]]
     out = []
@@ -208,8 +230,13 @@ def bedrock_models(draw: st.DrawFn, region: str) -> list[dict[str, Any]]:
         base = draw(st.sampled_from(CHAT_MODELS if kind == "chat" else EMBEDDING_MODELS))
         prefix = draw(st.one_of(st.none(), st.sampled_from(own or ["global"]),
                                 st.just("global"), st.sampled_from(PREFIXES)))
+        model_id = f"{prefix}.{base}" if prefix else base
+        known = catalog_bedrock_ids(region, kind)
+        if known and draw(st.integers(0, 3)) > 0:
+            model_id = draw(st.sampled_from(known))
+            prefix = regions.profile_prefix(model_id)
         model: dict[str, Any] = {
-            "name": name, "model_id": f"{prefix}.{base}" if prefix else base,
+            "name": name, "model_id": model_id,
             "price": {"input_per_million": draw(st.sampled_from([0, 0.02, 3.0, 1e6])),
                       "output_per_million": draw(st.sampled_from([0, 15.0, 0.6]))},
         }
@@ -242,11 +269,17 @@ def azure_section(draw: st.DrawFn) -> dict[str, Any]:
                 ["gpt-4o", "gpt-4o-mini", "x-gpt-4o", "eu-x-gpt", "emb", "A.b_c-1", "D" * 64]),
                 min_size=1, max_size=3, unique=True)):
             kind = "embedding" if dep_name in ("emb", "A.b_c-1") else "chat"
+            model = "text-embedding-3-large" if kind == "embedding" else dep_name.lower()
+            version = draw(st.sampled_from(["2024-11-20", "1", "0613"]))
+            sku = draw(st.sampled_from(skus))
+            offered = catalog_azure_offers(location, kind)
+            if offered and draw(st.integers(0, 3)) > 0:  # mostly what the catalog offers
+                model, version, sku = draw(st.sampled_from(offered))
             dep: dict[str, Any] = {
                 "name": dep_name,
-                "model": "text-embedding-3-large" if kind == "embedding" else dep_name.lower(),
-                "version": draw(st.sampled_from(["2024-11-20", "1", "0613"])),
-                "sku": draw(st.sampled_from(skus)),
+                "model": model,
+                "version": version,
+                "sku": sku,
                 "capacity": draw(st.sampled_from([1, 100, 1000])),
                 "price": {"input_per_million": 2.5, "output_per_million": 10.0},
             }

@@ -1,0 +1,88 @@
+"""The shipped specs against the catalog: the old default spec's faults are reported with
+their lines; the current default and minimal specs validate clean; the CLI says the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from skyrelay.catalog import load_catalog
+from skyrelay.cli import main
+from skyrelay.spec import SpecError, SpecIssue, load_spec
+from skyrelay.views.gateway_config import gateway_config
+
+ROOT = Path(__file__).resolve().parents[2]
+OLD_DEFAULT = Path(__file__).parent / "fixtures" / "platform-2026-11.yaml"
+AS_OF = load_catalog().as_of
+
+NOVA = ("amazon.nova-pro-v1:0 is offered in eu-central-1 only through a cross-region inference "
+        "profile: calls fail with \"on-demand throughput isn't supported\"; use model_id: "
+        "eu.amazon.nova-pro-v1:0")
+GPT4O = ("gpt-4o 2024-11-20 was retired on 2026-06-05: deployments of a retired version return "
+         "errors (replacement: gpt-5.1)")
+GPT4O_MINI = ("gpt-4o-mini 2024-07-18 was retired on 2026-03-31: deployments of a retired "
+              "version return errors (replacement: gpt-4.1-mini)")
+
+
+def test_old_default_spec_reports_nova_pro_and_the_azure_versions() -> None:
+    warnings: list[SpecIssue] = []
+    with pytest.raises(SpecError) as info:
+        load_spec(OLD_DEFAULT, warnings=warnings, today=AS_OF)
+    found = {(i.line, i.dotted, i.message) for i in info.value.issues}
+    assert found == {
+        (36, "aws.regions.eu-central-1.bedrock_models[1].model_id", NOVA),
+        (66, "azure.accounts[0].deployments[0].version", GPT4O),
+        (73, "azure.accounts[0].deployments[1].version", GPT4O_MINI),
+    }
+    lines = OLD_DEFAULT.read_text().splitlines()
+    assert "amazon.nova-pro-v1:0" in lines[35] and "2024-11-20" in lines[65]
+    assert "2024-07-18" in lines[72]
+    # gpt-oss: a model the catalog knows, in a region it cannot vouch for: a warning only.
+    assert [(w.line, w.dotted) for w in warnings] == [
+        (22, "aws.regions.us-east-1.bedrock_models[1].model_id")]
+    assert "skyrelay catalog refresh" in warnings[0].message
+
+
+def test_old_spec_before_the_retirements_warns_instead() -> None:
+    import datetime as dt
+
+    warnings: list[SpecIssue] = []
+    with pytest.raises(SpecError) as info:  # nova-pro in eu-central-1 never worked
+        load_spec(OLD_DEFAULT, warnings=warnings, today=dt.date(2026, 1, 15))
+    assert [i.line for i in info.value.issues] == [36]
+    messages = {(w.line, w.message) for w in warnings}
+    assert (66, "gpt-4o 2024-11-20 is deprecated since 2025-11-20 (no new customers may "
+                "deploy it); it retires on 2026-06-05 (replacement: gpt-5.1)") in messages
+    assert any(line == 73 and "deprecated since 2025-07-18" in m for line, m in messages)
+    # NoAutoUpgrade is the default, so the finding points at the deployment entry itself.
+    assert any(line == 64 and m.startswith("NoAutoUpgrade pins gpt-4o 2024-11-20")
+               for line, m in messages)
+
+
+@pytest.mark.parametrize("name", ["platform.yaml", "minimal.yaml"])
+def test_shipped_specs_validate_clean(name: str) -> None:
+    warnings: list[SpecIssue] = []
+    spec = load_spec(ROOT / "examples" / name, warnings=warnings, today=AS_OF)
+    assert warnings == []
+    # Every model entry that omits its price got the catalog's.
+    cfg = gateway_config(spec)
+    assert all(t["price"]["input_per_million"] > 0 for t in cfg["targets"].values())
+
+
+def test_validate_cli_prints_errors_with_lines_and_warnings() -> None:
+    result = CliRunner().invoke(main, ["validate", str(OLD_DEFAULT)])
+    assert result.exit_code == 2
+    out = result.output
+    assert f"platform-2026-11.yaml:36: aws.regions.eu-central-1.bedrock_models[1].model_id: " \
+           f"{NOVA}" in out
+    assert "platform-2026-11.yaml:66: azure.accounts[0].deployments[0].version: " in out
+    assert "platform-2026-11.yaml:73: azure.accounts[0].deployments[1].version: " in out
+    assert "warning: " in out and "openai.gpt-oss-120b-1:0" in out
+
+
+def test_validate_cli_default_spec_has_no_warning() -> None:
+    result = CliRunner().invoke(main, ["validate", str(ROOT / "examples" / "platform.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output and result.output.startswith("ok ")
