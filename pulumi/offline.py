@@ -52,6 +52,10 @@ PLACEHOLDER_CONFIG: dict[str, Any] = {
 }
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+#: Said of every kind ``OpenAI`` account in the plan (see components/args.py ACCOUNT_KINDS).
+DRIFT_NOTE = ("; DRIFT RISK: Microsoft upgrades eligible OpenAI accounts to Foundry (kind "
+              "AIServices), after which `pulumi up` shows this account as changed; use kind "
+              "AIServices unless it is an existing classic account")
 
 
 def _plain(value: Any) -> Any:
@@ -342,7 +346,8 @@ def _summary(r: GraphResource) -> str:  # noqa: C901 - one branch per resource t
                 f"{props.get('publicNetworkAccess')} (default {acls.get('defaultAction')}"
                 + (f", allow {', '.join(ips)}" if ips else "") + "), local auth "
                 + ("disabled" if props.get("disableLocalAuth") else "ENABLED")
-                + f", identity {(i.get('identity') or {}).get('type')}")
+                + f", identity {(i.get('identity') or {}).get('type')}"
+                + (DRIFT_NOTE if i.get("kind") == "OpenAI" else ""))
     if r.type == "azure-native:cognitiveservices:RaiPolicy":
         filters = props.get("contentFilters") or []
         levels = sorted({f.get("severityThreshold") for f in filters if f.get("severityThreshold")})

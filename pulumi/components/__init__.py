@@ -12,6 +12,7 @@ from skyrelay.pulumi.components.args import (
     ModelDeployment,
     OpenAIAccountArgs,
 )
+from skyrelay.pulumi.components.content_filter import weaker_than_default
 from skyrelay.pulumi.components.diagnostics import Diagnostics, DiagnosticsArgs
 from skyrelay.pulumi.components.openai_account import OpenAIAccount
 from skyrelay.pulumi.components.private_link import PrivateLink, PrivateLinkArgs
@@ -19,4 +20,5 @@ from skyrelay.pulumi.components.private_link import PrivateLink, PrivateLinkArgs
 __all__ = [
     "AzureArgsError", "ContentFilterPolicy", "Diagnostics", "DiagnosticsArgs", "ExistingNetwork",
     "ModelDeployment", "OpenAIAccount", "OpenAIAccountArgs", "PrivateLink", "PrivateLinkArgs",
+    "weaker_than_default",
 ]
