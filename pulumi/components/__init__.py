@@ -12,10 +12,10 @@ from skyrelay.pulumi.components.args import (
     ModelDeployment,
     OpenAIAccountArgs,
 )
-from skyrelay.pulumi.components.content_filter import weaker_than_default
 from skyrelay.pulumi.components.diagnostics import Diagnostics, DiagnosticsArgs
 from skyrelay.pulumi.components.openai_account import OpenAIAccount
 from skyrelay.pulumi.components.private_link import PrivateLink, PrivateLinkArgs
+from skyrelay.pulumi.rai_defaults import weaker_than_default
 
 __all__ = [
     "AzureArgsError", "ContentFilterPolicy", "Diagnostics", "DiagnosticsArgs", "ExistingNetwork",

@@ -29,25 +29,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skyrelay.pulumi.components.validation import fail, one_of
+from skyrelay.pulumi.rai_defaults import (
+    BASE_POLICIES,
+    DEFAULT_SEVERITY,
+    DETECTIONS,
+    HARM_CATEGORIES,
+    INDIRECT_ATTACK,
+    JAILBREAK,
+    OFF,
+    PROTECTED_CODE,
+    PROTECTED_TEXT,
+    SEVERITY_LEVELS,
+    SOURCES,
+)
 
-#: Built-in base policies an RAI policy can extend (Microsoft.DefaultV2 adds the prompt
-#: shields and protected-material models to Microsoft.Default).
-BASE_POLICIES = ("Microsoft.DefaultV2", "Microsoft.Default")
-SEVERITY_LEVELS = ("Low", "Medium", "High")
-#: Spec key -> the RAI API's filter name, for the four harm categories.
-HARM_CATEGORIES = {"hate": "Hate", "sexual": "Sexual", "violence": "Violence",
-                   "self_harm": "Selfharm"}
-SOURCES = {"prompt": "Prompt", "completion": "Completion"}
-OFF = "off"
-#: The binary detection models: API name -> the source it runs on.
-JAILBREAK = "Jailbreak"
-INDIRECT_ATTACK = "Indirect Attack"
-PROTECTED_TEXT = "Protected Material Text"
-PROTECTED_CODE = "Protected Material Code"
-DETECTIONS = {JAILBREAK: "Prompt", INDIRECT_ATTACK: "Prompt", PROTECTED_TEXT: "Completion",
-              PROTECTED_CODE: "Completion"}
-#: What Azure's default policy filters the harm categories at.
-DEFAULT_SEVERITY = "Medium"
+__all__ = ["SEVERITY_LEVELS", "ContentFilterPolicy", "rai_policy_properties"]
 
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -124,26 +120,3 @@ def rai_policy_properties(policy: ContentFilterPolicy) -> Any:
         base_policy_name=policy.base_policy, mode="Default",
         content_filters=[cognitiveservices.RaiPolicyContentFilterArgs(**f)
                          for f in policy.filters()])
-
-
-def weaker_than_default(filters: list[Mapping[str, Any]]) -> list[str]:
-    """What a policy's ``contentFilters`` (engine camelCase) leave out of Azure's default.
-
-    Each harm category must be enabled and blocking at ``Low`` or ``Medium`` on prompts and
-    completions; jailbreak, indirect attack and protected material (text, code) enabled.
-    """
-    by_key = {(f.get("name"), f.get("source")): f for f in filters}
-    gaps: list[str] = []
-    for source in SOURCES.values():
-        for name in HARM_CATEGORIES.values():
-            f = by_key.get((name, source))
-            if f is None or not f.get("enabled") or not f.get("blocking"):
-                gaps.append(f"{name} on {source.lower()}s is not filtered (blocking)")
-            elif f.get("severityThreshold") not in ("Low", DEFAULT_SEVERITY):
-                gaps.append(f"{name} on {source.lower()}s is filtered at "
-                            f"{f.get('severityThreshold')}, above the default Medium")
-    for name, source in DETECTIONS.items():
-        f = by_key.get((name, source))
-        if f is None or not f.get("enabled"):
-            gaps.append(f"{name} detection on {source.lower()}s is off")
-    return gaps
