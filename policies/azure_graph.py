@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from skyrelay.policies.rules import Violation
+from skyrelay.pulumi.rai_defaults import weaker_than_default
 
 ACCOUNT = "azure-native:cognitiveservices:Account"
+RAI_POLICY = "azure-native:cognitiveservices:RaiPolicy"
 DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
@@ -128,8 +130,27 @@ def check_diagnostics(entries: list[Entry]) -> list[Violation]:
             if not any(u.endswith(suffix) for u in uris)]
 
 
+def check_content_filter(resource_type: str, props: Props, name: str) -> list[Violation]:
+    """SKY-AZ-007: an RAI policy filters at least what Azure's default safety policy does."""
+    if resource_type != RAI_POLICY:
+        return []
+    filters = (props.get("properties") or {}).get("contentFilters") or []
+    where = f"{props.get('accountName') or '?'}/{props.get('raiPolicyName') or name}"
+    return [Violation("SKY-AZ-007", where, f"weaker than Azure's default safety policy: {gap}")
+            for gap in weaker_than_default(filters)]
+
+
+def check_account_kind(resource_type: str, props: Props, name: str) -> list[Violation]:
+    """SKY-AZ-008: accounts are Foundry resources (kind AIServices); OpenAI drifts."""
+    if resource_type != ACCOUNT or props.get("kind") == "AIServices":
+        return []
+    return [Violation("SKY-AZ-008", _account_name(props, name),
+                      f"kind {props.get('kind')!r}: Microsoft upgrades eligible OpenAI accounts "
+                      "to Foundry (AIServices), after which the program shows drift")]
+
+
 RESOURCE_CHECKS: tuple[Callable[[str, Props, str], list[Violation]], ...] = (
-    check_local_auth, check_public_access,
+    check_local_auth, check_public_access, check_content_filter, check_account_kind,
 )
 STACK_CHECKS: tuple[Callable[[list[Entry]], list[Violation]], ...] = (
     check_private_endpoints, check_diagnostics,

@@ -70,6 +70,13 @@ _ALL = (
          ("azure",), ("azure.accounts[].deployments",)),
     Rule("SKY-AZ-006", "error", "Azure accounts only in locations some classification allows",
          ("azure",), ("compliance.classifications", "azure.accounts[].location")),
+    Rule("SKY-AZ-007", "warning",
+         "content filters at least Azure's default safety policy (harm categories on prompts "
+         "and completions at Medium or stricter, prompt shields, protected material)",
+         ("azure",), ("azure.content_filters",)),
+    Rule("SKY-AZ-008", "warning",
+         "Azure accounts are Foundry resources (kind AIServices); kind OpenAI drifts after "
+         "Microsoft's upgrade", ("azure",), ("azure.accounts[].kind",)),
     Rule("SKY-GW-001", "error",
          "every tenant route has a target whose processing regions its classification allows",
          ("gateway",), ("compliance.classifications", "tenants", "routes")),

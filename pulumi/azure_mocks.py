@@ -119,7 +119,15 @@ class AzureMocks(pulumi.runtime.Mocks):
         if args.typ == "azure-native:cognitiveservices:Account":
             props = dict(inputs.get("properties") or {})
             sub = props.get("customSubDomainName") or name
-            props.setdefault("endpoint", f"https://{sub}.openai.azure.com/")
+            # What ARM reports: a Foundry (AIServices) account's main endpoint is the
+            # Cognitive Services one, with the OpenAI and Foundry ones under `endpoints`.
+            endpoints = {"OpenAI Language Model Instance API": f"https://{sub}.openai.azure.com/"}
+            if inputs.get("kind") == "AIServices":
+                props.setdefault("endpoint", f"https://{sub}.cognitiveservices.azure.com/")
+                endpoints["AI Foundry API"] = f"https://{sub}.services.ai.azure.com/"
+            else:
+                props.setdefault("endpoint", f"https://{sub}.openai.azure.com/")
+            props.setdefault("endpoints", endpoints)
             props.setdefault("provisioningState", "Succeeded")
             outputs["properties"] = props
             if (inputs.get("identity") or {}).get("type", "").startswith("SystemAssigned"):

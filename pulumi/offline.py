@@ -52,6 +52,10 @@ PLACEHOLDER_CONFIG: dict[str, Any] = {
 }
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+#: Said of every kind ``OpenAI`` account in the plan (see components/args.py ACCOUNT_KINDS).
+DRIFT_NOTE = ("; DRIFT RISK: Microsoft upgrades eligible OpenAI accounts to Foundry (kind "
+              "AIServices), after which `pulumi up` shows this account as changed; use kind "
+              "AIServices unless it is an existing classic account")
 
 
 def _plain(value: Any) -> Any:
@@ -248,15 +252,61 @@ def offline_config(spec_path: str | os.PathLike[str],
     return config
 
 
+class StackConfigError(ValueError):
+    """A ``Pulumi.<stack>.yaml`` cannot be used for the offline plan; the message says why."""
+
+
+def read_stack_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``skyrelay:*`` values of a Pulumi stack config file, without the namespace.
+
+    Plain and structured values are read as ``pulumi config`` stores them; a secret
+    (``{secure: ...}``) cannot be decrypted offline and is refused by name. A relative
+    ``skyrelay:spec`` is resolved against the file's folder (where Pulumi.yaml is).
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise StackConfigError(f"{file}: cannot read the stack config: {exc}") from None
+    config = data.get("config") if isinstance(data, dict) else None
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{file}: 'config' must be a mapping")
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != PROJECT or not name:
+            continue  # other packages' config (azure-native:location, ...) is not ours
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise StackConfigError(f"{file}: {key} is a secret; the offline plan cannot "
+                                   "decrypt it")
+        out[name] = value
+    if isinstance(out.get("spec"), str):
+        out["spec"] = str((file.parent / out["spec"]).resolve())
+    return out
+
+
 def run_offline(spec_path: str | os.PathLike[str], config: Mapping[str, Any] | None = None,
-                monitor: RecordingMonitor | None = None) -> ResourceGraph:
+                monitor: RecordingMonitor | None = None,
+                stack_config: str | os.PathLike[str] | None = None) -> ResourceGraph:
     """Run ``pulumi/__main__.py`` under mocks for ``spec_path``; return its resource graph.
 
-    ``config`` overrides ``skyrelay:*`` keys (without the namespace). Pass your own
-    ``monitor`` to inspect what was registered even when the program raises. Errors of the
-    program (:class:`~skyrelay.pulumi.program.ProgramError`) propagate unchanged.
+    ``config`` overrides ``skyrelay:*`` keys (without the namespace). ``stack_config`` names
+    a real ``Pulumi.<stack>.yaml``: its ``skyrelay:*`` values replace the placeholders
+    entirely, so the plan shows what ``pulumi up`` would do with that stack (or refuses as
+    it would). Pass your own ``monitor`` to inspect what was registered even when the
+    program raises. Errors of the program
+    (:class:`~skyrelay.pulumi.program.ProgramError`) propagate unchanged.
     """
-    values = offline_config(spec_path, config)
+    if stack_config is not None:
+        values: dict[str, Any] = {"spec": str(Path(spec_path).resolve()),
+                                  **read_stack_config(stack_config), **(config or {})}
+        values["spec"] = str(Path(spec_path).resolve())  # the spec asked for is the one built
+    else:
+        values = offline_config(spec_path, config)
     raw = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v)
            for k, v in values.items() if v is not None}  # None: leave the key unset
     subscription = _spec_subscription(spec_path)
@@ -342,7 +392,8 @@ def _summary(r: GraphResource) -> str:  # noqa: C901 - one branch per resource t
                 f"{props.get('publicNetworkAccess')} (default {acls.get('defaultAction')}"
                 + (f", allow {', '.join(ips)}" if ips else "") + "), local auth "
                 + ("disabled" if props.get("disableLocalAuth") else "ENABLED")
-                + f", identity {(i.get('identity') or {}).get('type')}")
+                + f", identity {(i.get('identity') or {}).get('type')}"
+                + (DRIFT_NOTE if i.get("kind") == "OpenAI" else ""))
     if r.type == "azure-native:cognitiveservices:RaiPolicy":
         filters = props.get("contentFilters") or []
         levels = sorted({f.get("severityThreshold") for f in filters if f.get("severityThreshold")})
@@ -408,7 +459,7 @@ def tree_lines(nodes: list[dict[str, Any]], indent: str = "") -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -P -m skyrelay.pulumi.offline SPEC [--out FILE] [--json]``.
+    """``python -P -m skyrelay.pulumi.offline SPEC [--out FILE] [--json] [--stack-config F]``.
 
     Prints the resource tree (``--json``: a JSON document with the tree, the resource count
     and the stack outputs) and optionally writes the plan JSON. Exit 1 when the program
@@ -424,10 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("spec")
     parser.add_argument("--out", help="also write the plan JSON here")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    parser.add_argument("--stack-config", help="a Pulumi.<stack>.yaml whose skyrelay:* "
+                        "config replaces the placeholders")
     args = parser.parse_args(argv)
     try:
-        graph = run_offline(args.spec)
-    except ProgramError as exc:
+        graph = run_offline(args.spec, stack_config=args.stack_config)
+    except (ProgramError, StackConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, InvalidSpecError) else 1
     nodes = tree(graph)

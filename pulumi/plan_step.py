@@ -38,16 +38,20 @@ class AzurePlanError(Exception):
 
 def azure_resource_tree(spec_path: str | os.PathLike[str],
                         out: str | os.PathLike[str] | None = None,
-                        timeout: float = 300) -> dict[str, Any]:
+                        timeout: float = 300,
+                        stack_config: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Run the program under mocks; return ``{resource_count, tree, outputs, plan_file}``.
 
-    With ``out``, the child also writes the plan JSON there (atomically). Raises
+    With ``out``, the child also writes the plan JSON there (atomically). ``stack_config``:
+    a ``Pulumi.<stack>.yaml`` whose config is used instead of the placeholders. Raises
     :class:`skyrelay.extras.MissingExtra` when the ``azure`` extra is not installed.
     """
     require("azure", "the Azure plan")
     command = [sys.executable, "-P", "-m", "skyrelay.pulumi.offline", str(spec_path), "--json"]
     if out is not None:
         command += ["--out", str(out)]
+    if stack_config is not None:
+        command += ["--stack-config", str(stack_config)]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -43,7 +43,7 @@ from skyrelay.pulumi.components import (
     OpenAIAccount,
     OpenAIAccountArgs,
 )
-from skyrelay.pulumi.components.private_link import OPENAI_DNS_ZONES
+from skyrelay.pulumi.components.private_link import ACCOUNT_DNS_ZONES
 from skyrelay.pulumi.residency import allowed_azure_locations, residency_problems
 from skyrelay.spec import Spec, SpecError, load_spec
 
@@ -149,12 +149,12 @@ def platform_tags(spec: Spec) -> dict[str, str]:
 
 def account_args(spec: Spec, settings: ProgramSettings,
                  resource_group_name: pulumi.Input[str] | None = None,
-                 dns_zone_ids: Mapping[str, pulumi.Input[str]] | None = None,
+                 dns_zone_ids: Mapping[str, Any] | None = None,
                  ) -> list[OpenAIAccountArgs]:
     """Map every spec account onto validated component args, or raise listing all problems.
 
-    ``dns_zone_ids``: the privatelink zones of a shared resource group, which every account
-    links instead of creating its own.
+    ``dns_zone_ids``: the privatelink zones of a shared resource group (name -> the
+    ``PrivateZone``), which every account links, each link depending on its zone.
     """
     if not spec.azure:
         return []
@@ -175,13 +175,15 @@ def account_args(spec: Spec, settings: ProgramSettings,
         if egress_only and not settings.gateway_egress_ips:
             problems.append(
                 f"azure.accounts[{i}] ({acct.name}) is 'gateway-egress-only' but config "
-                "skyrelay:gatewayEgressIps is empty: set the gateway's NAT addresses "
-                "(pulumi config set --path 'skyrelay:gatewayEgressIps[0]' <address>)")
+                "skyrelay:gatewayEgressIps is empty: deploy the AWS network stacks "
+                "(cdk deploy <name>-<region>-network --outputs-file cdk-outputs.json), then "
+                "`skyrelay link --cdk-outputs cdk-outputs.json --stack <stack>` writes them here")
             continue
         try:
             out.append(OpenAIAccountArgs(
                 account_name=acct.name,
                 location=acct.location,
+                kind=acct.kind,
                 custom_subdomain=acct.subdomain,
                 public_network_access=acct.public_network_access,
                 gateway_egress_ips=settings.gateway_egress_ips if egress_only else (),
@@ -197,7 +199,11 @@ def account_args(spec: Spec, settings: ProgramSettings,
                 content_filters=[ContentFilterPolicy(
                     name=f.name, base_policy=f.base_policy,
                     severity_threshold=f.severity_threshold, blocking=f.blocking,
+                    harm=f.harm_overrides(),
                     jailbreak_detection=f.jailbreak_detection,
+                    indirect_attack_detection=f.indirect_attack_detection,
+                    protected_material_text=f.protected_material_text,
+                    protected_material_code=f.protected_material_code,
                 ) for f in (filters[n] for n in used if n in filters)],
                 deployments=[ModelDeployment(
                     name=d.name, model=d.model, version=d.version, sku=d.sku,
@@ -216,9 +222,10 @@ def account_args(spec: Spec, settings: ProgramSettings,
 def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
     """Create every Azure resource for ``spec``; return the stack outputs to export.
 
-    Outputs: ``accounts`` (name -> id, endpoint, location, resourceGroupName, deployments)
-    and ``targets`` keyed like the gateway config (``azure:<account>/<deployment>`` ->
-    endpoint, account, deployment, model).
+    Outputs: ``accounts`` (name -> id, endpoint (Azure OpenAI), foundryEndpoint, kind,
+    location, resourceGroupName, principalId (system identity), virtualNetworkId, subnetId,
+    deployments) and ``targets`` keyed like the gateway config
+    (``azure:<account>/<deployment>`` -> endpoint, account, deployment, model).
     """
     if not spec.azure:
         return {"accounts": {}, "targets": {}}
@@ -233,29 +240,35 @@ def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
                                          subscription_id=spec.azure.subscription)
         opts = pulumi.ResourceOptions(providers=[provider])
     rg_name: pulumi.Input[str] | None = None
-    zone_ids: dict[str, pulumi.Input[str]] = {}
+    zones: dict[str, privatedns.PrivateZone] = {}
     if shared_rg:
         rg_name = resources.ResourceGroup(
             "platform-rg", opts=opts, resource_group_name=shared_rg,
             location=spec.azure.accounts[0].location, tags=platform_tags(spec)).name
         # A zone name is unique per resource group: the accounts share one set of zones
         # (each links its own virtual network to them).
-        for zone_name in OPENAI_DNS_ZONES:
-            label = zone_name.removeprefix("privatelink.").split(".")[0]
-            zone_ids[zone_name] = privatedns.PrivateZone(
-                f"platform-dns-{label}", opts=opts, private_zone_name=zone_name,
-                resource_group_name=rg_name, location="global", tags=platform_tags(spec)).id
+        for zone_name in ACCOUNT_DNS_ZONES:
+            label = zone_name.removeprefix("privatelink.").rsplit(".azure.com", 1)[0]
+            zones[zone_name] = privatedns.PrivateZone(
+                f"platform-dns-{label.replace('.', '-')}", opts=opts,
+                private_zone_name=zone_name, resource_group_name=rg_name, location="global",
+                tags=platform_tags(spec))
 
     accounts: dict[str, Any] = {}
     targets: dict[str, Any] = {}
-    for args, acct in zip(account_args(spec, settings, rg_name, zone_ids), spec.azure.accounts,
+    for args, acct in zip(account_args(spec, settings, rg_name, zones), spec.azure.accounts,
                           strict=True):
         component = OpenAIAccount(acct.name, args, opts=opts)
         accounts[acct.name] = {
             "id": component.account_id,
-            "endpoint": component.endpoint,
+            "endpoint": component.openai_endpoint,
+            "foundryEndpoint": component.foundry_endpoint,
+            "kind": acct.kind,
             "location": acct.location,
             "resourceGroupName": component.resource_group_name,
+            "principalId": component.principal_id,
+            "virtualNetworkId": component.virtual_network_id,
+            "subnetId": component.subnet_id,
             "deployments": component.deployment_names,
         }
         for dep, resource in zip(acct.deployments, component.deployments, strict=True):

@@ -125,13 +125,16 @@ def validate(spec: str | None, as_json: bool) -> None:
               help="Traffic profile: requests per route per month.")
 @click.option("--input-tokens", default=1_500, show_default=True, type=click.IntRange(0))
 @click.option("--output-tokens", default=400, show_default=True, type=click.IntRange(0))
+@click.option("--stack-config", type=click.Path(exists=True, dir_okay=False),
+              help="A Pulumi.<stack>.yaml: plan the Azure side with its config instead of "
+                   "placeholders (what `pulumi up` would do with that stack).")
 def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_month: int,
-         input_tokens: int, output_tokens: int) -> None:
+         input_tokens: int, output_tokens: int, stack_config: str | None) -> None:
     """Show what each cloud gets, every route's targets and residency, and the monthly cost."""
     path, loaded = load_or_exit(spec, as_json)
     traffic = TrafficProfile(RouteTraffic(requests_per_month, input_tokens, output_tokens))
     document = build_plan(loaded, traffic)
-    document["azure_resources"] = azure_resources_or_exit(path, loaded)
+    document["azure_resources"] = azure_resources_or_exit(path, loaded, stack_config)
     if html_file:
         from skyrelay.render_html import write_plan_html
 
@@ -144,7 +147,8 @@ def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_mo
         console.print(f"wrote {html_file}")
 
 
-def azure_resources_or_exit(path: Path, spec: Spec) -> dict[str, Any] | None:
+def azure_resources_or_exit(path: Path, spec: Spec,
+                            stack_config: str | None = None) -> dict[str, Any] | None:
     """The Azure program's resource tree under mocks; None when the spec has no Azure side."""
     if not spec.azure:
         return None
@@ -152,7 +156,7 @@ def azure_resources_or_exit(path: Path, spec: Spec) -> dict[str, Any] | None:
     from skyrelay.pulumi.plan_step import AzurePlanError, azure_resource_tree
 
     try:
-        return azure_resource_tree(path)
+        return azure_resource_tree(path, stack_config=stack_config)
     except AzurePlanError as exc:
         fail(f"Azure program: {exc}", code=exc.exit_code)
 

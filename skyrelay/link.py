@@ -3,6 +3,10 @@
 What the spec determines is derived at synth time (Azure endpoints from custom subdomains,
 deployment names, Bedrock ARNs). What only a deploy creates moves through outputs:
 
+The order terminates: ``skyrelay link`` right after the AWS network stacks (the Pulumi stack
+has no outputs yet) writes only the egress addresses; ``pulumi up`` then has what it needs;
+a second ``skyrelay link`` wires the Azure outputs into the gateway configs.
+
 * from ``cdk deploy --outputs-file`` (the ``<name>-<region>-network`` stacks): the NAT
   gateways' public addresses -> ``skyrelay:gatewayEgressIps`` in the Pulumi stack config
   file ``pulumi/Pulumi.<stack>.yaml`` (Azure's network rules for
@@ -181,6 +185,8 @@ class LinkPlan:
     files: dict[Path, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: True for the first link of a new stack: egress addresses only, no gateway configs.
+    before_pulumi: bool = False
 
 
 def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
@@ -191,11 +197,16 @@ def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
     azure_accounts: dict[str, Any] = {}
     principal: dict[str, str] = {}
     stack_config: dict[str, Any] | None = None
+    # A stack never deployed has no outputs (`pulumi stack output --json` prints {}): the
+    # first link only carries the egress addresses `pulumi up` needs; the second, after it,
+    # wires the Azure outputs into the gateway. That order always terminates.
+    before_pulumi = spec.azure is not None and inputs.pulumi_outputs is not None \
+        and not inputs.pulumi_outputs
     if spec.azure:
         if inputs.pulumi_outputs is None:
             problems.append("the spec has Azure accounts: give the Pulumi stack outputs "
-                            "(pulumi stack output --json)")
-        else:
+                            "(pulumi stack output --json; {} before the first pulumi up)")
+        elif not before_pulumi:
             azure_accounts = _check_pulumi_outputs(spec, inputs.pulumi_outputs, problems)
         if inputs.pulumi_config_file is None:
             problems.append("the spec has Azure accounts: name the Pulumi stack (its config "
@@ -207,11 +218,16 @@ def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
     if problems:
         raise LinkError(problems)
 
-    plan = LinkPlan(spec)
+    plan = LinkPlan(spec, before_pulumi=before_pulumi)
     all_ips = sorted({ip for ips in cdk.egress.values() for ip in ips},
                      key=ipaddress.IPv4Address)
     if stack_config is not None and inputs.pulumi_config_file is not None:
         _plan_stack_config(plan, inputs.pulumi_config_file, stack_config, all_ips)
+    if before_pulumi:
+        plan.notes.append("the Pulumi stack has no outputs yet: only the egress addresses were "
+                          "linked; run `pulumi up`, then `skyrelay link` again for the gateway "
+                          "configs")
+        return plan
     for region in spec.gateway.regions:
         links: dict[str, Any] = {
             "version": LINK_VERSION,
@@ -444,8 +460,14 @@ def next_steps(plan: LinkPlan, out_dir: Path, cdk_outputs: Mapping[str, Any],
     egress_changed = any(c.key == EGRESS_KEY for c in plan.changes)
     egress_only = spec.azure is not None and any(
         a.public_network_access == "gateway-egress-only" for a in spec.azure.accounts)
+    stack = shlex.quote(pulumi_stack or "<stack>")
+    if plan.before_pulumi:
+        return [f"(cd pulumi && pulumi up --stack {stack})"
+                "   # the Azure side, its network rules admitting the gateways' NAT addresses",
+                f"skyrelay link --cdk-outputs <file> --stack {stack}"
+                "   # again: the Azure outputs into the gateway configs"]
     if egress_changed and egress_only and pulumi_stack:
-        steps.append(f"(cd pulumi && pulumi up --stack {shlex.quote(pulumi_stack)})"
+        steps.append(f"(cd pulumi && pulumi up --stack {stack})"
                      "   # Azure network rules admit the new egress addresses")
     stacks = " ".join(gateway_stack_name(spec.name, r) for r in spec.gateway.regions)
     steps.append(f"cdk deploy -c skyrelay:link={shlex.quote(str(out_dir))} {stacks}"

@@ -106,6 +106,8 @@ def build_policies(allowed: azure_graph.AzureAllowed | None) -> list[Policy]:
     policies: list[Policy] = [
         _resource_policy("SKY-AZ-001", azure_graph.check_local_auth),
         _resource_policy("SKY-AZ-002", azure_graph.check_public_access),
+        _resource_policy("SKY-AZ-007", azure_graph.check_content_filter),
+        _resource_policy("SKY-AZ-008", azure_graph.check_account_kind),
         StackValidationPolicy("sky-az-003", RULES["SKY-AZ-003"].description,
                               stack_validator(azure_graph.check_private_endpoints),
                               enforcement_level=_level("SKY-AZ-003")),

@@ -24,15 +24,25 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights
 
-from skyrelay.pulumi.components.args import AzureArgsError
+from skyrelay.pulumi.components.args import ACCOUNT_LOG_CATEGORIES
+from skyrelay.pulumi.components.validation import (
+    AzureArgsError,
+    check_input,
+    check_location,
+    one_of,
+)
 
 
 @dataclass(frozen=True)
 class DiagnosticsArgs:
-    """Arguments of :class:`Diagnostics`; ``workspace_id`` None creates a workspace."""
+    """Arguments of :class:`Diagnostics`; ``workspace_id`` None creates a workspace.
+
+    ``location`` may be an Output (checked once known); ``log_categories`` are those of a
+    Cognitive Services account.
+    """
 
     resource_group_name: pulumi.Input[str]
-    location: str
+    location: pulumi.Input[str]
     resource_uri: pulumi.Input[str]
     log_categories: Sequence[str]
     retention_days: int = 90
@@ -45,6 +55,10 @@ class DiagnosticsArgs:
         if not 30 <= self.retention_days <= 730:
             raise AzureArgsError(f"diagnostics: retention_days {self.retention_days} is outside "
                                  "Log Analytics' 30-730 days")
+        for category in self.log_categories:
+            one_of("diagnostics: log_categories", category, ACCOUNT_LOG_CATEGORIES)
+        object.__setattr__(self, "location", check_input(
+            self.location, lambda v: check_location("diagnostics", v)))
 
 
 class Diagnostics(pulumi.ComponentResource):

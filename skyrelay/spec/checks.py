@@ -137,6 +137,34 @@ def _check_azure(spec: Spec) -> Iterator[Problem]:
                        f"{acct.location} is in {geo}")
 
 
+#: How a gateway in AWS reaches an Azure account, by ``public_network_access``: the public
+#: endpoint through the VPC's NAT gateways (whose addresses the account's network rules
+#: allow), or nothing yet for a private-only account (a private path between the clouds is
+#: a separate spec choice still to come).
+REACHABLE_ACCESS = frozenset({"gateway-egress-only"})
+
+
+def _check_reachability(spec: Spec) -> Iterator[Problem]:
+    """Every Azure account is reachable from every gateway region (DESIGN: truth at deploy).
+
+    A ``disabled`` account answers only on its private endpoint, in an Azure virtual network
+    that no gateway VPC has a path to: every call would get 403. With no gateway region yet
+    there is nothing to reach it from, so nothing to judge.
+    """
+    if not spec.azure or not spec.gateway.regions:
+        return
+    for i, acct in enumerate(spec.azure.accounts):
+        if acct.public_network_access in REACHABLE_ACCESS:
+            continue
+        gateways = ", ".join(spec.gateway.regions)
+        yield (("azure", "accounts", i, "public_network_access"),
+               f"account {acct.name!r} cannot be reached from any gateway region ({gateways}): "
+               f"'{acct.public_network_access}' leaves only its private endpoint, in an Azure "
+               "virtual network no gateway VPC has a path to, so every call would get 403; "
+               "set public_network_access: gateway-egress-only (public endpoint, default "
+               "deny, only the gateways' NAT addresses allowed)")
+
+
 def _check_azure_resource_names(spec: Spec) -> Iterator[Problem]:
     """Names the Azure program would use twice.
 
@@ -351,7 +379,7 @@ def _check_gateway_config_size(spec: Spec) -> Iterator[Problem]:
 def cross_checks(spec: Spec) -> list[Problem]:
     """Run every whole-document check; return all problems found."""
     problems: list[Problem] = []
-    for check in (_check_duplicates, _check_network, _check_azure,
+    for check in (_check_duplicates, _check_network, _check_azure, _check_reachability,
                   _check_azure_resource_names, _check_routes,
                   _check_tenants, _check_aws_refs, residency_problems, _check_key_refs):
         problems.extend(check(spec))

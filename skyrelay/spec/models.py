@@ -225,29 +225,65 @@ class AzureDeployment(Model):
     price: Price | None = Field(
         None, description="per-million-token prices; default: the catalog's published price")
     kind: Literal["chat", "embedding"] = "chat"
-    version_upgrade: Literal["OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired",
-                             "NoAutoUpgrade"] = "NoAutoUpgrade"
+    version_upgrade: Literal["OnceCurrentVersionExpired", "OnceNewDefaultVersionAvailable",
+                             "NoAutoUpgrade"] = Field(
+        "OnceCurrentVersionExpired",
+        description="when Azure moves the deployment to a newer model version; NoAutoUpgrade "
+                    "pins it (it stops working when the version retires)")
+
+
+Severity = Literal["Low", "Medium", "High"]
+HarmLevel = Literal["Low", "Medium", "High", "off"]
+
+
+class HarmSources(Model):
+    """Thresholds of one harm category on prompts and completions (None: the filter's)."""
+
+    prompt: HarmLevel | None = None
+    completion: HarmLevel | None = None
 
 
 class ContentFilter(Model):
-    """A content-filter (RAI) policy: severity threshold per category, blocking on/off."""
+    """A content-filter (RAI) policy, at least Azure's default safety policy unless told.
+
+    The four harm categories are filtered on prompts and completions at
+    ``severity_threshold`` (``harm`` overrides one category or source, ``off`` disables it);
+    the detection models (jailbreak and indirect-attack prompt shields, protected material
+    text and code) are on. ``blocking: false`` only annotates. The same definitions feed
+    every cloud's guardrails.
+    """
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-    base_policy: str = "Microsoft.DefaultV2"
-    severity_threshold: Literal["Low", "Medium", "High"] = "Medium"
+    base_policy: Literal["Microsoft.DefaultV2", "Microsoft.Default"] = "Microsoft.DefaultV2"
+    severity_threshold: Severity = "Medium"
     blocking: bool = True
+    harm: dict[Literal["hate", "sexual", "violence", "self_harm"], HarmSources] = {}
     jailbreak_detection: bool = True
+    indirect_attack_detection: bool = True
+    protected_material_text: bool = True
+    protected_material_code: bool = True
+
+    def harm_overrides(self) -> dict[str, dict[str, str]]:
+        """``harm`` as plain ``{category: {source: level}}`` (unset sources left out)."""
+        return {cat: {src: lvl for src, lvl in (("prompt", h.prompt),
+                                                ("completion", h.completion)) if lvl}
+                for cat, h in self.harm.items()}
 
 
 class AzureAccount(Model):
-    """An Azure OpenAI (Cognitive Services, kind OpenAI) account and its deployments."""
+    """An Azure OpenAI account (a Foundry resource by default) and its deployments."""
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
     location: str
+    kind: Literal["AIServices", "OpenAI"] = Field(
+        "AIServices", description="AIServices: a Foundry resource (default); OpenAI: a classic "
+        "Azure OpenAI account, which Microsoft may upgrade to AIServices (drift)")
     custom_subdomain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-    public_network_access: Literal["disabled", "gateway-egress-only"] = Field(
-        "disabled", description="'gateway-egress-only' opens it to the gateway's NAT addresses"
-    )
+    public_network_access: Literal["gateway-egress-only", "disabled"] = Field(
+        "gateway-egress-only",
+        description="'gateway-egress-only': the public endpoint, default deny, only the "
+                    "gateways' NAT addresses allowed (the path from AWS); 'disabled': the "
+                    "private endpoint only, which needs a private path from every gateway")
     vnet_cidr: str = "10.100.0.0/24"
     deployments: tuple[AzureDeployment, ...] = Field(min_length=1)
 
@@ -277,8 +313,14 @@ class AzureAccount(Model):
 
     @property
     def endpoint(self) -> str:
-        """The account's data-plane endpoint URL."""
+        """The account's Azure OpenAI data-plane endpoint URL."""
         return f"https://{self.subdomain}.openai.azure.com/"
+
+    @property
+    def foundry_endpoint(self) -> str | None:
+        """The Foundry endpoint of an AIServices account (None for kind OpenAI)."""
+        return f"https://{self.subdomain}.services.ai.azure.com/" \
+            if self.kind == "AIServices" else None
 
 
 class Azure(Model):

@@ -125,16 +125,16 @@ def test_long_deployment_chain_is_serial(monitor: RecordingMonitor) -> None:
     records = {r["name"]: (urn, r) for urn, r in monitor.records.items()
                if r["type"] == DEPLOYMENT}
     for i in range(1, 5):
-        prev_urn, _ = records[f"chain-d{i - 1}"]
-        _, rec = records[f"chain-d{i}"]
+        prev_urn, _ = records[f"contoso-chain-d{i - 1}"]
+        _, rec = records[f"contoso-chain-d{i}"]
         assert prev_urn in rec["dependencies"]
         # Only the direct predecessor: the chain is a line, not a fan-in.
-        others = {records[f"chain-d{j}"][0] for j in range(5) if j not in (i - 1,)}
+        others = {records[f"contoso-chain-d{j}"][0] for j in range(5) if j not in (i - 1,)}
         assert not others & set(rec["dependencies"])
-    assert records["chain-d0"][1]["inputs"]["properties"]["raiPolicyName"] == "strict"
-    assert "raiPolicyName" not in records["chain-d1"][1]["inputs"]["properties"]
+    assert records["contoso-chain-d0"][1]["inputs"]["properties"]["raiPolicyName"] == "strict"
+    assert "raiPolicyName" not in records["contoso-chain-d1"][1]["inputs"]["properties"]
     (pe_urn,) = [u for u, r in monitor.records.items() if r["type"] == PRIVATE_ENDPOINT]
-    assert records["chain-d4"][0] in monitor.records[pe_urn]["dependencies"]
+    assert records["contoso-chain-d4"][0] in monitor.records[pe_urn]["dependencies"]
 
 
 def test_bad_args_fail_before_any_resource(monitor: RecordingMonitor) -> None:

@@ -59,16 +59,23 @@ def test_content_filter_policy_from_the_spec(default_graph: ResourceGraph) -> No
     props = rai.inputs["properties"]
     assert rai.inputs["raiPolicyName"] == "strict"
     assert props["basePolicyName"] == "Microsoft.DefaultV2"
-    harm = [f for f in props["contentFilters"] if f["name"] != "Jailbreak"]
-    # Four harm categories on both prompt and completion, at the spec's threshold, blocking.
+    harm = [f for f in props["contentFilters"] if "severityThreshold" in f]
+    # Four harm categories on both prompt and completion, at the spec's threshold, blocking;
+    # the spec relaxes violence on completions to Medium (still Azure's default).
     assert {(f["name"], f["source"]) for f in harm} == {
         (c, s) for c in ("Hate", "Sexual", "Violence", "Selfharm")
         for s in ("Prompt", "Completion")}
-    assert {(f["severityThreshold"], f["blocking"], f["enabled"]) for f in harm} == {
-        ("Low", True, True)}
-    (jailbreak,) = [f for f in props["contentFilters"] if f["name"] == "Jailbreak"]
-    assert jailbreak == {"name": "Jailbreak", "source": "Prompt", "enabled": True,
-                         "blocking": True}
+    levels = {(f["name"], f["source"]): f["severityThreshold"] for f in harm}
+    assert levels.pop(("Violence", "Completion")) == "Medium"
+    assert set(levels.values()) == {"Low"}
+    assert {(f["blocking"], f["enabled"]) for f in harm} == {(True, True)}
+    detections = {(f["name"], f["source"]): (f["enabled"], f["blocking"])
+                  for f in props["contentFilters"] if "severityThreshold" not in f}
+    # Prompt shields on prompts, protected material on completions: all on and blocking.
+    assert detections == {("Jailbreak", "Prompt"): (True, True),
+                          ("Indirect Attack", "Prompt"): (True, True),
+                          ("Protected Material Text", "Completion"): (True, True),
+                          ("Protected Material Code", "Completion"): (True, True)}
 
 
 def test_outputs_have_the_gateway_config_shape(default_graph: ResourceGraph) -> None:

@@ -29,11 +29,13 @@ def test_plan_prints_the_azure_resource_tree() -> None:
     assert res.returncode == 0, res.stderr
     # Undo rich's wrapping: drop the tree guides and rejoin the folded lines.
     out = " ".join(" ".join(line.lstrip("│├└─ ").split()) for line in res.stdout.splitlines())
-    assert "Azure resources (pulumi/__main__.py under mocks, 17 resources)" in out
+    assert "Azure resources (pulumi/__main__.py under mocks, 19 resources)" in out
     for fragment in ("cognitiveservices:Account acme-openai-swc",
-                     "public access Disabled", "local auth disabled",
+                     "kind AIServices", "local auth disabled",
                      "network:PrivateEndpoint acme-openai-swc-pe",
-                     "privatelink.openai.azure.com", "Cognitive Services OpenAI User"):
+                     "privatelink.openai.azure.com", "privatelink.services.ai.azure.com",
+                     "public access Enabled (default Deny, allow 203.0.113.10)",
+                     "Cognitive Services OpenAI User"):
         assert fragment in out
     # Spec order is creation order.
     assert out.index("acme-openai-swc-gpt-4o ") < out.index("acme-openai-swc-gpt-4o-mini") \
@@ -43,7 +45,7 @@ def test_plan_prints_the_azure_resource_tree() -> None:
 def test_plan_json_has_the_tree_and_no_azure_run_without_azure() -> None:
     doc = json.loads(_cli("plan", "--json", str(DEFAULT_SPEC)).stdout)
     resources = doc["azure_resources"]
-    assert resources["resource_count"] == 17
+    assert resources["resource_count"] == 19
     (top,) = resources["tree"]
     assert (top["type"], top["name"]) == ("skyrelay:azure:OpenAIAccount", "acme-openai-swc")
     assert set(resources["outputs"]["targets"]) == {
@@ -57,8 +59,8 @@ def test_synth_step_writes_the_plan(tmp_path: Path) -> None:
     result = run_synth(DEFAULT_SPEC, tmp_path / "out", project_root=ROOT, steps=[synth_step])
     plan = json.loads((result.outdir / PLAN_FILENAME).read_text())
     assert plan["format"] == "skyrelay.azure-plan/1"
-    assert sum(r["custom"] for r in plan["resources"]) == 17
-    assert any("Azure resource graph: 17 resources" in n for n in result.notes)
+    assert sum(r["custom"] for r in plan["resources"]) == 19
+    assert any("Azure resource graph: 19 resources" in n for n in result.notes)
 
 
 def test_synth_step_failure_leaves_the_previous_output(tmp_path: Path, write_spec: Any) -> None:

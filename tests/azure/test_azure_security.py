@@ -38,16 +38,20 @@ from skyrelay.pulumi.type_tokens import (
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
 
 
-def test_account_is_private_and_keyless(default_graph: ResourceGraph) -> None:
+def test_account_is_reachable_only_by_the_gateways_and_keyless(
+        default_graph: ResourceGraph) -> None:
     (account,) = default_graph.of_type(ACCOUNT)
     props = account.inputs["properties"]
-    assert account.inputs["kind"] == "OpenAI"
+    # A Foundry resource: what Microsoft upgrades OpenAI accounts to, so no drift later.
+    assert account.inputs["kind"] == "AIServices"
+    assert props["allowProjectManagement"] is True
     # Keys cannot be scoped or audited per caller; Entra ID tokens only.
     assert props["disableLocalAuth"] is True
-    # No public endpoint: traffic must come through the private endpoint.
-    assert props["publicNetworkAccess"] == "Disabled"
-    # Belt and braces should public access ever be switched on by hand.
-    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None", "ipRules": []}
+    # The gateway runs in AWS and comes through its NAT gateways: the public endpoint is on,
+    # but every other source is denied (the offline plan's egress address is a placeholder).
+    assert props["publicNetworkAccess"] == "Enabled"
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None", "ipRules": [
+        {"value": ip} for ip in PLACEHOLDER_CONFIG["gatewayEgressIps"]]}
     assert props["restrictOutboundNetworkAccess"] is True
     # A custom subdomain is required for Entra ID auth and private endpoints.
     assert props["customSubDomainName"] == "acme-openai-swc"
@@ -71,9 +75,11 @@ def test_private_endpoint_targets_the_account(default_graph: ResourceGraph) -> N
 
 def test_private_dns_zones_are_linked_and_grouped(default_graph: ResourceGraph) -> None:
     zones = {z.inputs["privateZoneName"]: z for z in default_graph.of_type(ZONE)}
-    # Without both zones, clients resolve the public address and the call is refused.
+    # Without these zones, clients in the network resolve the public address (Cognitive
+    # Services, Azure OpenAI and Foundry endpoints of the account sub-resource).
     assert set(zones) == {"privatelink.openai.azure.com",
-                          "privatelink.cognitiveservices.azure.com"}
+                          "privatelink.cognitiveservices.azure.com",
+                          "privatelink.services.ai.azure.com"}
     assert all(z.inputs["location"] == "global" for z in zones.values())
     (vnet,) = default_graph.of_type(VNET)
     links = default_graph.of_type(LINK)

@@ -25,6 +25,11 @@ GPT4O = ("gpt-4o 2024-11-20 was retired on 2026-10-01: deployments of a retired 
 GPT4O_MINI = ("gpt-4o-mini 2024-07-18 was retired on 2026-10-01: deployments of a retired "
               "version return errors (replacement: gpt-4.1-mini)")
 
+UNREACHABLE = ("account 'acme-openai-swc' cannot be reached from any gateway region (us-east-1, "
+               "eu-central-1): 'disabled' leaves only its private endpoint, in an Azure virtual "
+               "network no gateway VPC has a path to, so every call would get 403; set "
+               "public_network_access: gateway-egress-only (public endpoint, default deny, only "
+               "the gateways' NAT addresses allowed)")
 
 def test_old_default_spec_reports_nova_pro_and_the_azure_versions() -> None:
     warnings: list[SpecIssue] = []
@@ -35,6 +40,8 @@ def test_old_default_spec_reports_nova_pro_and_the_azure_versions() -> None:
         (36, "aws.regions.eu-central-1.bedrock_models[1].model_id", NOVA),
         (66, "azure.accounts[0].deployments[0].version", GPT4O),
         (73, "azure.accounts[0].deployments[1].version", GPT4O_MINI),
+        # Not a catalog fact: a private-only account no gateway region can reach (issue 21).
+        (62, "azure.accounts[0].public_network_access", UNREACHABLE),
     }
     lines = OLD_DEFAULT.read_text().splitlines()
     assert "amazon.nova-pro-v1:0" in lines[35] and "2024-11-20" in lines[65]
@@ -51,14 +58,14 @@ def test_old_spec_before_the_retirements_warns_instead() -> None:
     warnings: list[SpecIssue] = []
     with pytest.raises(SpecError) as info:  # nova-pro in eu-central-1 never worked
         load_spec(OLD_DEFAULT, warnings=warnings, today=dt.date(2026, 1, 15))
-    assert [i.line for i in info.value.issues] == [36]
+    assert sorted(i.line for i in info.value.issues) == [36, 62]  # 62: unreachable account
     messages = {(w.line, w.message) for w in warnings}
     assert (66, "gpt-4o 2024-11-20 is deprecated since 2025-11-20 (no new customers may "
                 "deploy it); it retires on 2026-10-01 (replacement: gpt-5.1)") in messages
     assert any(line == 73 and "deprecated since 2025-07-18" in m for line, m in messages)
-    # NoAutoUpgrade is the default, so the finding points at the deployment entry itself.
-    assert any(line == 64 and m.startswith("NoAutoUpgrade pins gpt-4o 2024-11-20")
-               for line, m in messages)
+    # The spec names no version_upgrade: since issue 21 that means OnceCurrentVersionExpired
+    # (NoAutoUpgrade only when asked for), so nothing pins the retiring version.
+    assert not any("NoAutoUpgrade" in m for _, m in messages)
 
 
 GPT55 = ("gpt-5.5 2026-04-24 is deprecated since 2026-10-24 (no new customers may deploy it); "

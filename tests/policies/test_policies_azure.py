@@ -21,7 +21,7 @@ from skyrelay.spec import load_spec
 
 ACCT_ID = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a1"
 ACCOUNT: dict[str, Any] = {
-    "accountName": "a1", "location": "swedencentral", "kind": "OpenAI",
+    "accountName": "a1", "location": "swedencentral", "kind": "AIServices",
     "properties": {"disableLocalAuth": True, "publicNetworkAccess": "Disabled",
                    "networkAcls": {"defaultAction": "Deny"}},
 }
@@ -143,3 +143,73 @@ def test_crossguard_pack_callbacks_report_each_broken_rule() -> None:
     assert any("SKY-AZ-001" in m and "a1" in m for m in messages)
     assert any("SKY-AZ-004" in m for m in messages)
     assert not any("SKY-AZ-003" in m for m in messages)
+
+
+# --- content filters and account kinds (issue 21) -----------------------------------------
+
+def _rai(filters: list[dict[str, Any]]) -> az.Entry:
+    return (az.RAI_POLICY, {"accountName": "a1", "raiPolicyName": "strict",
+                            "properties": {"contentFilters": filters}}, "a1-rai-strict")
+
+
+def _default_filters() -> list[dict[str, Any]]:
+    """The RAI policy the components write for ContentFilterPolicy(name=...) (all defaults)."""
+    from skyrelay.pulumi.components.content_filter import ContentFilterPolicy
+
+    camel = {"severity_threshold": "severityThreshold"}
+    return [{camel.get(k, k): v for k, v in f.items()}
+            for f in ContentFilterPolicy(name="strict").filters()]
+
+
+def test_the_components_default_policy_meets_azures_default() -> None:
+    filters = _default_filters()
+    assert len(filters) == 12  # 4 harm categories x 2 sources + 4 detection models
+    assert az.check_graph(_graph() + [_rai(filters)]) == []
+
+
+@pytest.mark.parametrize(("change", "gap"), [
+    (lambda f: f["name"] == "Indirect Attack" and f.update(enabled=False),
+     "Indirect Attack detection on prompts is off"),
+    (lambda f: f["name"] == "Protected Material Code" and f.update(enabled=False),
+     "Protected Material Code detection on completions is off"),
+    (lambda f: f["name"] == "Protected Material Text" and f.update(enabled=False),
+     "Protected Material Text detection on completions is off"),
+    (lambda f: f["name"] == "Jailbreak" and f.update(enabled=False),
+     "Jailbreak detection on prompts is off"),
+    (lambda f: (f["name"], f["source"]) == ("Selfharm", "Completion")
+     and f.update(severityThreshold="High"),
+     "Selfharm on completions is filtered at High, above the default Medium"),
+    (lambda f: (f["name"], f["source"]) == ("Hate", "Prompt") and f.update(blocking=False),
+     "Hate on prompts is not filtered (blocking)"),
+])
+def test_each_gap_from_the_default_policy_is_named(change: Any, gap: str) -> None:
+    filters = _default_filters()
+    for f in filters:
+        change(f)
+    found = az.check_graph(_graph() + [_rai(filters)])
+    assert [(v.rule, v.resource, v.message) for v in found] == [
+        ("SKY-AZ-007", "a1/strict", f"weaker than Azure's default safety policy: {gap}")]
+
+
+def test_a_missing_filter_is_a_gap_and_kind_openai_is_flagged() -> None:
+    filters = [f for f in _default_filters() if f["name"] != "Sexual"]
+    found = az.check_graph(_graph() + [_rai(filters)])
+    assert sorted(v.message.rsplit(": ", 1)[1] for v in found) == [
+        "Sexual on completions is not filtered (blocking)",
+        "Sexual on prompts is not filtered (blocking)"]
+    acct = copy.deepcopy(ACCOUNT)
+    acct["kind"] = "OpenAI"
+    (kind,) = az.check_graph([(az.ACCOUNT, acct, "a1"), (az.PRIVATE_ENDPOINT, PE, "pe"),
+                              (az.DIAGNOSTIC_SETTING, DIAG, "diag")])
+    assert kind.rule == "SKY-AZ-008" and "drift" in kind.message
+
+
+def test_the_default_plan_passes_the_new_rules() -> None:
+    from pathlib import Path
+
+    from skyrelay.pulumi.offline import run_offline
+
+    graph = run_offline(Path(__file__).resolve().parents[2] / "examples" / "platform.yaml")
+    entries = az.plan_entries(graph.as_dict())
+    assert [e for e in entries if e[0] == az.RAI_POLICY]  # the strict policy is there
+    assert az.check_graph(entries) == []

@@ -298,8 +298,11 @@ def azure_section(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 3)) == 0:
             account["custom_subdomain"] = f"sub-{i}-{name}"[:64].rstrip("-")
         if draw(st.booleans()):
+            # Mostly the path a gateway reaches; "disabled" is refused while gateways exist.
             account["public_network_access"] = draw(st.sampled_from(
-                ["disabled", "gateway-egress-only"]))
+                ["gateway-egress-only"] * 3 + ["disabled"]))
+        if draw(st.integers(0, 3)) == 0:
+            account["kind"] = draw(st.sampled_from(["AIServices", "OpenAI"]))
         if draw(st.booleans()):
             account["vnet_cidr"] = draw(st.sampled_from(
                 ["10.200.0.0/24", "172.20.0.0/29", "10.0.0.0/8", "192.168.1.0/30",
@@ -309,7 +312,17 @@ def azure_section(draw: st.DrawFn) -> dict[str, Any]:
     if filters:
         section["content_filters"] = [
             {"name": f, "severity_threshold": draw(st.sampled_from(["Low", "Medium", "High"])),
-             "blocking": draw(st.booleans()), "jailbreak_detection": draw(st.booleans())}
+             "blocking": draw(st.booleans()), "jailbreak_detection": draw(st.booleans()),
+             # issue 21: the other detection models and per-category overrides
+             "indirect_attack_detection": draw(st.booleans()),
+             "protected_material_text": draw(st.booleans()),
+             "protected_material_code": draw(st.booleans()),
+             "harm": draw(st.dictionaries(
+                 st.sampled_from(["hate", "sexual", "violence", "self_harm"]),
+                 st.fixed_dictionaries({}, optional={
+                     "prompt": st.sampled_from(["Low", "Medium", "High", "off"]),
+                     "completion": st.sampled_from(["Low", "Medium", "High", "off"])}),
+                 max_size=2))}
             for f in filters]
     if draw(st.integers(0, 3)) == 0:
         section["resource_group"] = draw(st.sampled_from(
@@ -934,11 +947,12 @@ def test_accounts_in_one_shared_resource_group_share_its_dns_zones(tmp_path: Pat
     (tmp_path / "spec.yaml").write_text(text)
     graph = plan_azure(tmp_path / "spec.yaml", tmp_path)  # no shared URN or Azure id
     zones = graph.of_type("azure-native:privatedns:PrivateZone")
-    assert sorted(z.inputs["privateZoneName"] for z in zones) == [
-        "privatelink.cognitiveservices.azure.com", "privatelink.openai.azure.com"]
+    assert sorted(z.inputs["privateZoneName"] for z in zones) == [  # + Foundry's (issue 21)
+        "privatelink.cognitiveservices.azure.com", "privatelink.openai.azure.com",
+        "privatelink.services.ai.azure.com"]
     links = graph.of_type("azure-native:privatedns:VirtualNetworkLink")
     assert sorted(link.inputs["virtualNetworkLinkName"] for link in links) == sorted(
-        2 * ["link-acme-openai-frc", "link-acme-openai-swc"])
+        3 * ["link-acme-openai-frc", "link-acme-openai-swc"])
     zone_ids = {z.id for z in zones}
     for group in graph.of_type("azure-native:network:PrivateDnsZoneGroup"):
         used = {c["privateDnsZoneId"] for c in group.inputs["privateDnsZoneConfigs"]}
