@@ -114,7 +114,7 @@ def test_plan_reads_the_stack_config(project: dict[str, Path]) -> None:
     res = CliRunner().invoke(main, ["plan", "--json", str(SPEC),
                                     "--stack-config", str(project["stack"])])
     assert res.exit_code == 0, res.output
-    out = json.dumps(json.loads(res.output)["azure_resources"]["tree"])
+    out = json.dumps(json.loads(res.stdout)["azure_resources"]["tree"])  # warnings: stderr
     assert "allow 198.51.100.99" in out and "203.0.113.10" not in out  # no placeholder
     assert f"Cognitive Services OpenAI User -> Group {PRINCIPAL}" in out
 

@@ -72,8 +72,8 @@ GPT55 = ("gpt-5.5 2026-04-24 is deprecated since 2026-10-24 (no new customers ma
          "it retires on 2027-04-24")
 #: The only findings left in the default spec: the newest Azure version the catalog knows is
 #: past its "no new customers" date on the catalog's date (see examples/platform.yaml).
-DEFAULT_WARNINGS = [(76, "azure.accounts[0].deployments[0].version", GPT55),
-                    (84, "azure.accounts[0].deployments[1].version", GPT55)]
+DEFAULT_WARNINGS = [(87, "azure.accounts[0].deployments[0].version", GPT55),
+                    (95, "azure.accounts[0].deployments[1].version", GPT55)]
 
 
 @pytest.mark.parametrize("name", ["platform.yaml", "minimal.yaml"])
