@@ -351,7 +351,8 @@ def test_property_concurrent_reserve_settle_release_never_overspend_memory(
     asyncio.run(main())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(budget=st.integers(0, 2000), ops=operations)
 def test_property_concurrent_reserve_settle_release_never_overspend_redis(
         redis_server, budget: int, ops: list[tuple[int, float | None]]) -> None:  # type: ignore[no-untyped-def]

@@ -104,7 +104,8 @@ def test_a_target_of_the_wrong_kind() -> None:
         copy.deepcopy(d["azure"]["accounts"][0]["deployments"][1])),
      "azure.accounts[0].deployments[3].name",
      "duplicate deployment name 'gpt-4o-mini' (first at index 1)"),
-    (lambda d: d["azure"]["content_filters"].append(copy.deepcopy(d["azure"]["content_filters"][0])),
+    (lambda d: d["azure"]["content_filters"].append(
+        copy.deepcopy(d["azure"]["content_filters"][0])),
      "azure.content_filters[1].name", "duplicate content filter name 'strict' (first at index 0)"),
     (lambda d: d["fine_tuning"]["jobs"].append(copy.deepcopy(d["fine_tuning"]["jobs"][0])),
      "fine_tuning.jobs[1].name", "duplicate job name 'support-summarizer' (first at index 0)"),
