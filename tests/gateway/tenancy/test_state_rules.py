@@ -36,7 +36,9 @@ def make_state(request: pytest.FixtureRequest) -> Callable[[], State]:
     if request.param == "memory":
         return MemoryState
     url = request.getfixturevalue("redis_server").url
-    return lambda: RedisState(url)
+    # Generous timeouts: these tests are about counting, and the production 0.5 s socket
+    # timeout is sometimes exceeded on a busy machine (tests/gateway_tenancy: a flake).
+    return lambda: RedisState(url, timeout=30.0, pool_wait=60.0)
 
 
 def run(make_state: Callable[[], State], body: Callable[[State], Awaitable[None]]) -> None:
@@ -148,8 +150,8 @@ def test_budget_boundary_and_settling(make_state) -> None:  # type: ignore[no-un
 
 def test_redis_prefixes_keep_deployments_apart(redis_server) -> None:  # type: ignore[no-untyped-def]
     async def body() -> None:
-        a = RedisState(redis_server.url, prefix="blue")
-        b = RedisState(redis_server.url, prefix="green")
+        a = RedisState(redis_server.url, prefix="blue", timeout=30.0)
+        b = RedisState(redis_server.url, prefix="green", timeout=30.0)
         try:
             assert await a.reserve("t", "p", 10, 10)
             assert await b.reserve("t", "p", 10, 10)
@@ -168,7 +170,7 @@ def test_redis_keys_are_shared_by_every_replica(redis_server) -> None:  # type: 
     import redis.asyncio as redis
 
     async def body() -> None:
-        state = RedisState(redis_server.url)
+        state = RedisState(redis_server.url, timeout=30.0)
         raw = redis.Redis.from_url(redis_server.url)
         try:
             assert state.healthy is True
@@ -272,7 +274,7 @@ def test_redis_budget_counter_outlives_its_month(redis_server) -> None:  # type:
     import redis.asyncio as redis
 
     async def body() -> None:
-        state = RedisState(redis_server.url, prefix="ttl")
+        state = RedisState(redis_server.url, prefix="ttl", timeout=30.0)
         raw = redis.Redis.from_url(redis_server.url)
         try:
             assert await state.reserve("t", "2027-04", 10, 1)
@@ -357,7 +359,8 @@ def test_property_concurrent_reserve_settle_release_never_overspend_memory(
 def test_property_concurrent_reserve_settle_release_never_overspend_redis(
         redis_server, budget: int, ops: list[tuple[int, float | None]]) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        state = RedisState(redis_server.url, prefix=f"p{time.monotonic_ns()}")
+        state = RedisState(redis_server.url, prefix=f"p{time.monotonic_ns()}", timeout=30.0,
+                           pool_wait=60.0)
         try:
             await _spend(state, budget, ops)
         finally:
