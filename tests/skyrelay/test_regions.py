@@ -43,6 +43,9 @@ def test_bedrock_destinations() -> None:
 def test_processing_regions_for_bedrock() -> None:
     assert regions.processing_regions_for_bedrock("global.a.b-v1:0", "eu-west-1") == {ANY}
     assert regions.processing_regions_for_bedrock("a.b-v1:0", "eu-west-1") == {"aws:eu-west-1"}
+    # A model entry's destination_regions narrow the profile's set (plus the source).
+    assert regions.processing_regions_for_bedrock("us.a.b-v1:0", "us-east-1", ["us-west-2"]) == {
+        "aws:us-east-1", "aws:us-west-2"}
     eu = regions.processing_regions_for_bedrock("eu.a.b-v1:0", "eu-central-1")
     assert eu == {f"aws:{r}" for r in regions.BEDROCK_PROFILE_DESTINATIONS["eu"]}
 
