@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # example may take seconds, which says nothing about the property (that was a flake).
 settings.register_profile("default", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
+# make mutate runs each selected test once per mutant: fewer, fixed examples.
 settings.register_profile("mutation", parent=settings.get_profile("default"),
-                          derandomize=True, database=None)
+                          derandomize=True, database=None, max_examples=15)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

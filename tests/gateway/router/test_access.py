@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from skyrelay.gateway.config import GatewayConfig
@@ -239,7 +239,6 @@ def configs(draw: st.DrawFn) -> GatewayConfig:
     return base_config(targets, routes, tenants, classes)
 
 
-@settings(max_examples=150, deadline=None)
 @given(cfg=configs())
 def test_property_eligible_targets_are_exactly_those_inside_the_classification(
         cfg: GatewayConfig) -> None:
@@ -259,7 +258,6 @@ def test_property_eligible_targets_are_exactly_those_inside_the_classification(
                                                strict=True)] == expected
 
 
-@settings(max_examples=150, deadline=None)
 @given(cfg=configs(), data=st.data())
 def test_property_a_request_never_reaches_a_place_its_tenant_forbids(
         cfg: GatewayConfig, data: st.DataObject) -> None:

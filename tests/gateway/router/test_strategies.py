@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from skyrelay.gateway.config import TargetConfig, TargetPrice
@@ -145,7 +145,6 @@ def test_unknown_strategy_is_an_error_naming_the_known_ones() -> None:
     assert all(name in str(info.value) for name in STRATEGIES)
 
 
-@settings(max_examples=200, deadline=None)
 @given(data=st.data(), strategy=st.sampled_from(STRATEGIES), n=st.integers(0, 6),
        stream=st.booleans(), seed=st.integers(0, 2**16))
 def test_property_every_ranking_is_a_permutation_of_the_eligible_targets(

@@ -344,7 +344,6 @@ async def _spend(state: State, budget: int, ops: list[tuple[int, float | None]])
     assert spent == sum(charged) <= budget
 
 
-@settings(max_examples=150, deadline=None)
 @given(budget=st.integers(0, 2000), ops=operations)
 def test_property_concurrent_reserve_settle_release_never_overspend_memory(
         budget: int, ops: list[tuple[int, float | None]]) -> None:
@@ -353,7 +352,7 @@ def test_property_concurrent_reserve_settle_release_never_overspend_memory(
     asyncio.run(main())
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(budget=st.integers(0, 2000), ops=operations)
 def test_property_concurrent_reserve_settle_release_never_overspend_redis(
