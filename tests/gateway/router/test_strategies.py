@@ -138,6 +138,31 @@ def test_lowest_latency_explores_a_share_of_requests() -> None:
         "c", "b", "a"]
 
 
+def test_a_target_measured_at_zero_still_goes_after_the_unmeasured() -> None:
+    """Unmeasured targets go first so that each gets measured, even against a target whose
+    average is 0.0 (a very fast or coarse clock)."""
+    lat = LatencyTracker()
+    lat.observe("a", 0.0, stream=False)
+    assert ranked("lowest-latency", ABC[:1] + ABC[2:], latency=lat) == ["c", "a"]
+
+
+def test_lowest_latency_explores_five_percent_by_default() -> None:
+    lat = LatencyTracker()
+    for k, v in (("a", 0.3), ("b", 0.2), ("c", 0.1)):
+        lat.observe(k, v, stream=False)
+    order = rank("lowest-latency", ABC, [1, 1, 1], estimate=(1, 1), latency=lat, stream=False,
+                 rng=Draws([0.05]))
+    assert keys(order) == ["c", "b", "a"]  # a draw of 0.05 is not under 5 %
+
+
+def test_weights_must_match_the_targets() -> None:
+    """A target without a weight must not vanish from the ranking (never tried)."""
+    with pytest.raises(ValueError):
+        weighted_order(ABC, [1, 1], random.Random(1))
+    with pytest.raises(ValueError):
+        weighted_order(ABC[:2], [1, 1, 1], random.Random(1))
+
+
 def test_unknown_strategy_is_an_error_naming_the_known_ones() -> None:
     with pytest.raises(ValueError) as info:
         ranked("fastest", ABC)
