@@ -91,8 +91,10 @@ def test_an_unknown_route_name_is_a_route_without_targets() -> None:
 
 
 def test_undefined_classification_is_reported_once_per_tenant() -> None:
-    assert found(cfg({"x": {"classification": "secret", "routes": ["mixed", "us"]}})) == [
-        ("SKY-GW-001", "tenant x", "classification 'secret' is not defined")]
+    assert found(cfg({"x": {"classification": "secret", "routes": ["mixed", "us"]},
+                      "y": {"classification": "eu", "routes": ["us"]}})) == [
+        ("SKY-GW-001", "tenant x", "classification 'secret' is not defined"),
+        ("SKY-GW-001", "tenant y / route us", "no target may process 'eu' data (both, global)")]
 
 
 def test_a_classification_without_processing_allows_nothing() -> None:
