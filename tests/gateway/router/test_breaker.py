@@ -125,7 +125,10 @@ def test_probe_results(clock: Clock) -> None:
     b.probe_result(False)  # already open: no extra failure, no longer cool-down
     assert b.failures == 1 and b.retry_in() == pytest.approx(10.0)
     b.probe_result(True)  # opened for unreachability: a real probe may go now
-    assert b.state == HALF_OPEN and b.reachable is True and b.acquire()
+    assert b.state == HALF_OPEN and b.reachable is True
+    # Half-open before the cool-down ended: nothing to wait for any more.
+    assert b.retry_in() == 0.0 and b.snapshot()["retry_in_seconds"] == 0.0
+    assert b.acquire()
     # Reachable says nothing about 5xx: a breaker opened by errors stays open.
     c = breaker(clock, threshold=1, base_cooldown=10.0)
     c.failure("server_error")
