@@ -235,6 +235,41 @@ def test_a_store_that_never_answers_fails_closed_instead_of_hanging() -> None:
         listener.close()
 
 
+def test_a_store_that_stops_answering_after_the_handshake_fails_closed(redis_server) -> None:  # type: ignore[no-untyped-def]
+    """The per-command socket timeout (not only the connect timeout) bounds a request: a
+    store that accepted the connection and the password, then hangs, costs the request
+    its timeout and fails closed. A proxy in front of a real redis-server passes the
+    handshake and swallows everything after it."""
+    handshake = (b"HELLO", b"AUTH", b"CLIENT", b"SELECT")
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   until_command: bool) -> None:
+        while data := await reader.read(65536):
+            if until_command and not any(w in data.upper() for w in handshake):
+                return  # a real command: never forwarded, never answered
+            writer.write(data)
+            await writer.drain()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", redis_server.port)
+        await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False),
+                             return_exceptions=True)
+
+    async def body() -> None:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        url = f"redis://:{redis_server.password}@127.0.0.1:{port}/0"
+        state = RedisState(url, timeout=0.5)
+        try:
+            with pytest.raises(StateUnavailable) as info:
+                await asyncio.wait_for(state.spent("t", "p"), timeout=60)  # a hang guard
+            assert str(info.value) == "state store unreachable: TimeoutError"
+        finally:
+            await state.aclose()
+            server.close()
+    asyncio.run(body())
+
+
 def test_an_exhausted_pool_gives_up_after_pool_wait_instead_of_queueing() -> None:
     """With every connection stuck on a wedged store, the next request must give up when
     its pool wait ends ("No connection available": ConnectionError), not queue behind the
