@@ -15,7 +15,7 @@ import pulumi
 import skyrelay.constructs
 import skyrelay.pulumi
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MAPPED = ("stacks", "constructs", "pulumi", "policies", "gateway")
 
 

@@ -61,25 +61,27 @@ class Module:
     timeout: int = 420
 
 
-ROUTER_TESTS = ("tests/gateway/test_gateway_router.py", "tests/gateway/router")
+ROUTER_TESTS = ("tests/gateway/router",)
 MODULES: tuple[Module, ...] = (
     Module("access", "gateway/router/access.py", ROUTER_TESTS),
     Module("regions", "skyrelay/regions.py",
-           ("tests/foundation/test_views.py", "tests/skyrelay/test_regions.py")),
+           ("tests/skyrelay/views/test_views.py", "tests/skyrelay/test_regions.py")),
     Module("strategies", "gateway/router/strategies.py", ROUTER_TESTS),
     Module("breaker", "gateway/router/breaker.py", ROUTER_TESTS),
     Module("tenancy-state", "gateway/tenancy/state.py",
-           ("tests/gateway_tenancy/test_tenancy_state.py", "tests/gateway/tenancy")),
+           ("tests/gateway/tenancy/test_tenancy_state.py",
+            "tests/gateway/tenancy/test_state_rules.py")),
     # The provider tests run real servers (seconds per test); the translation is pure.
     Module("bedrock-translate", "gateway/providers/bedrock_translate.py",
-           ("tests/gateway_providers/test_bedrock_provider.py::test_translation_rules",
+           ("tests/gateway/providers/test_bedrock_provider.py::test_translation_rules",
             "tests/gateway/providers/test_bedrock_translate.py")),
     Module("bedrock-arns", "skyrelay/views/bedrock_arns.py",
-           ("tests/foundation/test_views.py", "tests/skyrelay/views")),
+           ("tests/skyrelay/views",)),
     Module("gateway-config", "skyrelay/views/gateway_config.py",
-           ("tests/foundation/test_views.py", "tests/skyrelay/views")),
+           ("tests/skyrelay/views",)),
     Module("spec-checks", "skyrelay/spec/checks.py",
-           ("tests/foundation/test_spec_errors.py", "tests/skyrelay/spec"), timeout=900),
+           ("tests/skyrelay/spec/test_spec_errors.py", "tests/skyrelay/spec/test_checks.py"),
+           timeout=900),
     # Only the policy tests that need no synthesized templates: mutmut re-runs a selected
     # test per mutant, and a session fixture that synthesizes costs 20 s each time.
     Module("gateway-rules", "policies/gateway_rules.py",

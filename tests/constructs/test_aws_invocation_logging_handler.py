@@ -3,19 +3,13 @@ is the only thing mocked): it never clobbers a configuration it did not create."
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-HANDLER = (Path(__file__).resolve().parents[2] / "constructs" / "invocation_logging_handler"
-           / "index.py")
-spec = importlib.util.spec_from_file_location("invocation_logging_handler", HANDLER)
-assert spec and spec.loader
-handler = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(handler)
+# The Lambda handler ships as package data of skyrelay.constructs; import it by name.
+from skyrelay.constructs.invocation_logging_handler import index as handler
 
 OURS = {"cloudWatchConfig": {"logGroupName": "ours-group", "roleArn": "arn:role"},
         "s3Config": {"bucketName": "ours-bucket", "keyPrefix": "p"},

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BAD = Path(__file__).parent / "fixtures" / "bad"
+BAD = Path(__file__).parent / "spec" / "fixtures" / "bad"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Helpers for the gateway tests: a gateway server in a thread, configs, fake providers.
 
-Loaded by ``conftest.py`` as the module ``gateway_support`` (tests import it by that name).
+Tests import it as ``gateway_support`` (``tests/support`` is on pytest's ``pythonpath``).
 
 The acceptance tests use the real providers and the real wire-format upstream servers
 (``skyrelay.gateway.testing.upstreams``); the fake provider here serves the router's unit

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SPEC = REPO / "examples" / "platform.yaml"
 BIN = Path(sys.executable).parent
 

@@ -27,7 +27,7 @@ import pytest
 
 from skyrelay.constructs.gateway_service import CONFIG_ENV, CONTAINER_PORT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO / "gateway" / "Dockerfile"
 BIN = Path(sys.executable).parent
 HADOLINT = shutil.which("hadolint", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")

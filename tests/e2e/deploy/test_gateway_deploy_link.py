@@ -27,7 +27,7 @@ from skyrelay.link import LinkError, config_json, load_linked_config
 from skyrelay.spec import load_spec
 from skyrelay.views.gateway_config import gateway_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).with_name("fixtures")
 SPEC_PATH = REPO / "examples" / "platform.yaml"
 SPEC = load_spec(SPEC_PATH)

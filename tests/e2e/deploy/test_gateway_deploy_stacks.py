@@ -20,7 +20,7 @@ from skyrelay.spec import load_spec
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 from skyrelay.views.gateway_config import gateway_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPEC = load_spec(REPO / "examples" / "platform.yaml")
 REGIONS = ("us-east-1", "eu-central-1")
 CIDRS = {r: SPEC.aws.regions[r].vpc_cidr for r in REGIONS}  # type: ignore[union-attr]

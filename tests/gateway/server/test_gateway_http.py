@@ -214,7 +214,7 @@ def test_async_client_and_embeddings(gateway):
 def test_healthz_and_openapi(gateway):
     assert httpx.get(gateway.url + "/healthz").json() == {"status": "ok"}
     served = httpx.get(gateway.url + "/openapi.json")
-    committed = Path(__file__).resolve().parents[2] / "gateway" / "openapi.json"
+    committed = Path(__file__).resolve().parents[3] / "gateway" / "openapi.json"
     assert served.json() == json.loads(committed.read_text()) == openapi_document()
     from openapi_spec_validator import validate
     validate(served.json())

@@ -23,7 +23,7 @@ from skyrelay.gateway.tenancy.wiring import redis_url
 from skyrelay.spec import load_spec
 from skyrelay.views.gateway_config import gateway_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from skyrelay.spec import Spec, SpecError, parse_spec_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT = yaml.safe_load((ROOT / "examples" / "platform.yaml").read_text())
 
 scalars = st.one_of(

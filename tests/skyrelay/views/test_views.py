@@ -16,7 +16,7 @@ from skyrelay.views.cost import RouteTraffic, TrafficProfile, estimate_monthly_c
 from skyrelay.views.gateway_config import gateway_config
 from skyrelay.views.plan import build_plan
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
