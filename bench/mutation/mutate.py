@@ -74,7 +74,7 @@ MODULES: tuple[Module, ...] = (
     # The provider tests run real servers (seconds per test); the translation is pure.
     Module("bedrock-translate", "gateway/providers/bedrock_translate.py",
            ("tests/gateway/providers/test_bedrock_provider.py::test_translation_rules",
-            "tests/gateway/providers/test_bedrock_translate.py")),
+            "tests/gateway/providers/test_bedrock_translate.py"), timeout=900),
     Module("bedrock-arns", "skyrelay/views/bedrock_arns.py",
            ("tests/skyrelay/views",)),
     Module("gateway-config", "skyrelay/views/gateway_config.py",

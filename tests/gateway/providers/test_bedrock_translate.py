@@ -59,6 +59,11 @@ def test_system_and_developer_messages_are_hoisted_in_order() -> None:
         {"role": "system", "content": "   "},  # blank: dropped
     ])
     assert body["system"] == [{"text": "one"}, {"text": "two!"}]
+    # A text part without text is empty, not an error.
+    parts = converse(messages=[{"role": "system", "content": [{"type": "text"},
+                                                              {"type": "text", "text": "x"}]},
+                               USER])
+    assert parts["system"] == [{"text": "x"}]
     assert body["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
 
 
@@ -75,20 +80,22 @@ def test_content_parts_text_and_data_images() -> None:
     ]
 
 
-@pytest.mark.parametrize(("content", "fragment"), [
+@pytest.mark.parametrize(("content", "message"), [
     ([{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}],
-     "only as data: URLs"),
-    ([{"type": "image_url", "image_url": {"url": "data:image/png,abc"}}], "only as data: URLs"),
+     "Bedrock takes images only as data: URLs (base64); remote URLs are refused"),
+    ([{"type": "image_url", "image_url": {"url": "data:image/png,abc"}}],
+     "Bedrock takes images only as data: URLs (base64); remote URLs are refused"),
     ([{"type": "image_url", "image_url": {"url": f"data:image/tiff;base64,{PNG}"}}],
      "unsupported image type 'image/tiff'"),
     ([{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}],
-     "not valid base64"),
-    ([{"type": "input_audio", "input_audio": {}}], "unsupported content part type 'input_audio'"),
-    (["just a string"], "unsupported content part type None"),
-    (42, "must be a string or a list of parts"),
+     "image data is not valid base64"),
+    ([{"type": "input_audio", "input_audio": {}}],
+     "unsupported content part type 'input_audio' for Bedrock"),
+    (["just a string"], "unsupported content part type None for Bedrock"),
+    (42, "message content must be a string or a list of parts"),
 ])
-def test_content_that_converse_cannot_take_is_refused(content: Any, fragment: str) -> None:
-    assert fragment in refused({"messages": [{"role": "user", "content": content}]}).message
+def test_content_that_converse_cannot_take_is_refused(content: Any, message: str) -> None:
+    assert refused({"messages": [{"role": "user", "content": content}]}).message == message
 
 
 def test_consecutive_turns_of_one_role_are_merged() -> None:
@@ -258,6 +265,7 @@ def test_stream_mapper_text_stream() -> None:
     mapper = StreamMapper(model="m", request_id="s1")
     start = mapper.event("messageStart", {"role": "assistant"})
     assert start is not None and start["id"] == "chatcmpl-s1"
+    assert isinstance(start["created"], int) and start["created"] > 1_700_000_000
     assert start["object"] == "chat.completion.chunk" and start["model"] == "m"
     assert start["choices"] == [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                  "finish_reason": None}]
@@ -298,3 +306,20 @@ def test_stream_mapper_keeps_parallel_tool_calls_apart() -> None:
     assert empty is not None and empty["choices"][0]["delta"]["tool_calls"][0][
         "function"] == {"arguments": ""}
     assert mapper.event("messageStop", {})["choices"][0]["finish_reason"] == "stop"  # type: ignore[index]
+
+
+def test_stream_mapper_block_index_defaults() -> None:
+    """Events without ``contentBlockIndex`` mean block 0; a delta for a block that never
+    started belongs to the first tool call."""
+    mapper = StreamMapper(model="m", request_id="s3")
+    mapper.event("contentBlockStart", {"contentBlockIndex": 5, "start": {
+        "toolUse": {"toolUseId": "a", "name": "first"}}})
+    second = mapper.event("contentBlockStart", {"start": {
+        "toolUse": {"toolUseId": "b", "name": "second"}}})
+    assert second is not None and second["choices"][0]["delta"]["tool_calls"][0]["index"] == 1
+    no_index = mapper.event("contentBlockDelta", {"delta": {"toolUse": {"input": "{}"}}})
+    assert no_index is not None
+    assert no_index["choices"][0]["delta"]["tool_calls"][0]["index"] == 1
+    stray = mapper.event("contentBlockDelta", {"contentBlockIndex": 9,
+                                               "delta": {"toolUse": {"input": "{}"}}})
+    assert stray is not None and stray["choices"][0]["delta"]["tool_calls"][0]["index"] == 0
