@@ -290,3 +290,125 @@ def test_dotted_path() -> None:
     assert dotted_path(("aws", "regions", "us-east-1")) == "aws.regions.us-east-1"
     assert dotted_path((2, "x")) == "[2].x"
     assert dotted_path(()) == ""
+
+
+# --- more duplicates, endpoints, summaries and the config size ------------------------------
+
+VLLM = {"name": "vllm", "base_url": "http://10.0.0.5:8000/v1", "processing": ["us-east-1"],
+        "models": [{"name": "llama", "model": "meta-llama/Llama-3.1-8B",
+                    "price": {"input_per_million": 0.1, "output_per_million": 0.1}}]}
+
+
+def test_duplicate_azure_accounts_and_shared_subdomains() -> None:
+    def twin(doc: dict[str, Any]) -> None:
+        doc["azure"]["accounts"].append(copy.deepcopy(doc["azure"]["accounts"][0]))
+        doc["azure"]["accounts"][1]["deployments"] = doc["azure"]["accounts"][1][
+            "deployments"][2:]
+    found = problems(twin)
+    assert ("azure.accounts[1].name",
+            "duplicate Azure account name 'acme-openai-swc' (first at index 0)") in found
+
+    def same_subdomain(doc: dict[str, Any]) -> None:
+        second = copy.deepcopy(doc["azure"]["accounts"][0])
+        second["name"] = "acme-openai-two"
+        second["custom_subdomain"] = "acme-openai-swc"
+        second["deployments"] = [{**second["deployments"][2], "name": "emb2"}]
+        doc["azure"]["accounts"].append(second)
+    assert ("azure.accounts[1].custom_subdomain",
+            "custom subdomain 'acme-openai-swc' is used by another account") in problems(
+        same_subdomain)
+
+
+def test_three_accounts_name_the_subdomain_clash_once_each() -> None:
+    def three(doc: dict[str, Any]) -> None:
+        base = doc["azure"]["accounts"][0]
+        for i, sub in ((2, "shared-sub"), (3, "shared-sub")):
+            extra = copy.deepcopy(base)
+            extra["name"] = f"acct-{i}"
+            extra["custom_subdomain"] = sub
+            extra["deployments"] = [{**base["deployments"][2], "name": f"emb{i}"}]
+            doc["azure"]["accounts"].append(extra)
+    found = [w for w, m in problems(three) if "custom subdomain" in m]
+    assert found == ["azure.accounts[2].custom_subdomain"]
+
+
+def test_openai_compatible_duplicates_and_missing_models() -> None:
+    def dup(doc: dict[str, Any]) -> None:
+        endpoint = copy.deepcopy(VLLM)
+        endpoint["models"].append(copy.deepcopy(endpoint["models"][0]))
+        doc["openai_compatible"] = [endpoint, copy.deepcopy(VLLM)]
+    found = problems(dup)
+    assert ("openai_compatible[0].models[1].name",
+            "duplicate model name 'llama' (first at index 0)") in found
+    assert ("openai_compatible[1].name",
+            "duplicate endpoint name 'vllm' (first at index 0)") in found
+
+    def missing(doc: dict[str, Any]) -> None:
+        doc["openai_compatible"] = [copy.deepcopy(VLLM)]
+        route(doc, "gpt-4o")["targets"].append(
+            {"cloud": "openai", "endpoint": "vllm", "model": "mistral"})
+    only(missing, "routes[0].targets[2]",
+         "target openai:vllm/mistral: no model named 'mistral' in vllm (declared: "
+         "openai:vllm/llama)")
+
+
+def test_distinct_job_names_are_no_problem() -> None:
+    doc = copy.deepcopy(BASE)
+    job = copy.deepcopy(doc["fine_tuning"]["jobs"][0])
+    job["name"] = "support-classifier"
+    doc["fine_tuning"]["jobs"].append(job)
+    assert parse_spec_text(yaml.safe_dump(doc), "spec.yaml").name == "acme-ai"
+
+
+def test_residency_messages_summarize_every_classification() -> None:
+    def two(doc: dict[str, Any]) -> None:
+        doc["compliance"]["classifications"] = {"eu-personal": {"allowed": ["eu"]},
+                                                "ch-data": {"allowed": ["ch", "uk"]}}
+        for t in doc["tenants"]:
+            t["classification"] = "eu-personal"
+            t["routes"] = ["chat-eu"]
+    messages = [m for w, m in problems(two) if w == "aws.regions.us-east-1"]
+    assert messages == ["us-east-1 (us) is outside every region the compliance "
+                        "classifications allow (eu-personal: eu; ch-data: ch, uk)"]
+
+
+def _config_size(doc: dict[str, Any]) -> int:
+    from skyrelay.link import config_json
+    from skyrelay.views.gateway_config import gateway_config
+
+    try:
+        spec = parse_spec_text(yaml.safe_dump(doc), "s.yaml")
+    except SpecError:  # the size check itself refused it: over the limit
+        return 10**9
+    return len(config_json(gateway_config(spec)).encode())
+
+
+def test_gateway_config_over_its_parameter_size_is_refused_at_the_byte() -> None:
+    """8,192 bytes is what the advanced-tier SSM parameter holds: exactly that fits, one
+    more byte does not."""
+    doc = copy.deepcopy(BASE)
+    template = copy.deepcopy(doc["tenants"][1])
+    n = 0
+    while True:
+        extra = copy.deepcopy(template)
+        extra["name"] = f"t{n}"
+        extra["api_key"] = {"secret": f"skyrelay/tenants/t{n}"}
+        doc["tenants"].append(extra)
+        if _config_size(doc) >= 8192:
+            doc["tenants"].pop()
+            break
+        n += 1
+    # Lengthen tenant names (each appears once in the config) to land on the limit.
+    pad = 8192 - _config_size(doc)
+    for tenant in doc["tenants"][3:]:
+        grow = min(pad, 60 - len(tenant["name"]))
+        tenant["name"] += "x" * grow
+        pad -= grow
+    assert pad == 0
+    assert _config_size(doc) == 8192
+    last = doc["tenants"][-1]
+    parse_spec_text(yaml.safe_dump(doc), "spec.yaml")  # exactly the limit: fine
+    last["name"] += "y"
+    only(lambda d: d.update(copy.deepcopy(doc)), "gateway",
+         "the gateway config derived from this spec is 8193 bytes; its SSM parameter holds "
+         "at most 8192 (fewer or shorter tenants, routes or targets)")
