@@ -22,6 +22,8 @@ from gateway_support import FakeProvider, FakeRegistry, base_config, free_port
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.openapi import openapi_document
 from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.router.breaker import CircuitBreaker
+from skyrelay.gateway.router.router import Router
 from skyrelay.gateway.serve import build_app
 
 KEYS = {"INT_KEY": "sk-int-0123456789", "EU_KEY": "sk-eu-abcdef", "PUB_KEY": "sk-pub-xyz"}
@@ -225,8 +227,15 @@ def test_healthz_and_openapi(gateway):
 
 def test_readyz_reports_unreachable_upstreams_without_crashing(run_server):
     dead = free_port()  # nothing listens here
-    app = build_app(config(f"http://127.0.0.1:{dead}/v1"),
-                    providers=FakeRegistry(FakeProvider({})), environ=KEYS,
+    cfg = config(f"http://127.0.0.1:{dead}/v1")
+    registry = FakeRegistry(FakeProvider({}))
+    # A long cool-down: the breakers the probe opened must still be open when the request
+    # below is made, however busy the machine. With the default 1 s a request made more
+    # than a second after the probe found the breaker half-open and reached the fake
+    # provider (502; 3 of 50 runs on a loaded machine).
+    router = Router(cfg, registry.for_target,
+                    breaker_factory=lambda: CircuitBreaker(base_cooldown=3600.0))
+    app = build_app(cfg, providers=registry, router=router, environ=KEYS,
                     probe_interval=60, probe_timeout=1)
     server = run_server(app)
     deadline = time.monotonic() + 10
