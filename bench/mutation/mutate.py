@@ -225,6 +225,16 @@ def run_module(module: Module, max_children: int, equivalents: list[Equivalent],
              str(max_children)], cwd=where, env=env, stdout=log, stderr=subprocess.STDOUT,
             check=False)
     seconds = time.monotonic() - start
+    (where / "run.json").write_text(json.dumps({"seconds": seconds,
+                                                "finished": proc.returncode == 0}))
+    return score_module(module, equivalents)
+
+
+def score_module(module: Module, equivalents: list[Equivalent]) -> Score:
+    """Score a module from its staging folder's mutmut verdicts (``run_module`` ran it)."""
+    where = STAGING / module.slug
+    run = json.loads((where / "run.json").read_text())
+    seconds, finished = run["seconds"], run["finished"]
     meta = where / "mutants" / (package_path(module.path) + ".meta")
     if not meta.exists():
         raise SystemExit(f"{module.slug}: mutmut wrote no results; see {where / 'mutmut.log'}")
@@ -251,7 +261,7 @@ def run_module(module: Module, max_children: int, equivalents: list[Equivalent],
             else:
                 survivors.append((name, line))
         counts[status] = counts.get(status, 0) + 1
-    return Score(module, counts, survivors, equivalent, seconds, proc.returncode == 0)
+    return Score(module, counts, survivors, equivalent, seconds, finished)
 
 
 def _natural(name: str) -> tuple[str, int]:
@@ -274,7 +284,8 @@ def _diffs(where: Path, path: str, names: list[str]) -> dict[str, str]:
     return dict(json.loads(out.stdout))
 
 
-def report(scores: list[Score], total_seconds: float, command: str) -> str:
+def report(scores: list[Score], total_seconds: float, command: str,
+           rescored: bool = False) -> str:
     """The Markdown report: a score per module, then survivors and equivalents."""
     lines = [
         "# Mutation testing of the core modules",
@@ -282,7 +293,9 @@ def report(scores: list[Score], total_seconds: float, command: str) -> str:
         f"`{command}` (mutmut, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); wall "
         f"time {total_seconds / 60:.1f} min on this machine. Score = killed / (mutants - "
         "reviewed equivalents); a timeout counts as killed. Each module is tested only by "
-        "the fast tests listed for it in `bench/mutation/mutate.py`.",
+        "the fast tests listed for it in `bench/mutation/mutate.py`."
+        + (" Re-scored from the last run's verdicts after reviewing `equivalent.toml`; the "
+           "time is the sum of the modules' mutmut runs." if rescored else ""),
         "",
         "| module | mutants | killed | survived | equivalent | score | seconds |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -317,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=85.0,
                         help="exit 1 when a module scores lower (default 85)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-score the last run's verdicts (after reviewing "
+                             "equivalent.toml) without running mutmut again")
     parser.add_argument("--budget", type=float, default=1740.0,
                         help="seconds for the whole run (default 29 min); later modules are "
                              "cut short or skipped")
@@ -331,7 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     command = "make mutate" + (f" MUTATE_ARGS='{' '.join(argv or sys.argv[1:])}'"
                                if (argv or sys.argv[1:]) else "")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    for module in chosen:
+    if args.report_only:
+        scores = [score_module(m, equivalents) for m in chosen
+                  if (STAGING / m.slug / "run.json").exists()]
+        total = sum(s.seconds for s in scores)
+        args.output.write_text(report(scores, total, command, rescored=True))
+        chosen = [s.module for s in scores] if scores else chosen
+    for module in [] if args.report_only else chosen:
         left = args.budget - (time.monotonic() - start)
         if left < 30:
             print(f"{module.path}: not run, the {args.budget:.0f} s budget is spent", flush=True)
