@@ -65,6 +65,14 @@ def test_every_offending_statement_is_reported() -> None:
         ("SKY-AWS-002", "s/P", "bedrock:InvokeModel not conditioned on aws:SourceVpce")]
 
 
+def test_a_condition_on_another_key_is_no_source_vpce() -> None:
+    policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": doc(
+        {"Action": "bedrock:InvokeModel", "Resource": "arn:y",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})}}
+    assert found(tpl(P=policy)) == [
+        ("SKY-AWS-002", "s/P", "bedrock:InvokeModel not conditioned on aws:SourceVpce")]
+
+
 def test_a_condition_that_is_not_a_mapping_is_no_source_vpce() -> None:
     policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": doc(
         {"Action": ["bedrock:InvokeModel", "bedrock:ConverseStream"], "Resource": "arn:y",
@@ -187,6 +195,8 @@ def test_definition_strings_with_intrinsics_are_read() -> None:
     assert found(tpl(SM=machine(text.replace("true", "false"), "DefinitionString"))) == [
         ("SKY-AWS-005", "s/SM/T", "training job without EnableNetworkIsolation true")]
     assert found(tpl(SM={"Type": "AWS::StepFunctions::StateMachine"})) == []
+    # Another intrinsic than Fn::Join is read as JSON of itself: no states, no training job.
+    assert found(tpl(SM=machine({"Fn::Sub": "${Definition}"}, "DefinitionString"))) == []
 
 
 def test_an_unreadable_definition_is_a_violation_and_the_next_machine_is_still_checked() -> None:

@@ -48,12 +48,14 @@ def test_a_complete_account_passes() -> None:
 def test_violations_name_the_azure_account_else_the_resource() -> None:
     entries = [account("res-a", azure_name="acct-a", disableLocalAuth=False,
                        publicNetworkAccess="Enabled"),
-               account("res-b", publicNetworkAccess="disabled")]
+               account("res-b", publicNetworkAccess="disabled", disableLocalAuth=None)]
     assert found(entries) == [
         ("SKY-AZ-001", "acct-a", "local (key) auth is not disabled (disableLocalAuth must be "
                                  "true)"),
         ("SKY-AZ-002", "acct-a", "publicly reachable: publicNetworkAccess is not Disabled and "
                                  "networkAcls.defaultAction is not Deny"),
+        ("SKY-AZ-001", "res-b", "local (key) auth is not disabled (disableLocalAuth must be "
+                                "true)"),
         ("SKY-AZ-002", "res-b", "publicly reachable: publicNetworkAccess is not Disabled and "
                                 "networkAcls.defaultAction is not Deny"),
         ("SKY-AZ-003", "acct-a", "no private endpoint connects to this account"),
