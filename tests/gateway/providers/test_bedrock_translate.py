@@ -28,6 +28,8 @@ USER = {"role": "user", "content": "hi"}
 TOOL = {"type": "function", "function": {"name": "weather", "description": "the weather",
                                          "parameters": {"type": "object", "properties": {
                                              "city": {"type": "string"}}}}}
+START_WITH_USER = "the conversation must start with a user message (after system messages)"
+SHAPE = "a field of the request has a shape the Bedrock Converse API cannot take"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
 
 
@@ -64,6 +66,11 @@ def test_system_and_developer_messages_are_hoisted_in_order() -> None:
                                                               {"type": "text", "text": "x"}]},
                                USER])
     assert parts["system"] == [{"text": "x"}]
+    user_parts = converse(messages=[{"role": "user", "content": [{"type": "text"},
+                                                                {"type": "text", "text": "y"}]}])
+    assert user_parts["messages"][0]["content"] == [{"text": "y"}]
+    # Content that is neither text nor parts (None) is no text at all.
+    assert "system" not in converse(messages=[{"role": "system", "content": None}, USER])
     assert body["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
 
 
@@ -139,17 +146,19 @@ def test_tool_calls_and_results_become_tool_blocks() -> None:
     ({}, "'messages' must be a non-empty list"),
     ({"messages": ["hi"]}, "each message must be an object"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, "unsupported message role 'wizard'"),
-    ({"messages": [{"role": "assistant", "content": "x"}]}, "must start with a user message"),
-    ({"messages": [{"role": "system", "content": "x"}]}, "must start with a user message"),
+    ({"messages": [{"role": "assistant", "content": "x"}]}, START_WITH_USER),
+    ({"messages": [{"role": "system", "content": "x"}]}, START_WITH_USER),
     ({"messages": [USER, {"role": "assistant", "tool_calls": [
         {"id": "k9", "function": {"name": "f", "arguments": "{"}}]}]},
      "tool call 'k9' has arguments that are not valid JSON"),
-    ({"messages": [USER], "max_tokens": "many"}, "shape the Bedrock Converse API cannot take"),
-    ({"messages": [USER], "tools": ["weather"]}, "shape the Bedrock Converse API cannot take"),
+    ({"messages": [USER], "max_tokens": "many"}, SHAPE),
+    ({"messages": [USER], "tools": ["weather"]}, SHAPE),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+     "Bedrock takes images only as data: URLs (base64); remote URLs are refused"),
 ])
 def test_requests_converse_cannot_express_are_a_clear_400(request_: dict[str, Any],
                                                           fragment: str) -> None:
-    assert fragment in refused(request_).message
+    assert refused(request_).message == fragment
 
 
 # --- inference parameters ------------------------------------------------------------------
@@ -198,7 +207,10 @@ def test_tool_choice_none_withholds_the_tools_unless_the_history_needs_them() ->
         {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
     config = converse(messages=history, tools=[TOOL], tool_choice="none")["toolConfig"]
     assert "toolChoice" not in config and config["tools"][0]["toolSpec"]["name"] == "weather"
-    # A tool result alone is enough history to need the tools.
+    # A tool call alone, or a tool result alone, is enough history to need the tools.
+    calls_only = [USER, {"role": "assistant", "tool_calls": [
+        {"id": "c1", "function": {"name": "weather", "arguments": "{}"}}]}, USER]
+    assert "toolConfig" in converse(messages=calls_only, tools=[TOOL], tool_choice="none")
     results_only = [USER, {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
     assert "toolConfig" in converse(messages=results_only, tools=[TOOL], tool_choice="none")
 
