@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth system-packages
+.PHONY: synth test lint install clean bench soak bench-synth system-packages mutate
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[aws,azure,gateway,bench,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[aws,azure,gateway,bench,dev,mutation]'
 	touch $@
 
 # The pinned AWS CDK CLI (package.json / package-lock.json) for `skyrelay synth` and `cdk`.
@@ -74,3 +74,11 @@ clean:
 # Bedrock models; writes bench/results/synth.{md,json}.
 bench-synth: install
 	$(PY) bench/synth/bench_synth.py
+
+# Mutation testing (issue 27): mutmut over the core modules, each against the fast tests
+# mapped to it in bench/mutation/mutate.py, one module at a time, at most MUTATE_JOBS worker
+# processes; writes bench/results/mutation.md and fails when a module scores under 85 %.
+# One module: make mutate MUTATE_ARGS='access'.
+MUTATE_JOBS ?= 2
+mutate: install
+	timeout 1800 $(PY) bench/mutation/mutate.py --max-children $(MUTATE_JOBS) $(MUTATE_ARGS)

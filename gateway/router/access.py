@@ -88,12 +88,12 @@ class AccessPolicy:
                            requested: str | None) -> ClassificationConfig:
         """The request's classification: the tenant's, or a narrower one it asked for."""
         own = tenant.classification
+        own_cls = self.config.classifications.get(own)
+        if own_cls is None:  # the spec validator prevents this; refuse rather than guess
+            raise GatewayError(403, f"Tenant classification '{own}' is not defined; "
+                                    "no target may serve it.", code="classification_unknown")
         if requested is None or requested == own:
-            cls = self.config.classifications.get(own)
-            if cls is None:  # the spec validator prevents this; refuse rather than guess
-                raise GatewayError(403, f"Tenant classification '{own}' is not defined; "
-                                        "no target may serve it.", code="classification_unknown")
-            return cls
+            return own_cls
         cls = self.config.classifications.get(requested)
         if cls is None:
             raise GatewayError.bad_request(
@@ -103,7 +103,7 @@ class AccessPolicy:
         if not self._narrower.get((own, requested), False):
             raise GatewayError(
                 403, f"Classification '{requested}' is wider than the tenant's "
-                     f"'{own}' ({_describe_rule(self.config.classifications[own])}); a "
+                     f"'{own}' ({_describe_rule(own_cls)}); a "
                      "request may only narrow its classification.",
                 code="classification_not_allowed")
         return cls

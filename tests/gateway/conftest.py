@@ -1,24 +1,13 @@
-"""Gateway test fixtures; helpers live in ``gateway_support.py`` (registered here by path)."""
+"""Gateway test fixtures; helpers live in ``tests/support/gateway_support.py``."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-if "gateway_support" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(
-        "gateway_support", Path(__file__).with_name("gateway_support.py"))
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["gateway_support"] = _module
-    _spec.loader.exec_module(_module)
-
-from gateway_support import ServerThread  # noqa: E402
+from skyrelay.gateway.testing.harness import ServerThread
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ Two families of documents:
 
 * the default spec with one value replaced by an arbitrary one (the mistakes people make),
   whose errors must each carry a line inside the document and a field path that leads into
-  it (``tests/foundation/test_spec_fuzz.py`` proves "Spec or SpecError, nothing else");
+  it (``tests/skyrelay/spec/test_spec_fuzz.py`` proves "Spec or SpecError, nothing else");
 * *plausible* specs built from the pieces synth cares about (regions of both clouds, SKUs,
   Bedrock profile prefixes, classifications, budgets, names at their length limits, fine-tuning
   and gateway settings, odd key references), most of which validate.

@@ -1,0 +1,81 @@
+"""The skyrelay CLI as a user runs it: exit codes, messages, JSON and HTML output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).parent / "spec" / "fixtures" / "bad"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "skyrelay.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_validate_default_spec_from_cdk_json() -> None:
+    res = run("validate")
+    assert res.returncode == 0, res.stderr
+    assert "examples/platform.yaml" in res.stdout
+
+
+def test_validate_missing_deployment_names_file_line_and_path() -> None:
+    res = run("validate", str(BAD / "missing_deployment.yaml"))
+    assert res.returncode == 2
+    assert f"{BAD / 'missing_deployment.yaml'}:16: routes[0].targets[0]:" in res.stderr
+    assert "no deployment named 'gpt-5'" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_validate_json_lists_errors() -> None:
+    res = run("validate", "--json", str(BAD / "duplicates_and_refs.yaml"))
+    assert res.returncode == 2
+    doc = json.loads(res.stdout)
+    assert doc["valid"] is False
+    assert {e["path"] for e in doc["errors"]} == {
+        "aws.regions.us-east-1.bedrock_models[1].name", "routes[1].name",
+        "tenants[0].routes[1]", "tenants[0].classification"}
+
+
+def test_plan_json_is_machine_readable() -> None:
+    res = run("plan", "--json", "--requests-per-month", "1000")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["cost"]["traffic"]["requests_per_month_per_route"] == 1000
+    assert {r["name"] for r in doc["routes"]} >= {"gpt-4o", "chat-eu"}
+
+
+def test_plan_for_people_and_html(tmp_path: Path) -> None:
+    page = tmp_path / "out" / "plan.html"
+    res = run("plan", "examples/minimal.yaml", "--html", str(page))
+    assert res.returncode == 0, res.stderr
+    assert "bedrock:us-east-1/nova-lite" in res.stdout
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and "nova-lite" in html
+    assert "<script" not in html and "http" not in html.split("<body>")[1].split("Routes")[0]
+    assert not list(page.parent.glob(".*.tmp"))
+
+
+def test_html_escapes_values(tmp_path: Path) -> None:
+    from skyrelay.render_html import render_plan_html
+    from skyrelay.spec import load_spec
+    from skyrelay.views.plan import build_plan
+
+    plan = build_plan(load_spec(ROOT / "examples" / "minimal.yaml"))
+    plan["name"] = "<script>alert(1)</script>"
+    assert "<script>alert" not in render_plan_html(plan)
+
+
+def test_gateway_config_command() -> None:
+    res = run("gateway", "config")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["routes"]["gpt-4o"]["strategy"] == "priority"
+
+
+def test_no_spec_and_no_cdk_json(tmp_path: Path) -> None:
+    res = run("validate", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "no cdk.json" in res.stderr
