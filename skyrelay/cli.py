@@ -23,7 +23,7 @@ from rich.markup import escape
 from skyrelay.catalog.cli import catalog
 from skyrelay.extras import MissingExtra, from_import_error, require
 from skyrelay.init_project import init_command
-from skyrelay.project import ProjectError, default_spec
+from skyrelay.project import ProjectError, default_spec, pulumi_project_dir
 from skyrelay.render_console import render_plan
 from skyrelay.spec import Spec, SpecError, SpecIssue, load_spec
 from skyrelay.views.cost import RouteTraffic, TrafficProfile
@@ -312,7 +312,8 @@ def _project_root() -> Path:
 @click.option("--stack", "pulumi_stack", metavar="NAME",
               help="Pulumi stack: its Pulumi.NAME.yaml receives the egress addresses.")
 @click.option("--pulumi-dir", type=click.Path(file_okay=False),
-              help="The Pulumi project folder (default: pulumi/ beside cdk.json).")
+              help="The Pulumi project folder (default: the folder of cdk.json if it holds "
+                   "Pulumi.yaml, else pulumi/ beside cdk.json).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for the linked gateway configs (default: link/ beside cdk.json).")
 @click.option("--dry-run", is_flag=True, help="Check everything and show the changes only.")
@@ -333,7 +334,7 @@ def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
 
     _, loaded = load_or_exit(spec)
     root = _project_root()
-    pulumi_folder = Path(pulumi_dir) if pulumi_dir else root / "pulumi"
+    pulumi_folder = Path(pulumi_dir) if pulumi_dir else pulumi_project_dir(root)
     out = Path(out_dir) if out_dir else root / "link"
     try:
         cdk = read_json_input(Path(cdk_outputs), "CDK outputs")

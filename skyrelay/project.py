@@ -66,3 +66,9 @@ def default_spec(start: Path | None = None) -> Path:
         raise ProjectError(f"{found}: no '{SPEC_CONTEXT_KEY}' in its context; pass SPEC "
                            "explicitly or add it")
     return resolve_against(found.parent, value)
+
+
+def pulumi_project_dir(root: Path) -> Path:
+    """The Pulumi project of the platform at ``root``: ``root`` itself when its Pulumi.yaml is
+    there (a ``skyrelay init`` project), else ``root/pulumi`` (this repository's layout)."""
+    return root if (root / "Pulumi.yaml").is_file() else root / "pulumi"

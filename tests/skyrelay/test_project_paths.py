@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from skyrelay.cdk_app import spec_location
-from skyrelay.project import ProjectError, default_spec
+from skyrelay.project import ProjectError, default_spec, pulumi_project_dir
 
 
 def _project(root: Path, spec: str = "specs/platform.yaml") -> Path:
@@ -59,3 +59,11 @@ def test_the_policy_pack_refuses_to_run_without_its_spec(tmp_path: Path) -> None
     assert spec_for_pack({}, root / "sub") == root / "specs" / "platform.yaml"
     (root / "x.yaml").write_text("name: x\n")
     assert spec_for_pack({"SKYRELAY_SPEC": str(root / "x.yaml")}, tmp_path) == root / "x.yaml"
+
+
+def test_link_finds_the_pulumi_project_of_either_layout(tmp_path: Path) -> None:
+    from skyrelay.init_project import init_project
+
+    assert pulumi_project_dir(tmp_path) == tmp_path / "pulumi"  # this repository's layout
+    init_project(tmp_path / "p")
+    assert pulumi_project_dir(tmp_path / "p") == tmp_path / "p"  # skyrelay init's layout
