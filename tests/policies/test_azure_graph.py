@@ -16,7 +16,9 @@ SAFE = {"disableLocalAuth": True, "publicNetworkAccess": "Disabled"}
 
 def account(name: str, *, azure_name: str | None = None, location: str = "swedencentral",
             **properties: Any) -> az.Entry:
-    props: dict[str, Any] = {"location": location, "properties": {**SAFE, **properties}}
+    # kind AIServices: the Foundry kind the program builds (SKY-AZ-008 warns about OpenAI)
+    props: dict[str, Any] = {"location": location, "kind": "AIServices",
+                             "properties": {**SAFE, **properties}}
     if azure_name:
         props["accountName"] = azure_name
     return (az.ACCOUNT, props, name)

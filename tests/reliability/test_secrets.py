@@ -75,7 +75,7 @@ from skyrelay.gateway.testing.upstreams import OpenAIUpstream
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "examples" / "platform.yaml"
 CLI = str(Path(sys.executable).parent / "skyrelay")
-LINK_FIXTURES = REPO / "tests" / "gateway_deploy" / "fixtures"
+LINK_FIXTURES = REPO / "tests" / "e2e" / "deploy" / "fixtures"
 MSG = [{"role": "user", "content": "hello there"}]
 
 #: Length of the fragments of a secret's random part that count as a leak, and their step:

@@ -141,13 +141,13 @@ def test_tenant_classification_and_routes_must_exist() -> None:
 def test_tenant_whose_classification_no_target_of_a_route_may_serve() -> None:
     def eu_on_us(doc: dict[str, Any]) -> None:
         doc["routes"].append({"name": "us-chat", "strategy": "priority", "targets": [
-            {"cloud": "bedrock", "region": "us-east-1", "model": "gpt-oss-120b"},
+            {"cloud": "bedrock", "region": "us-east-1", "model": "nova-pro"},
             {"cloud": "azure", "account": "acme-openai-swc", "deployment": "gpt-4o-mini"}]})
         doc["tenants"][2]["routes"].append("us-chat")
     message = only(eu_on_us, "tenants[2].routes[3]", "tenant 'eu-support' has classification "
                    "'eu-personal' (allowed: eu) but no target of route 'us-chat' may process "
                    "its data there (")
-    assert message.endswith("(bedrock:us-east-1/gpt-oss-120b processes in us (us-east-1); "
+    assert message.endswith("(bedrock:us-east-1/nova-pro processes in us (us-east-1); "
                             "azure:acme-openai-swc/gpt-4o-mini processes in any region)")
     # One servable target is enough: chat-default has nova-pro in eu-central-1.
     doc = copy.deepcopy(BASE)

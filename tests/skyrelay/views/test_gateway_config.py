@@ -43,6 +43,8 @@ def test_targets_are_the_used_ones_copied_from_the_spec(default_spec: Spec) -> N
             "price": {"input_per_million": t.price.input_per_million,
                       "output_per_million": t.price.output_per_million},
             "processing": ["*"] if regions.ANY in t.processing else sorted(t.processing),
+            # what the target supports, from the model catalog (the gateway's field decisions)
+            "capabilities": dict(sorted(t.capabilities.items())),
         }, key
     # A global deployment is written as anywhere, never as a partial list.
     assert cfg["targets"]["azure:acme-openai-swc/gpt-4o-mini"]["processing"] == ["*"]
