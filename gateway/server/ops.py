@@ -70,14 +70,7 @@ class OpsSettings:
                              f"port off), not {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise ValueError(f"{METRICS_PORT_ENV} must be between 0 and 65535, not {port}")
-        drain_text = environ.get(DRAIN_ENV, str(DEFAULT_DRAIN_SECONDS)).strip()
-        try:
-            drain = float(drain_text)
-        except ValueError:
-            raise ValueError(f"{DRAIN_ENV} must be a number of seconds, not "
-                             f"{drain_text!r}") from None
-        if not 0 <= drain <= 3600:
-            raise ValueError(f"{DRAIN_ENV} must be between 0 and 3600 seconds, not {drain}")
+        drain = _number(environ, DRAIN_ENV, DEFAULT_DRAIN_SECONDS, 0, 3600)
         header_timeout = _number(environ, HEADER_TIMEOUT_ENV, 10.0, 0.1, 600)
         max_connections = int(_number(environ, MAX_CONNECTIONS_ENV, 4096, 1, 1_000_000))
         token = environ.get(METRICS_TOKEN_ENV, "").strip() or None

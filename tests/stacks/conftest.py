@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cfn_text import render  # noqa: F401 - the cfn fixture hands it to the tests
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = REPO / "examples" / "platform.yaml"
@@ -60,25 +61,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
     """The resources of one CloudFormation type, by logical id."""
     return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
-
-
-def render(value: Any) -> Any:
-    """Render Fn::Join / Ref / Fn::GetAtt as readable strings (``${AWS::AccountId}``,
-    ``${Bucket.Arn}``) so tests compare plain text; other values pass through."""
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            sep, parts = value["Fn::Join"]
-            return sep.join(str(render(p)) for p in parts)
-        if "Ref" in value:
-            return "${" + value["Ref"] + "}"
-        if "Fn::GetAtt" in value:
-            return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-        if "Fn::ImportValue" in value:
-            return "${Import:" + str(render(value["Fn::ImportValue"])) + "}"
-        return {k: render(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v) for v in value]
-    return value
 
 
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cfn_text import render  # noqa: F401 - the cfn fixture hands it to the tests
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SPEC = REPO / "examples" / "platform.yaml"
@@ -113,24 +114,6 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     found = resources(template, type_)
     assert len(found) == 1, (type_, sorted(found))
     return next(iter(found.items()))
-
-
-def render(value: Any) -> Any:
-    """Fn::Join / Ref / Fn::GetAtt / Fn::ImportValue as readable text (``${Ref}``)."""
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            sep, parts = value["Fn::Join"]
-            return sep.join(str(render(p)) for p in parts)
-        if "Ref" in value:
-            return "${" + value["Ref"] + "}"
-        if "Fn::GetAtt" in value:
-            return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-        if "Fn::ImportValue" in value:
-            return "${Import:" + str(render(value["Fn::ImportValue"])) + "}"
-        return {k: render(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v) for v in value]
-    return value
 
 
 def as_list(value: Any) -> list[Any]:
