@@ -85,26 +85,39 @@ MODULES: tuple[Module, ...] = (
            select=("-k", "not default")),
     Module("azure-graph", "policies/azure_graph.py",
            ("tests/policies/test_policies_azure.py", "tests/policies/test_azure_graph.py"),
-           select=("-k", "not default_spec_graph and not offline_graph")),
+           select=("-k", "not default_spec_graph and not offline_graph and not default_plan")),
     # The two largest last: a run cut short by its budget loses the fewest modules.
     # The provider tests run real servers (seconds per test); the translation is pure.
     Module("bedrock-translate", "gateway/providers/bedrock_translate.py",
            ("tests/gateway/providers/test_bedrock_provider.py::test_translation_rules",
             "tests/gateway/providers/test_bedrock_translate.py"), timeout=900),
     Module("spec-checks", "skyrelay/spec/checks.py",
-           ("tests/skyrelay/spec/test_checks.py",), timeout=900),
+           ("tests/skyrelay/spec/test_checks.py", "tests/skyrelay/spec/test_check_messages.py",
+            "tests/skyrelay/spec/test_spec_errors.py"), timeout=900),
 )
+
+
+#: The kinds of reviewed mutant ``equivalent.toml`` may list: ``equivalent`` changes no
+#: behaviour at all; ``unobservable`` changes only a tuning value (a timeout, a pool size)
+#: that no test could tell from its neighbour without asserting or waiting on the clock.
+KINDS = ("equivalent", "unobservable")
 
 
 @dataclass
 class Equivalent:
-    """A mutant that changes no behaviour, matched by function and mutated line."""
+    """A reviewed mutant left out of the score, matched by function and mutated line."""
 
     module: str
     function: str
     line: str
     reason: str
+    kind: str = "equivalent"
     used: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{EQUIVALENT_FILE.name}: kind {self.kind!r} of {self.function} "
+                             f"is none of {', '.join(KINDS)}")
 
 
 def package_map() -> dict[str, str]:
@@ -196,6 +209,10 @@ class Score:
     equivalent: list[tuple[str, Equivalent]]
     seconds: float
     finished: bool
+
+    def reviewed(self, kind: str) -> int:
+        """How many of the module's reviewed mutants are of ``kind``."""
+        return sum(1 for _, e in self.equivalent if e.kind == kind)
 
     @property
     def killed(self) -> int:
@@ -292,19 +309,20 @@ def report(scores: list[Score], total_seconds: float, command: str,
         "",
         f"`{command}` (mutmut, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); wall "
         f"time {total_seconds / 60:.1f} min on this machine. Score = killed / (mutants - "
-        "reviewed equivalents); a timeout counts as killed. Each module is tested only by "
-        "the fast tests listed for it in `bench/mutation/mutate.py`."
+        "the reviewed equivalent and unobservable ones); a timeout counts as killed. Each "
+        "module is tested only by the fast tests listed for it in `bench/mutation/mutate.py`."
         + (" Re-scored from the last run's verdicts after reviewing `equivalent.toml`; the "
            "time is the sum of the modules' mutmut runs." if rescored else ""),
         "",
-        "| module | mutants | killed | survived | equivalent | score | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | survived | equivalent | unobservable | score | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in scores:
         mark = "" if s.finished else " (time limit hit)"
         lines.append(
             f"| `{s.module.path}` | {sum(s.counts.values())} | {s.killed} | "
-            f"{len(s.survivors)} | {len(s.equivalent)} | {s.percent:.1f} %{mark} | "
+            f"{len(s.survivors)} | {s.reviewed('equivalent')} | {s.reviewed('unobservable')} | "
+            f"{s.percent:.1f} %{mark} | "
             f"{s.seconds:.0f} |")
     lines += ["", "## Surviving mutants", ""]
     survivors = [(s, name, line) for s in scores for name, line in s.survivors]
@@ -312,12 +330,16 @@ def report(scores: list[Score], total_seconds: float, command: str,
         lines.append("None.")
     for _, name, line in survivors:
         lines.append(f"- `{name}`: `{line}`")
-    lines += ["", "## Equivalent mutants (reviewed; not scored)", ""]
-    equivalents = [(name, e) for s in scores for name, e in s.equivalent]
-    if not equivalents:
-        lines.append("None.")
-    for name, e in equivalents:
-        lines.append(f"- `{name}` (`{e.function}`: `{e.line}`): {e.reason}")
+    titles = {"equivalent": "Equivalent mutants (reviewed; not scored)",
+              "unobservable": "Tuning values no test can tell apart without the clock "
+                              "(reviewed, not equivalent; not scored)"}
+    for kind in KINDS:
+        lines += ["", f"## {titles[kind]}", ""]
+        listed = [(name, e) for s in scores for name, e in s.equivalent if e.kind == kind]
+        if not listed:
+            lines.append("None.")
+        for name, e in listed:
+            lines.append(f"- `{name}` (`{e.function}`: `{e.line}`): {e.reason}")
     return "\n".join(lines) + "\n"
 
 

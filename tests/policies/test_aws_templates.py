@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from skyrelay.policies import aws_templates as aws
 
 VPCE = {"StringEquals": {"aws:SourceVpce": "vpce-1"}}
@@ -65,10 +67,14 @@ def test_every_offending_statement_is_reported() -> None:
         ("SKY-AWS-002", "s/P", "bedrock:InvokeModel not conditioned on aws:SourceVpce")]
 
 
-def test_a_condition_on_another_key_is_no_source_vpce() -> None:
+@pytest.mark.parametrize("condition", [
+    {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+    # The right operator on another key: only the network path condition counts.
+    {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+])
+def test_a_condition_on_another_key_is_no_source_vpce(condition: dict[str, Any]) -> None:
     policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": doc(
-        {"Action": "bedrock:InvokeModel", "Resource": "arn:y",
-         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}})}}
+        {"Action": "bedrock:InvokeModel", "Resource": "arn:y", "Condition": condition})}}
     assert found(tpl(P=policy)) == [
         ("SKY-AWS-002", "s/P", "bedrock:InvokeModel not conditioned on aws:SourceVpce")]
 

@@ -201,7 +201,20 @@ def test_a_missing_filter_is_a_gap_and_kind_openai_is_flagged() -> None:
     acct["kind"] = "OpenAI"
     (kind,) = az.check_graph([(az.ACCOUNT, acct, "a1"), (az.PRIVATE_ENDPOINT, PE, "pe"),
                               (az.DIAGNOSTIC_SETTING, DIAG, "diag")])
-    assert kind.rule == "SKY-AZ-008" and "drift" in kind.message
+    assert (kind.rule, kind.resource, kind.message) == (
+        "SKY-AZ-008", "a1", "kind 'OpenAI': Microsoft upgrades eligible OpenAI accounts to "
+        "Foundry (AIServices), after which the program shows drift")
+
+
+def test_a_finding_on_a_resource_without_its_azure_name_names_the_program_s_resource() -> None:
+    # Before the engine has resolved accountName (an output of another resource), the
+    # violation must still point at something: the Pulumi resource name, never "None".
+    acct = {k: v for k, v in ACCOUNT.items() if k != "accountName"} | {"kind": "OpenAI"}
+    assert [(v.rule, v.resource) for v in az.check_account_kind(az.ACCOUNT, acct, "acct-1")] \
+        == [("SKY-AZ-008", "acct-1")]
+    rai = {"properties": {"contentFilters": []}}
+    found = az.check_content_filter(az.RAI_POLICY, rai, "a1-rai-strict")
+    assert found and {v.resource for v in found} == {"?/a1-rai-strict"}
 
 
 def test_the_default_plan_passes_the_new_rules() -> None:

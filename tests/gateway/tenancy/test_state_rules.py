@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from skyrelay.gateway.tenancy.state import (
     BUDGET_TTL,
+    SETTLE_TTL,
     MemoryState,
     RedisState,
     StateUnavailable,
@@ -177,10 +178,13 @@ def test_redis_keys_are_shared_by_every_replica(redis_server) -> None:  # type: 
             await state.hit("acme", 5, 100, 7, MINUTE + 61)
             await state.add_tokens("acme", 3, MINUTE + 62)
             await state.reserve("acme", "2027-06", 100, 9)
+            await state.adjust("acme", "2027-06", -2, settle_id="req-1")
             bucket = int((MINUTE + 61) // 60)
             assert sorted(k.decode() for k in await raw.keys("*")) == sorted([
                 f"skyrelay:rq:acme:{bucket}", f"skyrelay:tk:acme:{bucket}",
-                "skyrelay:budget:acme:2027-06"])
+                "skyrelay:budget:acme:2027-06", "skyrelay:settled:req-1"])
+            # The once-only marker is a deployment's own key and goes away by itself.
+            assert 0 < await raw.ttl("skyrelay:settled:req-1") <= SETTLE_TTL
             assert int(await raw.get(f"skyrelay:tk:acme:{bucket}")) == 10
             # What another replica wrote counts here.
             await raw.set(f"skyrelay:tk:acme:{bucket}", 100)
@@ -400,3 +404,33 @@ def test_property_concurrent_reserve_settle_release_never_overspend_redis(
         finally:
             await state.aclose()
     asyncio.run(main())
+
+
+def test_a_retried_settle_counts_once_and_another_request_s_settle_still_counts(
+        redis_server) -> None:  # type: ignore[no-untyped-def]
+    """A settle retried after the store came back (``settle_retry``) may have reached it the
+    first time: counted twice, the tenant would be billed twice for one request. A marker
+    shared by every id would instead drop every other request's settlement."""
+    async def body() -> None:
+        state = RedisState(redis_server.url, prefix="once", timeout=30.0)
+        try:
+            assert await state.reserve("t", "2027-05", 1000, 500)
+            await state.adjust("t", "2027-05", -100, settle_id="req-a")
+            await state.adjust("t", "2027-05", -100, settle_id="req-a")  # the retry
+            assert await state.spent("t", "2027-05") == 400
+            await state.adjust("t", "2027-05", -50, settle_id="req-b")
+            await state.adjust("t", "2027-05", -25)  # no id: always applied
+            assert await state.spent("t", "2027-05") == 325
+        finally:
+            await state.aclose()
+    asyncio.run(body())
+
+
+def test_a_token_correction_below_zero_leaves_the_whole_limit(make_state) -> None:  # type: ignore[no-untyped-def]
+    """An estimate far above the real answer is corrected down to nothing, not to one
+    token: the tenant may then spend exactly its limit in that minute."""
+    async def body(state: State) -> None:
+        assert await state.hit("t", 100, 1000, 100, MINUTE) is None
+        await state.add_tokens("t", -500, MINUTE + 1)
+        assert await state.hit("t", 100, 1000, 1000, MINUTE + 2) is None
+    run(make_state, body)
