@@ -32,9 +32,12 @@ from skyrelay.gateway.testing.upstreams import OpenAIUpstream
 
 TENANT_KEY = "sk-fault-matrix-tenant"
 MSG = [{"role": "user", "content": "hello there"}]
-FALLBACK_TIMEOUT = 2.0  # the first attempt gets half of it, the fallback the rest
-SOLO_TIMEOUT = 1.0
-SLOW = "3"  # seconds a delayed upstream waits: past every deadline above
+# Deadlines long enough that a gateway on a machine loaded far past its cores (CI runners,
+# a full suite beside other jobs) still answers a healthy upstream in time: at 1 s the solo
+# cases failed now and then with the upstream's answer late, not lost.
+FALLBACK_TIMEOUT = 5.0  # the first attempt gets half of it, the fallback the rest
+SOLO_TIMEOUT = 2.5
+SLOW = "6"  # seconds a delayed upstream waits: past every deadline above (stalls last 30 s)
 
 
 @dataclass(frozen=True)

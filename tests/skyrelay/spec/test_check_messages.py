@@ -148,6 +148,14 @@ def test_every_unreachable_account_is_named_with_the_fix() -> None:
     ]
 
 
+def test_a_reachable_account_does_not_end_the_search_for_unreachable_ones() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        _private_accounts(2)(doc)
+        doc["azure"]["accounts"][0]["public_network_access"] = "gateway-egress-only"
+    assert problems(change) == [
+        ("azure.accounts[1].public_network_access", UNREACHABLE.format(name="acme-openai-1"))]
+
+
 def test_a_private_account_with_no_gateway_yet_has_nothing_to_be_reached_from() -> None:
     def change(doc: dict[str, Any]) -> None:
         _private_accounts(1)(doc)
