@@ -52,6 +52,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from skyrelay.constructs.instance_storage import has_local_storage
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -127,6 +128,7 @@ class FineTuningPipeline(Construct):
         encryption_key: kms.IKey | None = None,
         notify_emails: Sequence[str] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        endpoint_peers: Sequence[ec2.IPeer] | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -153,11 +155,15 @@ class FineTuningPipeline(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "JobSecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Training jobs: HTTPS to the VPC endpoints, traffic between containers")
-        # HTTPS out: interface endpoints, and S3 through the gateway endpoint, whose public
-        # address ranges (a prefix list) cannot be named offline. The job's subnets have no
-        # other route, and network isolation keeps the training container itself offline.
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
-                                            "HTTPS to VPC endpoints (interface and S3 gateway)")
+        # HTTPS out to the VPC endpoints only: give the interface endpoints' security group
+        # and the S3 gateway endpoint's prefix list (what PrivateModelNetwork.job_egress_peers
+        # returns). A gateway endpoint is reached at S3's public addresses, so a security group
+        # must name its prefix list to allow it, not 0.0.0.0/0:
+        # https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
+        # Without peers the jobs may reach the VPC's own addresses (interface endpoints) only.
+        for peer in endpoint_peers or [ec2.Peer.ipv4(vpc.vpc_cidr_block)]:
+            self.security_group.add_egress_rule(peer, ec2.Port.tcp(443),
+                                                "HTTPS to a VPC endpoint")
         self.security_group.add_egress_rule(self.security_group, ec2.Port.all_tcp(),
                                             "distributed training between job containers")
         self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(),
@@ -173,10 +179,14 @@ class FineTuningPipeline(Construct):
     def sagemaker_role(self) -> iam.Role:
         """The SageMaker training job execution role (made with the first SageMaker job)."""
         if self._sagemaker_role is None:
+            stack = cdk.Stack.of(self)
+            # Confused-deputy conditions, as SageMaker documents them for its roles:
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html
             role = iam.Role(self, "SageMakerRole",
                             description="SageMaker training job execution role",
-                            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-            stack = cdk.Stack.of(self)
+                            assumed_by=iam.ServicePrincipal(
+                                "sagemaker.amazonaws.com",
+                                conditions=_source_conditions(stack, "sagemaker", "*")))
             group_arn = stack.format_arn(service="logs", resource="log-group",
                                          resource_name="/aws/sagemaker/TrainingJobs",
                                          arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
@@ -203,11 +213,18 @@ class FineTuningPipeline(Construct):
     def bedrock_role(self) -> iam.Role:
         """The role Bedrock customization jobs run with (made with the first such job)."""
         if self._bedrock_role is None:
+            stack = cdk.Stack.of(self)
+            # The trust policy of the customization service role, as documented:
+            # https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-iam-role.html
             role = iam.Role(
                 self, "BedrockRole", description="Bedrock model customization job role",
-                assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
-                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}}))
-            self._common_job_permissions(role)
+                assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions=(
+                    _source_conditions(stack, "bedrock", "model-customization-job/*"))))
+            self._common_job_permissions(role, eni_statement=False)
+            self._allow(role, "Bedrock creates, tags and removes the job's network interfaces "
+                        "(tagged BedrockManaged) and describes the VPC; the describe calls "
+                        "accept no resource, the interface ones are held to the job's tags, "
+                        "subnets and security group", self._bedrock_vpc_statements())
             self._bedrock_role = role
         return self._bedrock_role
 
@@ -220,10 +237,58 @@ class FineTuningPipeline(Construct):
         if reason:
             acknowledge_wildcards(role, statements, reason)
 
-    def _common_job_permissions(self, role: iam.Role) -> None:
+    def _job_subnets(self) -> list[ec2.ISubnet]:
+        return self.vpc.select_subnets(subnet_type=self.subnets.subnet_type,
+                                       subnet_group_name=self.subnets.subnet_group_name,
+                                       subnets=self.subnets.subnets).subnets
+
+    def _bedrock_vpc_statements(self) -> list[iam.PolicyStatement]:
+        """What a model customization job in a VPC needs on its service role:
+        https://docs.aws.amazon.com/bedrock/latest/userguide/vpc-model-customization.html"""
+        stack = cdk.Stack.of(self)
+        job_arns = stack.format_arn(service="bedrock", resource="model-customization-job",
+                                    resource_name="*")
+        eni_arns = stack.format_arn(service="ec2", resource="network-interface",
+                                    resource_name="*")
+        subnets = [stack.format_arn(service="ec2", resource="subnet", resource_name=s.subnet_id)
+                   for s in self._job_subnets()]
+        group = stack.format_arn(service="ec2", resource="security-group",
+                                 resource_name=self.security_group.security_group_id)
+        return [
+            iam.PolicyStatement(
+                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+                         "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
+                         "ec2:DescribeSecurityGroups"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface"], resources=[eni_arns],
+                conditions={"StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]},
+                            "ArnEquals": {
+                                "aws:RequestTag/BedrockModelCustomizationJobArn": [job_arns]}}),
+            iam.PolicyStatement(actions=["ec2:CreateNetworkInterface"],
+                                resources=[*subnets, group]),
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                         "ec2:DeleteNetworkInterfacePermission"], resources=["*"],
+                conditions={"ArnEquals": {
+                    "ec2:Subnet": subnets,
+                    "ec2:ResourceTag/BedrockModelCustomizationJobArn": [job_arns]},
+                    "StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"}}),
+            iam.PolicyStatement(
+                actions=["ec2:CreateTags"], resources=[eni_arns],
+                conditions={"StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]},
+                            "ForAllValues:StringEquals": {"aws:TagKeys": [
+                                "BedrockManaged", "BedrockModelCustomizationJobArn"]}}),
+        ]
+
+    def _common_job_permissions(self, role: iam.Role, eni_statement: bool = True) -> None:
         self._allow(role, None, [iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
             resources=[self.encryption_key.key_arn])])
+        if eni_statement:
+            self._sagemaker_eni_statement(role)
+        acknowledge(role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
+
+    def _sagemaker_eni_statement(self, role: iam.Role) -> None:
         self._allow(role, "The training service creates and removes its network interfaces in "
                     "the job's subnets; the EC2 network-interface and describe APIs it calls "
                     "accept no resource scoping at that point", [iam.PolicyStatement(
@@ -235,7 +300,6 @@ class FineTuningPipeline(Construct):
                                  "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
                                  "ec2:DescribeSecurityGroups"],
                         resources=["*"])])
-        acknowledge(role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
 
     def _grant_job_data(self, role: iam.Role, dataset_prefix: str, output_prefix: str) -> None:
         """Read the job's dataset, write the job's output folder: nothing else."""
@@ -357,7 +421,10 @@ class FineTuningPipeline(Construct):
                 instance_count=job.instance_count,
                 instance_type=ec2.InstanceType(job.instance_type.removeprefix("ml.")),
                 volume_size=cdk.Size.gibibytes(job.volume_size_gib),
-                volume_encryption_key=self.encryption_key,
+                # Instance-store volumes are encrypted by the instance's hardware module and
+                # CreateTrainingJob refuses a key for them (constructs/instance_storage.py).
+                volume_encryption_key=None if has_local_storage(job.instance_type)
+                else self.encryption_key,
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=job.max_runtime),
             vpc_config=tasks.VpcConfig(vpc=self.vpc, subnets=self.subnets),
@@ -368,7 +435,15 @@ class FineTuningPipeline(Construct):
         # The L2 task does not render EnableInterContainerTrafficEncryption; render its state
         # and add the field (the task's own IAM statements are kept below).
         state = _task_state(train)
-        state["Parameters"]["EnableInterContainerTrafficEncryption"] = True
+        params = state["Parameters"]
+        params["EnableInterContainerTrafficEncryption"] = True
+        # S3Location.from_bucket renders https://s3.<region>.<suffix>/<bucket>/<key>, which
+        # SageMaker reads with the host as the bucket; channels and the output path are
+        # s3://bucket/prefix (API_S3DataSource.html, API_OutputDataConfig.html).
+        params["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+            self.data_bucket.s3_url_for_object(job.dataset_prefix))
+        params["OutputDataConfig"]["S3OutputPath"] = self.output_bucket.s3_url_for_object(
+            f"{job.name}/")
         state["Parameters"]["VpcConfig"]["SecurityGroupIds"] = [
             self.security_group.security_group_id]
         acknowledge(
@@ -391,10 +466,7 @@ class FineTuningPipeline(Construct):
         """A state machine that runs a Bedrock customization job to completion; returns it."""
         slug = _pascal(job.name)
         self._grant_job_data(self.bedrock_role, job.dataset_prefix, f"{job.name}/")
-        subnets = self.vpc.select_subnets(
-            subnet_type=self.subnets.subnet_type,
-            subnets=self.subnets.subnets,
-        ).subnets
+        subnets = self._job_subnets()
         customize = tasks.BedrockCreateModelCustomizationJob(
             self, f"{slug}Customize",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
@@ -424,6 +496,15 @@ class FineTuningPipeline(Construct):
                 resources=[cdk.Stack.of(self).format_arn(
                     service="bedrock", resource="model-customization-job", resource_name="*")],
             ))
+        # The caller of CreateModelCustomizationJob needs these on the custom model's key
+        # (Bedrock creates grants on it for the job):
+        # https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html
+        policies.append(iam.PolicyStatement(
+            actions=["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt",
+                     "kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn],
+            conditions={"StringEquals": {
+                "kms:ViaService": f"bedrock.{cdk.Stack.of(self).region}.amazonaws.com"}}))
         run = sfn.CustomState(self, f"{slug}Run", state_json=state)
         return self._state_machine(job.name, run, policies, job.max_runtime)
 
@@ -434,6 +515,16 @@ def _task_state(task: sfn.TaskStateBase) -> dict[str, Any]:
     for key in ("Next", "End", "Catch", "Retry"):
         state.pop(key, None)
     return state
+
+
+def _source_conditions(stack: cdk.Stack, service: str,
+                       resource: str) -> dict[str, dict[str, str]]:
+    """``aws:SourceAccount`` and ``aws:SourceArn`` for a service principal's trust: only this
+    account's ``service`` resources (``resource``, e.g. ``training-job/*``) may use the role
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+    return {"StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:{service}:{stack.region}:"
+                                         f"{stack.account}:{resource}"}}
 
 
 def _pascal(name: str) -> str:
