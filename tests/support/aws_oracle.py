@@ -79,8 +79,10 @@ class StrictParamValidator(ParamValidator):  # type: ignore[misc]
             errors.report(name, "not in enum", param=param, valid_values=list(enum))
         pattern = shape.metadata.get("pattern")
         compiled = _compiled(pattern) if pattern else None
-        # The models' patterns are anchored where the service anchors them: match anywhere.
-        if compiled is not None and compiled.search(param) is None:
+        # botocore's bundled models carry the patterns without their anchors: the API
+        # references print them anchored (TrainingJobName: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$),
+        # and the services match the whole value, so the oracle does too.
+        if compiled is not None and compiled.fullmatch(param) is None:
             errors.report(name, "pattern mismatch", param=param, pattern=pattern)
 
     def _validate_list(self, param: Any, shape: Shape, errors: ValidationErrors,
