@@ -347,6 +347,7 @@ def acknowledge_lookup(lookup: cr.AwsCustomResource) -> None:
     acknowledge(lookup, "DescribeManagedPrefixLists accepts no resource-level permission, so "
                 "the lookup's only statement names '*'; it is a read-only describe call",
                 "AwsSolutions-IAM5[Resource::*]")
+    acknowledge(lookup, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
     provider = stack.node.try_find_child(
         "AWS679f53fac002430cb0da5b7982bd2287")  # AwsCustomResource's singleton function id
     if provider is not None:
