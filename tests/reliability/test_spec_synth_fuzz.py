@@ -37,7 +37,7 @@ import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from skyrelay import regions
+from skyrelay import aws_zones, regions
 from skyrelay.catalog import load_catalog
 from skyrelay.spec import Spec, SpecError, parse_spec_text
 
@@ -376,7 +376,7 @@ def plausible_specs(draw: st.DrawFn) -> dict[str, Any]:
     aws_regions = {}
     gw_regions = draw(st.lists(st.sampled_from(aws_names), min_size=1, unique=True))
     for i, region in enumerate(aws_names):
-        zones = len(regions.availability_zone_letters(region))
+        zones = len(aws_zones.zone_ids(region))
         low = 1 if region not in gw_regions or rarely(draw) else 2
         cfg: dict[str, Any] = {
             "vpc_cidr": _cidr(i, 16 if not rarely(draw) else draw(st.integers(17, 24))),
