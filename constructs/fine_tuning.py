@@ -17,7 +17,8 @@ customization reads ``train.jsonl`` and ``validation.jsonl`` under
 Example::
 
     pipeline = FineTuningPipeline(stack, "FineTuning", vpc=network.vpc,
-                                  subnets=network.workload_subnets,
+                                  subnets=network.data_subnets,  # isolated: no NAT route
+                                  endpoint_peers=network.job_egress_peers(),
                                   notify_emails=["ml-team@example.com"])
     pipeline.add_sagemaker_training(SageMakerTrainingJob(
         name="support-summarizer",
@@ -113,8 +114,12 @@ class FineTuningPipeline(Construct):
     """KMS key, data and output buckets, roles, and one state machine per fine-tuning job.
 
     SageMaker jobs run in ``subnets`` of ``vpc`` with network isolation, encrypted traffic
-    between training containers, the key on the ML volumes and the output, and a maximum
-    runtime. Each state machine logs to an encrypted log group, is traced with X-Ray and
+    between training containers, the key on the ML volumes (not on instance types with local
+    storage, which CreateTrainingJob refuses; see ``instance_storage.py``) and the output,
+    and a maximum runtime. Their security group sends HTTPS to ``endpoint_peers`` only (the
+    VPC endpoints: interface endpoints' security group and the S3 prefix list; default: the
+    VPC's own CIDR). Bedrock customization jobs get the VPC, tag and KMS permissions the
+    Bedrock documentation lists; every service role trusts only this account's resources. Each state machine logs to an encrypted log group, is traced with X-Ray and
     publishes success and failure to an encrypted SNS topic.
     """
 

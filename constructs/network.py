@@ -113,7 +113,14 @@ class PrivateModelNetwork(Construct):
     * One endpoint security group admitting TCP 443 only from the VPC's CIDR and the given
       ``allowed_peers``; endpoints are created with ``open=False``.
     * The bedrock-runtime endpoint's policy allows only the invoke actions, only on
-      ``invoke_arns`` and only for principals of this account (an empty list denies all).
+      ``invoke_arns`` and only for principals of this account (an empty list denies all);
+      every other endpoint, the S3 gateway endpoint included, admits principals of this
+      account only (no endpoint keeps the default full-access policy).
+    * ``availability_zone_ids`` (``use1-az1`` ...) lays subnets out by zone ID
+      (``AvailabilityZoneId``), the same physical zones in every account; a stack with a
+      concrete environment must then answer those IDs as its ``availability_zones``.
+    * :meth:`job_egress_peers` gives the endpoints as security-group peers (the S3 prefix
+      list is looked up at deploy time by a read-only DescribeManagedPrefixLists call).
     * VPC flow logs (all traffic) to a KMS-encrypted log group with retention.
     * With ``nat_gateways=0`` (the default) the VPC has isolated subnets only: no internet
       gateway at all. Give ``nat_gateways`` > 0 for workloads that must reach another cloud;
