@@ -145,8 +145,11 @@ def both_kinds() -> dict[str, Any]:
     return {"Jobs": app.synth().get_stack_by_name("Jobs").template}
 
 
-def test_both_job_kinds_make_valid_calls(both_kinds: dict[str, Any]) -> None:
+def test_both_job_kinds_make_valid_calls(both_kinds: dict[str, Any],
+                                         record_property: Any) -> None:
     calls = list(state_machine_calls(both_kinds, "us-east-1", STATE_INPUT))
+    record_property("validated_calls", len(calls))
+    print(f"service-model validation: {len(calls)} calls of the two-job pipeline")
     assert {c.operation for c in calls} == {"CreateTrainingJob", "CreateModelCustomizationJob",
                                            "Publish"}
     assert {c.origin: problems(c) for c in calls if problems(c)} == {}
@@ -195,8 +198,8 @@ def logging_config(platform: Any, region: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update", "Delete", "TakeOver"])
-def test_the_invocation_logging_handler_sends_valid_calls(platform: Any,
-                                                          request_type: str) -> None:
+def test_the_invocation_logging_handler_sends_valid_calls(platform: Any, request_type: str,
+                                                          record_property: Any) -> None:
     calls: list[Call] = []
     for region in platform.spec.aws.regions:
         props = logging_config(platform, region)
@@ -215,6 +218,8 @@ def test_the_invocation_logging_handler_sends_valid_calls(platform: Any,
         handler.apply(kind, props, props if kind == "Update" else None, bedrock, ssm)
         calls += bedrock.calls + ssm.calls
     assert {c.origin: c.errors for c in calls if c.errors} == {}
+    record_property("validated_calls", len(calls))
+    print(f"service-model validation: {len(calls)} handler calls ({request_type})")
     done = {c.operation for c in calls}
     assert "GetModelInvocationLoggingConfiguration" in done
     if request_type in ("Create", "Update", "TakeOver"):
