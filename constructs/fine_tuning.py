@@ -53,6 +53,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from skyrelay.constructs.fine_tuning_permissions import (
+    bedrock_customization_vpc_statements,
+    sagemaker_training_statements,
+    sagemaker_vpc_statement,
+    source_conditions,
+)
 from skyrelay.constructs.instance_storage import has_local_storage
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
@@ -119,8 +125,9 @@ class FineTuningPipeline(Construct):
     and a maximum runtime. Their security group sends HTTPS to ``endpoint_peers`` only (the
     VPC endpoints: interface endpoints' security group and the S3 prefix list; default: the
     VPC's own CIDR). Bedrock customization jobs get the VPC, tag and KMS permissions the
-    Bedrock documentation lists; every service role trusts only this account's resources. Each state machine logs to an encrypted log group, is traced with X-Ray and
-    publishes success and failure to an encrypted SNS topic.
+    Bedrock documentation lists; every service role trusts only this account's resources.
+    Each state machine logs to an encrypted log group, is traced with X-Ray and publishes
+    success and failure to an encrypted SNS topic.
     """
 
     def __init__(
@@ -191,25 +198,14 @@ class FineTuningPipeline(Construct):
                             description="SageMaker training job execution role",
                             assumed_by=iam.ServicePrincipal(
                                 "sagemaker.amazonaws.com",
-                                conditions=_source_conditions(stack, "sagemaker", "*")))
-            group_arn = stack.format_arn(service="logs", resource="log-group",
-                                         resource_name="/aws/sagemaker/TrainingJobs",
-                                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                                conditions=source_conditions(stack, "sagemaker", "*")))
+            logs, unscoped = sagemaker_training_statements(stack)
             self._allow(role, "SageMaker names each job's log streams after the job; the grant "
-                        "covers streams of the SageMaker training log group only", [
-                            iam.PolicyStatement(
-                                actions=["logs:CreateLogGroup", "logs:CreateLogStream",
-                                         "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                resources=[group_arn, f"{group_arn}:log-stream:*"])])
+                        "covers streams of the SageMaker training log group only", logs)
             self._allow(role, "cloudwatch:PutMetricData and ecr:GetAuthorizationToken support "
                         "no resource-level permissions; metrics are limited to SageMaker "
-                        "namespaces by condition, and image pulls to named repositories", [
-                            iam.PolicyStatement(
-                                actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                conditions={"StringLike": {
-                                    "cloudwatch:namespace": "/aws/sagemaker/*"}}),
-                            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"],
-                                                resources=["*"])])
+                        "namespaces by condition, and image pulls to named repositories",
+                        unscoped)
             self._common_job_permissions(role)
             self._sagemaker_role = role
         return self._sagemaker_role
@@ -224,7 +220,7 @@ class FineTuningPipeline(Construct):
             role = iam.Role(
                 self, "BedrockRole", description="Bedrock model customization job role",
                 assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions=(
-                    _source_conditions(stack, "bedrock", "model-customization-job/*"))))
+                    source_conditions(stack, "bedrock", "model-customization-job/*"))))
             self._common_job_permissions(role, eni_statement=False)
             self._allow(role, "Bedrock creates, tags and removes the job's network interfaces "
                         "(tagged BedrockManaged) and describes the VPC; the describe calls "
@@ -248,42 +244,8 @@ class FineTuningPipeline(Construct):
                                        subnets=self.subnets.subnets).subnets
 
     def _bedrock_vpc_statements(self) -> list[iam.PolicyStatement]:
-        """What a model customization job in a VPC needs on its service role:
-        https://docs.aws.amazon.com/bedrock/latest/userguide/vpc-model-customization.html"""
-        stack = cdk.Stack.of(self)
-        job_arns = stack.format_arn(service="bedrock", resource="model-customization-job",
-                                    resource_name="*")
-        eni_arns = stack.format_arn(service="ec2", resource="network-interface",
-                                    resource_name="*")
-        subnets = [stack.format_arn(service="ec2", resource="subnet", resource_name=s.subnet_id)
-                   for s in self._job_subnets()]
-        group = stack.format_arn(service="ec2", resource="security-group",
-                                 resource_name=self.security_group.security_group_id)
-        return [
-            iam.PolicyStatement(
-                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                         "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                         "ec2:DescribeSecurityGroups"], resources=["*"]),
-            iam.PolicyStatement(
-                actions=["ec2:CreateNetworkInterface"], resources=[eni_arns],
-                conditions={"StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]},
-                            "ArnEquals": {
-                                "aws:RequestTag/BedrockModelCustomizationJobArn": [job_arns]}}),
-            iam.PolicyStatement(actions=["ec2:CreateNetworkInterface"],
-                                resources=[*subnets, group]),
-            iam.PolicyStatement(
-                actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                         "ec2:DeleteNetworkInterfacePermission"], resources=["*"],
-                conditions={"ArnEquals": {
-                    "ec2:Subnet": subnets,
-                    "ec2:ResourceTag/BedrockModelCustomizationJobArn": [job_arns]},
-                    "StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"}}),
-            iam.PolicyStatement(
-                actions=["ec2:CreateTags"], resources=[eni_arns],
-                conditions={"StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]},
-                            "ForAllValues:StringEquals": {"aws:TagKeys": [
-                                "BedrockManaged", "BedrockModelCustomizationJobArn"]}}),
-        ]
+        return bedrock_customization_vpc_statements(
+            cdk.Stack.of(self), self._job_subnets(), self.security_group)
 
     def _common_job_permissions(self, role: iam.Role, eni_statement: bool = True) -> None:
         self._allow(role, None, [iam.PolicyStatement(
@@ -296,15 +258,7 @@ class FineTuningPipeline(Construct):
     def _sagemaker_eni_statement(self, role: iam.Role) -> None:
         self._allow(role, "The training service creates and removes its network interfaces in "
                     "the job's subnets; the EC2 network-interface and describe APIs it calls "
-                    "accept no resource scoping at that point", [iam.PolicyStatement(
-                        actions=["ec2:CreateNetworkInterface",
-                                 "ec2:CreateNetworkInterfacePermission",
-                                 "ec2:DeleteNetworkInterface",
-                                 "ec2:DeleteNetworkInterfacePermission",
-                                 "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                                 "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                                 "ec2:DescribeSecurityGroups"],
-                        resources=["*"])])
+                    "accept no resource scoping at that point", [sagemaker_vpc_statement()])
 
     def _grant_job_data(self, role: iam.Role, dataset_prefix: str, output_prefix: str) -> None:
         """Read the job's dataset, write the job's output folder: nothing else."""
@@ -520,16 +474,6 @@ def _task_state(task: sfn.TaskStateBase) -> dict[str, Any]:
     for key in ("Next", "End", "Catch", "Retry"):
         state.pop(key, None)
     return state
-
-
-def _source_conditions(stack: cdk.Stack, service: str,
-                       resource: str) -> dict[str, dict[str, str]]:
-    """``aws:SourceAccount`` and ``aws:SourceArn`` for a service principal's trust: only this
-    account's ``service`` resources (``resource``, e.g. ``training-job/*``) may use the role
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
-    return {"StringEquals": {"aws:SourceAccount": stack.account},
-            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:{service}:{stack.region}:"
-                                         f"{stack.account}:{resource}"}}
 
 
 def _pascal(name: str) -> str:
