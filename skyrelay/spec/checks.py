@@ -118,9 +118,10 @@ def _check_network(spec: Spec) -> Iterator[Problem]:
                    f"({', '.join(known)}); az_count is {cfg.az_count}")
         zone_count = len(cfg.zone_ids) or cfg.az_count
         if region in spec.gateway.regions and zone_count < 2:
-            yield ((*at, "az_count"),
+            yield ((*at, "zone_ids" if cfg.zone_ids else "az_count"),
                    "the gateway runs here and its load balancer needs subnets in at least 2 "
-                   "availability zones; set az_count to 2 or more")
+                   "availability zones; "
+                   + ("name 2 or more zone_ids" if cfg.zone_ids else "set az_count to 2 or more"))
         egress = needs_egress(spec, region)
         needed = vpc_addresses_needed(zone_count, egress)
         net = ipaddress.ip_network(cfg.vpc_cidr)

@@ -828,8 +828,8 @@ REFUSED: dict[str, tuple[Callable[[dict[str, Any]], None], list[tuple[str, str]]
         _set("aws", "regions", "us-west-1", value={"vpc_cidr": "10.30.0.0/16", "az_count": 3}),
         [("aws.regions.us-west-1.az_count", "us-west-1 has 2 availability zones")]),
     "the gateway's load balancer needs two zones": (
-        _set("aws", "regions", "eu-central-1", "az_count", value=1),
-        [("aws.regions.eu-central-1.az_count", "at least 2 availability zones")]),
+        _set("aws", "regions", "eu-central-1", "zone_ids", value=["euc1-az1"]),
+        [("aws.regions.eu-central-1.zone_ids", "at least 2 availability zones")]),
     "VPC too small for NAT, private and data subnets": (
         _set("aws", "regions", "us-east-1", "vpc_cidr", value="10.10.0.0/19"),
         [("aws.regions.us-east-1.vpc_cidr", "too small for 2 availability zone(s)"),

@@ -205,7 +205,7 @@ def test_zone_counts() -> None:
 
     def one(doc: dict[str, Any]) -> None:
         doc["aws"]["regions"]["us-east-1"]["zone_ids"] = ["use1-az1"]
-    only(one, "aws.regions.us-east-1.az_count", "the gateway runs here and its load balancer "
+    only(one, "aws.regions.us-east-1.zone_ids", "the gateway runs here and its load balancer "
          "needs subnets in at least 2 availability zones")
 
 
