@@ -99,6 +99,7 @@ def test_zone_ids_per_region() -> None:
     assert aws_zones.default_zone_ids("ap-northeast-1", 3) == ("apne1-az1", "apne1-az2",
                                                                "apne1-az4")
     assert aws_zones.default_zone_ids("eu-central-1", 2) == ("euc1-az1", "euc1-az2")
+    assert aws_zones.zone_ids("eu-west-2") == ("euw2-az1", "euw2-az2", "euw2-az3", "euw2-az4")
     # Every region the spec accepts has its zone IDs, named after the region.
     for region in regions.AWS_REGIONS:
         ids = aws_zones.zone_ids(region)
