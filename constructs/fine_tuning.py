@@ -17,7 +17,8 @@ customization reads ``train.jsonl`` and ``validation.jsonl`` under
 Example::
 
     pipeline = FineTuningPipeline(stack, "FineTuning", vpc=network.vpc,
-                                  subnets=network.workload_subnets,
+                                  subnets=network.data_subnets,  # isolated: no NAT route
+                                  endpoint_peers=network.job_egress_peers(),
                                   notify_emails=["ml-team@example.com"])
     pipeline.add_sagemaker_training(SageMakerTrainingJob(
         name="support-summarizer",
@@ -52,6 +53,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from skyrelay.constructs.fine_tuning_permissions import (
+    bedrock_customization_vpc_statements,
+    sagemaker_training_statements,
+    sagemaker_vpc_statement,
+    source_conditions,
+)
+from skyrelay.constructs.instance_storage import has_local_storage
 from skyrelay.constructs.secure_defaults import (
     INLINE_POLICY_REASON,
     acknowledge,
@@ -112,9 +120,14 @@ class FineTuningPipeline(Construct):
     """KMS key, data and output buckets, roles, and one state machine per fine-tuning job.
 
     SageMaker jobs run in ``subnets`` of ``vpc`` with network isolation, encrypted traffic
-    between training containers, the key on the ML volumes and the output, and a maximum
-    runtime. Each state machine logs to an encrypted log group, is traced with X-Ray and
-    publishes success and failure to an encrypted SNS topic.
+    between training containers, the key on the ML volumes (not on instance types with local
+    storage, which CreateTrainingJob refuses; see ``instance_storage.py``) and the output,
+    and a maximum runtime. Their security group sends HTTPS to ``endpoint_peers`` only (the
+    VPC endpoints: interface endpoints' security group and the S3 prefix list; default: the
+    VPC's own CIDR). Bedrock customization jobs get the VPC, tag and KMS permissions the
+    Bedrock documentation lists; every service role trusts only this account's resources.
+    Each state machine logs to an encrypted log group, is traced with X-Ray and publishes
+    success and failure to an encrypted SNS topic.
     """
 
     def __init__(
@@ -127,6 +140,7 @@ class FineTuningPipeline(Construct):
         encryption_key: kms.IKey | None = None,
         notify_emails: Sequence[str] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        endpoint_peers: Sequence[ec2.IPeer] | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -153,11 +167,15 @@ class FineTuningPipeline(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "JobSecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Training jobs: HTTPS to the VPC endpoints, traffic between containers")
-        # HTTPS out: interface endpoints, and S3 through the gateway endpoint, whose public
-        # address ranges (a prefix list) cannot be named offline. The job's subnets have no
-        # other route, and network isolation keeps the training container itself offline.
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
-                                            "HTTPS to VPC endpoints (interface and S3 gateway)")
+        # HTTPS out to the VPC endpoints only: give the interface endpoints' security group
+        # and the S3 gateway endpoint's prefix list (what PrivateModelNetwork.job_egress_peers
+        # returns). A gateway endpoint is reached at S3's public addresses, so a security group
+        # must name its prefix list to allow it, not 0.0.0.0/0:
+        # https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
+        # Without peers the jobs may reach the VPC's own addresses (interface endpoints) only.
+        for peer in endpoint_peers or [ec2.Peer.ipv4(vpc.vpc_cidr_block)]:
+            self.security_group.add_egress_rule(peer, ec2.Port.tcp(443),
+                                                "HTTPS to a VPC endpoint")
         self.security_group.add_egress_rule(self.security_group, ec2.Port.all_tcp(),
                                             "distributed training between job containers")
         self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(),
@@ -173,28 +191,21 @@ class FineTuningPipeline(Construct):
     def sagemaker_role(self) -> iam.Role:
         """The SageMaker training job execution role (made with the first SageMaker job)."""
         if self._sagemaker_role is None:
+            stack = cdk.Stack.of(self)
+            # Confused-deputy conditions, as SageMaker documents them for its roles:
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html
             role = iam.Role(self, "SageMakerRole",
                             description="SageMaker training job execution role",
-                            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-            stack = cdk.Stack.of(self)
-            group_arn = stack.format_arn(service="logs", resource="log-group",
-                                         resource_name="/aws/sagemaker/TrainingJobs",
-                                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                            assumed_by=iam.ServicePrincipal(
+                                "sagemaker.amazonaws.com",
+                                conditions=source_conditions(stack, "sagemaker", "*")))
+            logs, unscoped = sagemaker_training_statements(stack)
             self._allow(role, "SageMaker names each job's log streams after the job; the grant "
-                        "covers streams of the SageMaker training log group only", [
-                            iam.PolicyStatement(
-                                actions=["logs:CreateLogGroup", "logs:CreateLogStream",
-                                         "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                resources=[group_arn, f"{group_arn}:log-stream:*"])])
+                        "covers streams of the SageMaker training log group only", logs)
             self._allow(role, "cloudwatch:PutMetricData and ecr:GetAuthorizationToken support "
                         "no resource-level permissions; metrics are limited to SageMaker "
-                        "namespaces by condition, and image pulls to named repositories", [
-                            iam.PolicyStatement(
-                                actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                conditions={"StringLike": {
-                                    "cloudwatch:namespace": "/aws/sagemaker/*"}}),
-                            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"],
-                                                resources=["*"])])
+                        "namespaces by condition, and image pulls to named repositories",
+                        unscoped)
             self._common_job_permissions(role)
             self._sagemaker_role = role
         return self._sagemaker_role
@@ -203,11 +214,18 @@ class FineTuningPipeline(Construct):
     def bedrock_role(self) -> iam.Role:
         """The role Bedrock customization jobs run with (made with the first such job)."""
         if self._bedrock_role is None:
+            stack = cdk.Stack.of(self)
+            # The trust policy of the customization service role, as documented:
+            # https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-iam-role.html
             role = iam.Role(
                 self, "BedrockRole", description="Bedrock model customization job role",
-                assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
-                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}}))
-            self._common_job_permissions(role)
+                assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions=(
+                    source_conditions(stack, "bedrock", "model-customization-job/*"))))
+            self._common_job_permissions(role, eni_statement=False)
+            self._allow(role, "Bedrock creates, tags and removes the job's network interfaces "
+                        "(tagged BedrockManaged) and describes the VPC; the describe calls "
+                        "accept no resource, the interface ones are held to the job's tags, "
+                        "subnets and security group", self._bedrock_vpc_statements())
             self._bedrock_role = role
         return self._bedrock_role
 
@@ -220,22 +238,27 @@ class FineTuningPipeline(Construct):
         if reason:
             acknowledge_wildcards(role, statements, reason)
 
-    def _common_job_permissions(self, role: iam.Role) -> None:
+    def _job_subnets(self) -> list[ec2.ISubnet]:
+        return self.vpc.select_subnets(subnet_type=self.subnets.subnet_type,
+                                       subnet_group_name=self.subnets.subnet_group_name,
+                                       subnets=self.subnets.subnets).subnets
+
+    def _bedrock_vpc_statements(self) -> list[iam.PolicyStatement]:
+        return bedrock_customization_vpc_statements(
+            cdk.Stack.of(self), self._job_subnets(), self.security_group)
+
+    def _common_job_permissions(self, role: iam.Role, eni_statement: bool = True) -> None:
         self._allow(role, None, [iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
             resources=[self.encryption_key.key_arn])])
+        if eni_statement:
+            self._sagemaker_eni_statement(role)
+        acknowledge(role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
+
+    def _sagemaker_eni_statement(self, role: iam.Role) -> None:
         self._allow(role, "The training service creates and removes its network interfaces in "
                     "the job's subnets; the EC2 network-interface and describe APIs it calls "
-                    "accept no resource scoping at that point", [iam.PolicyStatement(
-                        actions=["ec2:CreateNetworkInterface",
-                                 "ec2:CreateNetworkInterfacePermission",
-                                 "ec2:DeleteNetworkInterface",
-                                 "ec2:DeleteNetworkInterfacePermission",
-                                 "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                                 "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                                 "ec2:DescribeSecurityGroups"],
-                        resources=["*"])])
-        acknowledge(role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
+                    "accept no resource scoping at that point", [sagemaker_vpc_statement()])
 
     def _grant_job_data(self, role: iam.Role, dataset_prefix: str, output_prefix: str) -> None:
         """Read the job's dataset, write the job's output folder: nothing else."""
@@ -357,7 +380,10 @@ class FineTuningPipeline(Construct):
                 instance_count=job.instance_count,
                 instance_type=ec2.InstanceType(job.instance_type.removeprefix("ml.")),
                 volume_size=cdk.Size.gibibytes(job.volume_size_gib),
-                volume_encryption_key=self.encryption_key,
+                # Instance-store volumes are encrypted by the instance's hardware module and
+                # CreateTrainingJob refuses a key for them (constructs/instance_storage.py).
+                volume_encryption_key=None if has_local_storage(job.instance_type)
+                else self.encryption_key,
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=job.max_runtime),
             vpc_config=tasks.VpcConfig(vpc=self.vpc, subnets=self.subnets),
@@ -368,7 +394,15 @@ class FineTuningPipeline(Construct):
         # The L2 task does not render EnableInterContainerTrafficEncryption; render its state
         # and add the field (the task's own IAM statements are kept below).
         state = _task_state(train)
-        state["Parameters"]["EnableInterContainerTrafficEncryption"] = True
+        params = state["Parameters"]
+        params["EnableInterContainerTrafficEncryption"] = True
+        # S3Location.from_bucket renders https://s3.<region>.<suffix>/<bucket>/<key>, which
+        # SageMaker reads with the host as the bucket; channels and the output path are
+        # s3://bucket/prefix (API_S3DataSource.html, API_OutputDataConfig.html).
+        params["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+            self.data_bucket.s3_url_for_object(job.dataset_prefix))
+        params["OutputDataConfig"]["S3OutputPath"] = self.output_bucket.s3_url_for_object(
+            f"{job.name}/")
         state["Parameters"]["VpcConfig"]["SecurityGroupIds"] = [
             self.security_group.security_group_id]
         acknowledge(
@@ -391,10 +425,7 @@ class FineTuningPipeline(Construct):
         """A state machine that runs a Bedrock customization job to completion; returns it."""
         slug = _pascal(job.name)
         self._grant_job_data(self.bedrock_role, job.dataset_prefix, f"{job.name}/")
-        subnets = self.vpc.select_subnets(
-            subnet_type=self.subnets.subnet_type,
-            subnets=self.subnets.subnets,
-        ).subnets
+        subnets = self._job_subnets()
         customize = tasks.BedrockCreateModelCustomizationJob(
             self, f"{slug}Customize",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
@@ -424,6 +455,15 @@ class FineTuningPipeline(Construct):
                 resources=[cdk.Stack.of(self).format_arn(
                     service="bedrock", resource="model-customization-job", resource_name="*")],
             ))
+        # The caller of CreateModelCustomizationJob needs these on the custom model's key
+        # (Bedrock creates grants on it for the job):
+        # https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html
+        policies.append(iam.PolicyStatement(
+            actions=["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt",
+                     "kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn],
+            conditions={"StringEquals": {
+                "kms:ViaService": f"bedrock.{cdk.Stack.of(self).region}.amazonaws.com"}}))
         run = sfn.CustomState(self, f"{slug}Run", state_json=state)
         return self._state_machine(job.name, run, policies, job.max_runtime)
 

@@ -38,6 +38,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from skyrelay.constructs.secure_defaults import (
@@ -100,6 +101,9 @@ class IPrivateModelNetwork(Protocol):
     def data_subnets(self) -> ec2.SubnetSelection:
         """Subnets with no route out of the VPC at all, for data stores (caches, databases)."""
 
+    def job_egress_peers(self) -> list[ec2.IPeer]:
+        """The VPC endpoints as security-group peers (interface endpoints' group, S3 list)."""
+
 
 class PrivateModelNetwork(Construct):
     """A private VPC with the AWS service endpoints model workloads need, and flow logs.
@@ -109,7 +113,14 @@ class PrivateModelNetwork(Construct):
     * One endpoint security group admitting TCP 443 only from the VPC's CIDR and the given
       ``allowed_peers``; endpoints are created with ``open=False``.
     * The bedrock-runtime endpoint's policy allows only the invoke actions, only on
-      ``invoke_arns`` and only for principals of this account (an empty list denies all).
+      ``invoke_arns`` and only for principals of this account (an empty list denies all);
+      every other endpoint, the S3 gateway endpoint included, admits principals of this
+      account only (no endpoint keeps the default full-access policy).
+    * ``availability_zone_ids`` (``use1-az1`` ...) lays subnets out by zone ID
+      (``AvailabilityZoneId``), the same physical zones in every account; a stack with a
+      concrete environment must then answer those IDs as its ``availability_zones``.
+    * :meth:`job_egress_peers` gives the endpoints as security-group peers (the S3 prefix
+      list is looked up at deploy time by a read-only DescribeManagedPrefixLists call).
     * VPC flow logs (all traffic) to a KMS-encrypted log group with retention.
     * With ``nat_gateways=0`` (the default) the VPC has isolated subnets only: no internet
       gateway at all. Give ``nat_gateways`` > 0 for workloads that must reach another cloud;
@@ -128,6 +139,7 @@ class PrivateModelNetwork(Construct):
         vpc: ec2.IVpc | None = None,
         cidr: str = "10.0.0.0/16",
         availability_zones: Sequence[str] | None = None,
+        availability_zone_ids: Sequence[str] | None = None,
         nat_gateways: int = 0,
         allowed_peers: Sequence[ec2.IPeer] = (),
         interface_services: Mapping[str, ec2.InterfaceVpcEndpointAwsService] | None = None,
@@ -137,7 +149,14 @@ class PrivateModelNetwork(Construct):
         super().__init__(scope, id)
         if any(arn == "*" or arn.endswith(":*") for arn in invoke_arns):
             raise ValueError("invoke_arns must name models and profiles, not wildcards")
-        self.vpc: ec2.IVpc = vpc or self._new_vpc(cidr, availability_zones, nat_gateways)
+        if availability_zones and availability_zone_ids:
+            raise ValueError("give availability_zones (names) or availability_zone_ids, "
+                             "not both")
+        self.vpc: ec2.IVpc = vpc or self._new_vpc(
+            cidr, availability_zone_ids or availability_zones, nat_gateways)
+        if vpc is None and availability_zone_ids:
+            _subnets_by_zone_id(self.vpc)
+        self._s3_prefix_list_id: str | None = None
         self.workload_subnets = ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways
             else ec2.SubnetType.PRIVATE_ISOLATED
@@ -158,11 +177,21 @@ class PrivateModelNetwork(Construct):
         allow_cloudwatch_logs(self.encryption_key, self)
         self.flow_log_group = encrypted_log_group(self, "FlowLogs", self.encryption_key,
                                                   flow_log_retention)
+        stack = cdk.Stack.of(self)
+        # The trust policy the flow-logs documentation gives (confused-deputy conditions):
+        # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+        flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal(
+            "vpc-flow-logs.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:ec2:{stack.region}:"
+                                             f"{stack.account}:vpc-flow-log/*"}}))
         flow_log = self.vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group,
+                                                                   flow_log_role),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        acknowledge(flow_log_role, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
         acknowledge(flow_log, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
 
         self.endpoint_security_group = ec2.SecurityGroup(
@@ -200,6 +229,16 @@ class PrivateModelNetwork(Construct):
             )
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+        # Without a statement an endpoint has the default policy: full access for anyone.
+        # Every endpoint here supports a policy (the "Supports endpoint policy" column of
+        # https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html);
+        # each is held to principals of this account (aws:PrincipalAccount, as in
+        # https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html).
+        # aws:ResourceAccount is not used: ECR keeps image layers in AWS-owned S3 buckets.
+        for name, endpoint in self.interface_endpoints.items():
+            if name != "bedrock-runtime":  # it gets its own, narrower policy below
+                endpoint.add_to_policy(_this_account_only(stack.account))
+        self.s3_endpoint.add_to_policy(_this_account_only(stack.account))
 
         if "bedrock-runtime" not in self.interface_endpoints:
             raise ValueError("interface_services must include 'bedrock-runtime'")
@@ -219,6 +258,34 @@ class PrivateModelNetwork(Construct):
                 sid="NoModelsListed", effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()], actions=["*"], resources=["*"],
             ))
+
+    @property
+    def s3_prefix_list_id(self) -> str:
+        """The id of the region's S3 managed prefix list (``com.amazonaws.<region>.s3``),
+        looked up at deploy time (its id differs per region and cannot be known offline).
+        Security groups allow the S3 gateway endpoint by naming it."""
+        if self._s3_prefix_list_id is None:
+            stack = cdk.Stack.of(self)
+            call = cr.AwsSdkCall(
+                service="EC2", action="describeManagedPrefixLists",
+                parameters={"Filters": [{"Name": "prefix-list-name",
+                                         "Values": [f"com.amazonaws.{stack.region}.s3"]}]},
+                physical_resource_id=cr.PhysicalResourceId.of("s3-prefix-list"),
+                output_paths=["PrefixLists.0.PrefixListId"])
+            lookup = cr.AwsCustomResource(
+                self, "S3PrefixList", on_create=call, on_update=call,
+                install_latest_aws_sdk=False,
+                policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
+                    resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE))
+            acknowledge_lookup(lookup)
+            self._s3_prefix_list_id = lookup.get_response_field("PrefixLists.0.PrefixListId")
+        return self._s3_prefix_list_id
+
+    def job_egress_peers(self) -> list[ec2.IPeer]:
+        """Where a workload that may reach nothing but the VPC endpoints sends HTTPS: the
+        interface endpoints' security group and the S3 gateway endpoint's prefix list."""
+        return [ec2.Peer.security_group_id(self.endpoint_security_group.security_group_id),
+                ec2.Peer.prefix_list(self.s3_prefix_list_id)]
 
     def _new_vpc(self, cidr: str, azs: Sequence[str] | None, nat_gateways: int) -> ec2.Vpc:
         if nat_gateways:
@@ -258,6 +325,49 @@ class PrivateModelNetwork(Construct):
                 "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
             )
         return vpc
+
+
+def _this_account_only(account: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="OnlyPrincipalsOfThisAccount", principals=[iam.AnyPrincipal()], actions=["*"],
+        resources=["*"], conditions={"StringEquals": {"aws:PrincipalAccount": account}})
+
+
+def _subnets_by_zone_id(vpc: ec2.Vpc) -> None:
+    """The VPC was laid out with zone IDs in place of names: each subnet names its zone by
+    ``AvailabilityZoneId`` (one physical zone in every account), not ``AvailabilityZone``
+    (letters map to different zones per account). CloudFormation takes either:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-subnet.html
+    """
+    for subnet in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]:
+        cfn = subnet.node.default_child
+        assert isinstance(cfn, ec2.CfnSubnet)
+        zone_id = cfn.availability_zone
+        cfn.availability_zone = None
+        cfn.availability_zone_id = zone_id
+
+
+def acknowledge_lookup(lookup: cr.AwsCustomResource) -> None:
+    """The findings of CDK's AwsCustomResource provider, which runs one read-only call at
+    deploy time (its function is a singleton of the stack, with CDK's own role)."""
+    stack = cdk.Stack.of(lookup)
+    acknowledge(lookup, "DescribeManagedPrefixLists accepts no resource-level permission, so "
+                "the lookup's only statement names '*'; it is a read-only describe call",
+                "AwsSolutions-IAM5[Resource::*]")
+    acknowledge(lookup, INLINE_POLICY_REASON, "NIST.800.53.R5-IAMNoInlinePolicy")
+    provider = stack.node.try_find_child(
+        "AWS679f53fac002430cb0da5b7982bd2287")  # AwsCustomResource's singleton function id
+    if provider is not None:
+        acknowledge(
+            provider,
+            "CDK's AwsCustomResource provider: a deploy-time custom-resource handler that makes "
+            "one read-only EC2 describe call and reports to CloudFormation; it holds no data, so "
+            "a VPC, reserved concurrency or a dead-letter queue would protect nothing, and its "
+            "role and runtime are the ones CDK manages",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]", "AwsSolutions-L1",
+            "NIST.800.53.R5-LambdaInsideVPC", "NIST.800.53.R5-LambdaConcurrency",
+            "NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5-IAMNoInlinePolicy")
 
 
 def _endpoint_id(name: str) -> str:

@@ -89,18 +89,6 @@ AZURE_DATA_ZONES: Final[dict[str, str]] = {"us": "us", "eu": "eu"}
 
 AZURE_SKUS: Final = ("Standard", "GlobalStandard", "DataZoneStandard", "ProvisionedManaged")
 
-#: Availability-zone letters where a region's zones do not run "a" to "f" (ap-northeast-1 has
-#: no "b" zone; us-west-1 has two zones per account). The stacks name zones explicitly so
-#: that synth needs no lookup; validation refuses more zones than a region has letters here.
-AWS_AZ_LETTERS: Final[dict[str, str]] = {"ap-northeast-1": "acd", "us-west-1": "ab",
-                                         "sa-east-1": "abc"}
-
-
-def availability_zone_letters(region: str) -> str:
-    """The zone letters of an AWS region usable in every account (at most six)."""
-    return AWS_AZ_LETTERS.get(region, "abcdef")
-
-
 def profile_prefix(model_id: str) -> str | None:
     """The cross-region inference profile prefix of a Bedrock model id, or None.
 

@@ -8,7 +8,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from skyrelay.regions import availability_zone_letters
 from skyrelay.spec import Spec
 
 _RETENTION_NAMES = {
@@ -30,47 +29,30 @@ def retention(days: int) -> logs.RetentionDays:
         raise ValueError(f"{days} days is not a CloudWatch Logs retention period") from None
 
 
-def availability_zones(region: str, count: int) -> list[str]:
-    """``count`` zone names of ``region``, written out so synth needs no lookup.
-
-    Zone letters map to physical zones per account; the letters used are the ones every
-    account has in the region where known (``skyrelay.regions.AWS_AZ_LETTERS``), else "a",
-    "b", ... Regions whose zone letters differ between accounts (us-west-1) may need an
-    override.
-    """
-    letters = availability_zone_letters(region)
-    if count > len(letters):
-        raise ValueError(f"{region}: at most {len(letters)} availability zones are known")
-    return [f"{region}{letter}" for letter in letters[:count]]
-
-
 class RegionStack(cdk.Stack):
     """A platform stack in one AWS region of the spec, with that region's zones written out.
 
     A stack with a concrete account looks its availability zones up (context key
     ``availability-zones:account=…:region=…``), and a VPC given explicit zones checks them
     against that list, so synth would need credentials. This stack answers with the spec's
-    zones instead: synth stays offline with or without ``aws.account``.
+    zone IDs instead (``use1-az1`` ..., the same physical zones in every account; the VPC
+    puts them on its subnets as ``AvailabilityZoneId``): synth stays offline with or without
+    ``aws.account`` and no zone name is written into a template.
 
     Example::
 
         stack = RegionStack(app, "acme-us-east-1-x", spec=spec, region="us-east-1",
                             env=cdk.Environment(account="123456789012", region="us-east-1"))
-        stack.availability_zones  # ['us-east-1a', 'us-east-1b'] for az_count 2
+        stack.availability_zones  # ['use1-az1', 'use1-az2'] for az_count 2
     """
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         assert spec.aws is not None and region in spec.aws.regions
-        self._zones = availability_zones(region, spec.aws.regions[region].az_count)
-        # CDK's built-in CloudFormation validation warns about zone names in subnets.
-        cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(
-            id="CloudFormation-Validate::W3010",
-            reason="The spec names the zones (stacks/common.py) so that synth needs no context "
-                   "lookup, credentials or network; the same rule is off in .cfnlintrc.yaml"))
+        self._zones = list(spec.aws.regions[region].zones(region))
 
     @property
     def availability_zones(self) -> list[str]:
-        """The spec's zones of this stack's region (no lookup)."""
+        """The spec's zone IDs of this stack's region (no lookup)."""
         return list(self._zones)

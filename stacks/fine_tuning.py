@@ -31,7 +31,10 @@ class FineTuningStack(RegionStack):
         super().__init__(scope, id, spec=spec, region=region, **kwargs)
         assert spec.aws is not None
         self.pipeline = FineTuningPipeline(
-            self, "FineTuning", vpc=network.vpc, subnets=network.workload_subnets,
+            # Isolated subnets (no NAT route even where the gateway has one), egress only
+            # to the VPC endpoints: a job reaches S3, ECR, logs ... and nothing else.
+            self, "FineTuning", vpc=network.vpc, subnets=network.data_subnets,
+            endpoint_peers=network.job_egress_peers(),
             notify_emails=spec.aws.alarms.notify_emails,
         )
         for job in spec.fine_tuning.jobs:

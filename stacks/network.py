@@ -9,7 +9,7 @@ from constructs import Construct
 
 from skyrelay.constructs.network import PrivateModelNetwork
 from skyrelay.spec import Spec
-from skyrelay.stacks.common import RegionStack, availability_zones, retention
+from skyrelay.stacks.common import RegionStack, retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 
 
@@ -32,8 +32,8 @@ class NetworkStack(RegionStack):
             self, "Network",
             invoke_arns=bedrock_invoke_arns(spec, region, account).all(),
             cidr=cfg.vpc_cidr,
-            availability_zones=availability_zones(region, cfg.az_count),
-            nat_gateways=cfg.az_count if needs_egress else 0,
+            availability_zone_ids=self.availability_zones,
+            nat_gateways=len(self.availability_zones) if needs_egress else 0,
             flow_log_retention=retention(spec.aws.invocation_logging.log_retention_days),
         )
         cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from skyrelay import regions
+from skyrelay import aws_zones, regions
 from skyrelay.spec.models import SecretRef, Spec
 from skyrelay.spec.resolve import target_index
 
@@ -98,24 +98,39 @@ def _check_network(spec: Spec) -> Iterator[Problem]:
                        f"overlaps the VPC of {other} ({other_net}); regions need distinct ranges")
     for region, cfg in spec.aws.regions.items():
         at = ("aws", "regions", region)
-        letters = regions.availability_zone_letters(region)
-        if cfg.az_count > len(letters):
+        known = aws_zones.zone_ids(region)
+        for i, zone in enumerate(cfg.zone_ids):
+            if zone not in known:
+                yield ((*at, "zone_ids", i),
+                       f"{zone!r} is not an availability zone ID of {region} "
+                       f"(expected one of {', '.join(known) or 'none known'}; "
+                       f"source: {aws_zones.SOURCE})")
+            elif zone in cfg.zone_ids[:i]:
+                yield ((*at, "zone_ids", i), f"{zone!r} is listed twice")
+        if cfg.zone_ids and "az_count" in cfg.model_fields_set \
+                and cfg.az_count != len(cfg.zone_ids):
             yield ((*at, "az_count"),
-                   f"{region} has {len(letters)} availability zones usable in every account "
-                   f"({', '.join(region + x for x in letters)}); az_count is {cfg.az_count}")
-        if region in spec.gateway.regions and cfg.az_count < 2:
+                   f"az_count is {cfg.az_count} but zone_ids names {len(cfg.zone_ids)} "
+                   "zones; give one of the two")
+        if not cfg.zone_ids and cfg.az_count > len(known):
             yield ((*at, "az_count"),
+                   f"{region} has {len(known)} availability zones usable in every account "
+                   f"({', '.join(known)}); az_count is {cfg.az_count}")
+        zone_count = len(cfg.zone_ids) or cfg.az_count
+        if region in spec.gateway.regions and zone_count < 2:
+            yield ((*at, "zone_ids" if cfg.zone_ids else "az_count"),
                    "the gateway runs here and its load balancer needs subnets in at least 2 "
-                   "availability zones; set az_count to 2 or more")
+                   "availability zones; "
+                   + ("name 2 or more zone_ids" if cfg.zone_ids else "set az_count to 2 or more"))
         egress = needs_egress(spec, region)
-        needed = vpc_addresses_needed(cfg.az_count, egress)
+        needed = vpc_addresses_needed(zone_count, egress)
         net = ipaddress.ip_network(cfg.vpc_cidr)
         if needed > net.num_addresses:
             prefix = 32 - (needed - 1).bit_length()
             layout = ("a /24 public, a /20 private and a /24 data subnet per zone, as the "
                       "gateway here reaches other clouds" if egress else "a /20 subnet per zone")
             yield ((*at, "vpc_cidr"),
-                   f"{cfg.vpc_cidr} is too small for {cfg.az_count} availability zone(s) "
+                   f"{cfg.vpc_cidr} is too small for {zone_count} availability zone(s) "
                    f"({layout}): use a /{prefix} or larger")
 
 

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from skyrelay import regions
+from skyrelay import aws_zones, regions
 
 Name = Annotated[
     str,
@@ -159,7 +159,15 @@ class AwsRegion(Model):
 
     vpc_cidr: str = "10.0.0.0/16"
     az_count: int = Field(2, ge=1, le=6)
+    zone_ids: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z]+[0-9]+-az[0-9]+$")],
+                    ...] = Field(
+        (), description="availability zone IDs (use1-az1 ...), the same physical zones in "
+                        "every account; default: the first az_count IDs of the region")
     bedrock_models: tuple[BedrockModel, ...] = ()
+
+    def zones(self, region: str) -> tuple[str, ...]:
+        """The zone IDs the region's VPC uses: ``zone_ids``, else the region's defaults."""
+        return self.zone_ids or aws_zones.default_zone_ids(region, self.az_count)
 
     @field_validator("vpc_cidr")
     @classmethod

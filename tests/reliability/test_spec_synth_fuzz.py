@@ -37,7 +37,7 @@ import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from skyrelay import regions
+from skyrelay import aws_zones, regions
 from skyrelay.catalog import load_catalog
 from skyrelay.spec import Spec, SpecError, parse_spec_text
 
@@ -376,7 +376,7 @@ def plausible_specs(draw: st.DrawFn) -> dict[str, Any]:
     aws_regions = {}
     gw_regions = draw(st.lists(st.sampled_from(aws_names), min_size=1, unique=True))
     for i, region in enumerate(aws_names):
-        zones = len(regions.availability_zone_letters(region))
+        zones = len(aws_zones.zone_ids(region))
         low = 1 if region not in gw_regions or rarely(draw) else 2
         cfg: dict[str, Any] = {
             "vpc_cidr": _cidr(i, 16 if not rarely(draw) else draw(st.integers(17, 24))),
@@ -828,8 +828,8 @@ REFUSED: dict[str, tuple[Callable[[dict[str, Any]], None], list[tuple[str, str]]
         _set("aws", "regions", "us-west-1", value={"vpc_cidr": "10.30.0.0/16", "az_count": 3}),
         [("aws.regions.us-west-1.az_count", "us-west-1 has 2 availability zones")]),
     "the gateway's load balancer needs two zones": (
-        _set("aws", "regions", "eu-central-1", "az_count", value=1),
-        [("aws.regions.eu-central-1.az_count", "at least 2 availability zones")]),
+        _set("aws", "regions", "eu-central-1", "zone_ids", value=["euc1-az1"]),
+        [("aws.regions.eu-central-1.zone_ids", "at least 2 availability zones")]),
     "VPC too small for NAT, private and data subnets": (
         _set("aws", "regions", "us-east-1", "vpc_cidr", value="10.10.0.0/19"),
         [("aws.regions.us-east-1.vpc_cidr", "too small for 2 availability zone(s)"),

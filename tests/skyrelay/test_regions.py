@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skyrelay import regions
+from skyrelay import aws_zones, regions
 
 ANY = regions.ANY
 
@@ -92,10 +92,21 @@ def test_satisfies_is_subset_with_anywhere() -> None:
     assert regions.satisfies(frozenset(), eu)
 
 
-def test_availability_zone_letters() -> None:
-    assert regions.availability_zone_letters("ap-northeast-1") == "acd"
-    assert regions.availability_zone_letters("us-west-1") == "ab"
-    assert regions.availability_zone_letters("eu-central-1") == "abcdef"
+def test_zone_ids_per_region() -> None:
+    # IDs, not letters: the same physical zones in every account. us-west-1 and
+    # ap-northeast-1 give accounts fewer zones than the letters suggest.
+    assert aws_zones.zone_ids("us-west-1") == ("usw1-az1", "usw1-az3")
+    assert aws_zones.default_zone_ids("ap-northeast-1", 3) == ("apne1-az1", "apne1-az2",
+                                                               "apne1-az4")
+    assert aws_zones.default_zone_ids("eu-central-1", 2) == ("euc1-az1", "euc1-az2")
+    assert aws_zones.zone_ids("eu-west-2") == ("euw2-az1", "euw2-az2", "euw2-az3", "euw2-az4")
+    # Every region the spec accepts has its zone IDs, named after the region.
+    for region in regions.AWS_REGIONS:
+        ids = aws_zones.zone_ids(region)
+        assert len(ids) >= 2, region
+        assert all(z.endswith(tuple(f"-az{n}" for n in range(1, 7))) for z in ids), region
+    with pytest.raises(ValueError, match="us-west-1: 2 availability zone IDs are known"):
+        aws_zones.default_zone_ids("us-west-1", 3)
 
 
 def test_describe() -> None:

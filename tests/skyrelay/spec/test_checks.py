@@ -200,13 +200,39 @@ def test_zone_counts() -> None:
     def many(doc: dict[str, Any]) -> None:
         doc["aws"]["regions"]["ap-northeast-1"] = {"vpc_cidr": "10.30.0.0/16", "az_count": 4}
     only(many, "aws.regions.ap-northeast-1.az_count",
-         "ap-northeast-1 has 3 availability zones usable in every account (ap-northeast-1a, "
-         "ap-northeast-1c, ap-northeast-1d); az_count is 4")
+         "ap-northeast-1 has 3 availability zones usable in every account (apne1-az1, "
+         "apne1-az2, apne1-az4); az_count is 4")
 
     def one(doc: dict[str, Any]) -> None:
-        doc["aws"]["regions"]["us-east-1"]["az_count"] = 1
-    only(one, "aws.regions.us-east-1.az_count", "the gateway runs here and its load balancer "
+        doc["aws"]["regions"]["us-east-1"]["zone_ids"] = ["use1-az1"]
+    only(one, "aws.regions.us-east-1.zone_ids", "the gateway runs here and its load balancer "
          "needs subnets in at least 2 availability zones")
+
+
+def test_zone_ids_must_be_zones_of_the_region() -> None:
+    # Zone IDs are the same physical zones in every account; one of another region (or a
+    # retired one) would only fail at deploy time, so validate names the field and the IDs.
+    def elsewhere(doc: dict[str, Any]) -> None:
+        doc["aws"]["regions"]["us-east-1"]["zone_ids"] = ["use1-az1", "euc1-az2"]
+    text = only(elsewhere, "aws.regions.us-east-1.zone_ids[1]",
+                "'euc1-az2' is not an availability zone ID of us-east-1 (expected one of "
+                "use1-az1, use1-az2, use1-az4, use1-az5, use1-az6, use1-az3")
+    assert "aws-availability-zones.html" in text
+
+    def twice(doc: dict[str, Any]) -> None:
+        doc["aws"]["regions"]["us-east-1"]["zone_ids"] = ["use1-az1", "use1-az1"]
+    only(twice, "aws.regions.us-east-1.zone_ids[1]", "'use1-az1' is listed twice")
+
+    def both(doc: dict[str, Any]) -> None:
+        doc["aws"]["regions"]["us-east-1"]["az_count"] = 3
+    only(both, "aws.regions.us-east-1.az_count",
+         "az_count is 3 but zone_ids names 2 zones; give one of the two")
+
+
+def test_a_zone_name_is_not_a_zone_id() -> None:
+    def name(doc: dict[str, Any]) -> None:
+        doc["aws"]["regions"]["us-east-1"]["zone_ids"] = ["us-east-1a", "use1-az2"]
+    assert [where for where, _ in problems(name)] == ["aws.regions.us-east-1.zone_ids[0]"]
 
 
 def test_vpc_too_small_names_the_prefix_to_use() -> None:
