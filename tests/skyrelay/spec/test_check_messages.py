@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from skyrelay import aws_zones
 from skyrelay.spec import SpecError, parse_spec_text
 from skyrelay.spec.checks import RESERVED_ENV
 
@@ -50,7 +51,16 @@ def tenant(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_every_zone_a_region_has_may_be_used() -> None:
     # us-east-1 has six zones usable in every account; six is allowed, the model caps at six.
-    assert problems(lambda d: d["aws"]["regions"]["us-east-1"].update(az_count=6)) == []
+    def by_count(doc: dict[str, Any]) -> None:
+        region = doc["aws"]["regions"]["us-east-1"]
+        region.pop("zone_ids", None)
+        region["az_count"] = 6
+
+    def by_id(doc: dict[str, Any]) -> None:
+        doc["aws"]["regions"]["us-east-1"]["zone_ids"] = list(aws_zones.zone_ids("us-east-1"))
+    assert len(aws_zones.zone_ids("us-east-1")) == 6
+    assert problems(by_count) == []
+    assert problems(by_id) == []
 
 
 def _no_gateway_in_eu(cidr: str) -> Change:
