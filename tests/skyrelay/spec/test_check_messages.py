@@ -310,3 +310,36 @@ def test_two_secrets_that_map_to_one_variable_are_refused_at_the_second() -> Non
             "secret skyrelay/tenants/web_app reaches the gateway as variable "
             "SKYRELAY_SECRET_SKYRELAY_TENANTS_WEB_APP, like the different reference at "
             "tenants[0].api_key; names must differ in more than case and punctuation")]
+
+
+# --- zones by ID ------------------------------------------------------------------------------
+
+LB_ZONES = ("the gateway runs here and its load balancer needs subnets in at least 2 "
+            "availability zones; ")
+
+
+def test_a_gateway_region_with_one_zone_id_is_told_to_name_two() -> None:
+    assert problems(lambda d: d["aws"]["regions"]["us-east-1"].update(
+        zone_ids=["use1-az1"])) == [
+            ("aws.regions.us-east-1.zone_ids", LB_ZONES + "name 2 or more zone_ids")]
+
+
+def test_a_gateway_region_with_az_count_one_is_told_to_raise_it() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        region = doc["aws"]["regions"]["us-east-1"]
+        region.pop("zone_ids", None)
+        region["az_count"] = 1
+    assert problems(change) == [
+        ("aws.regions.us-east-1.az_count", LB_ZONES + "set az_count to 2 or more")]
+
+
+def test_a_zone_id_in_a_region_the_table_does_not_know_says_none_are_known(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A region AWS opened after the zone table was last checked: the spec's zone IDs cannot
+    # be judged, and the message says so instead of listing nothing.
+    monkeypatch.delitem(aws_zones.AWS_ZONE_IDS, "eu-central-1")
+    found = problems(lambda d: d["aws"]["regions"]["eu-central-1"].update(
+        zone_ids=["euc1-az1", "euc1-az2"]))
+    assert ("aws.regions.eu-central-1.zone_ids[0]",
+            "'euc1-az1' is not an availability zone ID of eu-central-1 (expected one of none "
+            f"known; source: {aws_zones.SOURCE})") in found
