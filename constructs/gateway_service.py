@@ -7,10 +7,12 @@ What it builds, with the reasons for the defaults:
   addresses, read-only root file system (a task-local ``/tmp`` volume for scratch),
   deployment circuit breaker with rollback, scaling between ``min_tasks`` and ``max_tasks``
   on CPU and on requests per target.
-* **Load balancer**: an *internal* ALB. With ``certificate_arn`` it listens on HTTPS (443,
-  TLS 1.2+ policy); without one it listens on plain HTTP (80) and its security group admits
-  only ``allowed_cidrs`` (default: the VPC's own range), so the only clients that can reach
-  it are inside the VPC or its peered networks. Target health is ``GET /readyz``. Access logs
+* **Load balancer**: an *internal* ALB listening on HTTPS (443) with ``certificate_arn``
+  and ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.3 and 1.2 only, ``SslPolicy.RECOMMENDED_TLS``;
+  checkov CKV_AWS_2 / CKV_AWS_103). Plain HTTP (80) only with ``plain_http=True``, an
+  explicit opt-out: without a certificate and without it the construct refuses. Its
+  security group admits only ``allowed_cidrs`` (default: the VPC's own range), so the only
+  clients that can reach it are inside the VPC or its peered networks. Target health is ``GET /readyz``. Access logs
   go to an S3 bucket with S3-managed encryption, the only kind ALB log delivery accepts.
 * **Config**: ``config`` (the gateway's JSON) is stored in an *advanced-tier* SSM
   parameter and injected by ECS at task start as the ``SKYRELAY_GATEWAY_CONFIG``
@@ -44,6 +46,8 @@ Example::
         image=ecs.ContainerImage.from_registry("ghcr.io/example/skyrelay-gateway:1.0"),
         config='{"version": 1, ...}',
         secrets={"SKYRELAY_SECRET_WEB_APP": ecs.Secret.from_secrets_manager(web_app_hash)},
+        certificate_arn=PrivateCaCertificate(stack, "Tls",
+                                             domain_name="gateway.example.internal").certificate_arn,
     )
     model_access.grant_invoke(gateway.task_role)        # BedrockModelAccess
     observability.add_widgets(*gateway_widgets(routes=["gpt-4o"], tenants=["web-app"]))
@@ -135,6 +139,7 @@ class GatewayService(Construct):
         secrets: Mapping[str, ecs.Secret] | None = None,
         environment: Mapping[str, str] | None = None,
         certificate_arn: str | None = None,
+        plain_http: bool = False,
         cpu: int = 1024,
         memory_mib: int = 2048,
         min_tasks: int = 2,
@@ -156,6 +161,12 @@ class GatewayService(Construct):
         super().__init__(scope, id)
         request_timeout = request_timeout or cdk.Duration.seconds(120)
         p99_latency = p99_latency or cdk.Duration.seconds(30)
+        if certificate_arn is None and not plain_http:
+            raise ValueError("give certificate_arn (HTTPS on the load balancer; e.g. "
+                             "PrivateCaCertificate(...).certificate_arn), or plain_http=True to "
+                             "opt out of TLS explicitly")
+        if certificate_arn is not None and plain_http:
+            raise ValueError("certificate_arn and plain_http=True exclude each other")
         if not 1 <= min_tasks <= max_tasks:
             raise ValueError(f"need 1 <= min_tasks ({min_tasks}) <= max_tasks ({max_tasks})")
         size = len(config.encode())
@@ -417,9 +428,10 @@ class GatewayService(Construct):
                 "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
             acknowledge(
                 self.load_balancer,
-                "No certificate was given, so the internal load balancer speaks plain HTTP; "
-                "its security group admits only the VPC's own address range, it has no "
-                "public address, and HTTPS is used as soon as a certificate ARN is given",
+                "Plain HTTP was chosen explicitly (plain_http=True, the spec's documented "
+                "opt-out, flagged by skyrelay plan and check as SKY-AWS-010); the internal "
+                "load balancer's security group admits only the VPC's own address range and "
+                "it has no public address",
                 "NIST.800.53.R5-ALBHttpToHttpsRedirection",
                 "NIST.800.53.R5-ELBv2ACMCertificateRequired")
         acknowledge(
