@@ -69,7 +69,7 @@ class ModelGuardrail(Construct):
 
     Attributes: :attr:`guardrail` (the L1 ``CfnGuardrail``), :attr:`guardrail_version`,
     :attr:`guardrail_id`, :attr:`guardrail_arn`, :attr:`version` (the published number),
-    :attr:`key`.
+    :attr:`definition_digest`, :attr:`key`.
     """
 
     def __init__(self, scope: Construct, id: str, *, name: str,
@@ -108,6 +108,9 @@ class ModelGuardrail(Construct):
         self.guardrail_id: str = self.guardrail.attr_guardrail_id
         self.guardrail_arn: str = self.guardrail.attr_guardrail_arn
         self.version: str = self.guardrail_version.attr_version
+        #: A digest of the definition (plain text, not a token): a config that carries it
+        #: changes whenever a new version is published.
+        self.definition_digest = digest
 
     def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to apply the guardrail (Converse with guardrailConfig,

@@ -123,9 +123,12 @@ class GatewayStack(RegionStack):
         guardrails = guardrails or {}
         config = (load_linked_config(link_dir, spec, region) if link_dir is not None
                   else gateway_config(spec, region))
-        # Deploy-time ids of this region's guardrails (tokens, resolved in the parameter).
+        # Deploy-time ids of this region's guardrails (tokens, resolved in the parameter);
+        # the definition digest is plain text, so a new guardrail version changes the
+        # config's hash label and rolls the tasks onto it.
         config = with_guardrails(config, {
-            name: {region: {"identifier": g.guardrail_id, "version": g.version}}
+            name: {region: {"identifier": g.guardrail_id, "version": g.version,
+                            "definition": g.definition_digest}}
             for name, g in sorted(guardrails.items())})
         key = data_key(self, "Key", f"{spec.name} gateway in {region}")
 
