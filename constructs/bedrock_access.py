@@ -78,9 +78,10 @@ class BedrockModelAccess(Construct):
 
     ``grant_invoke`` adds the permission to a role or user; :attr:`managed_policy` holds the
     same statements for roles created elsewhere. With ``vpc_endpoint_id`` the permission only
-    holds for calls that arrive through that (bedrock-runtime) VPC endpoint; without it (a
-    deliberate choice, e.g. another region's models called over its public endpoint) it
-    holds on any path. ``sid`` prefixes the statement ids.
+    holds for calls that arrive through that (bedrock-runtime) VPC endpoint; with
+    ``requested_region`` instead (a deliberate choice: another region's models called over
+    its public endpoint) only for requests to that region (``aws:RequestedRegion``).
+    ``sid`` prefixes the statement ids.
     """
 
     def __init__(
@@ -93,10 +94,15 @@ class BedrockModelAccess(Construct):
         application_inference_profile_arns: Sequence[str] = (),
         profile_foundation_model_arns: Mapping[str, Sequence[str]] | None = None,
         vpc_endpoint_id: str | None = None,
+        requested_region: str | None = None,
         managed_policy_name: str | None = None,
         sid: str = "InvokeListedBedrockModels",
     ) -> None:
         super().__init__(scope, id)
+        if vpc_endpoint_id and requested_region:
+            raise ValueError("give vpc_endpoint_id (calls through the endpoint) or "
+                             "requested_region (calls to that region's public endpoint), "
+                             "not both")
         routed = {p: list(dict.fromkeys(fms))
                   for p, fms in (profile_foundation_model_arns or {}).items()}
         unknown = sorted(set(routed) - set(inference_profile_arns)
@@ -121,8 +127,14 @@ class BedrockModelAccess(Construct):
         self._routed = routed
         self._sid = sid
         self.conditions: dict[str, dict[str, str]] | None = (
-            {"StringEquals": {"aws:SourceVpce": vpc_endpoint_id}} if vpc_endpoint_id else None
+            {"StringEquals": {"aws:SourceVpce": vpc_endpoint_id}} if vpc_endpoint_id else
+            {"StringEquals": {"aws:RequestedRegion": requested_region}} if requested_region
+            else None
         )
+        # Through a profile, the foundation-model check may see a destination region as the
+        # requested one, so those statements keep only the endpoint condition.
+        self._routed_conditions = (
+            {"aws:SourceVpce": vpc_endpoint_id} if vpc_endpoint_id else {})
         self.managed_policy = iam.ManagedPolicy(
             self, "InvokePolicy",
             managed_policy_name=managed_policy_name,
@@ -137,8 +149,7 @@ class BedrockModelAccess(Construct):
             sid=self._sid, actions=list(INVOKE_ACTIONS), resources=list(self._direct),
             conditions=self.conditions)] if self._direct else []
         for i, (profile, fms) in enumerate(self._routed.items()):
-            equals = {**(self.conditions or {}).get("StringEquals", {}),
-                      "bedrock:InferenceProfileArn": profile}
+            equals = {**self._routed_conditions, "bedrock:InferenceProfileArn": profile}
             out.append(iam.PolicyStatement(
                 sid=f"{self._sid}ThroughProfile{i}", actions=list(INVOKE_ACTIONS),
                 resources=fms, conditions={"StringEquals": equals}))

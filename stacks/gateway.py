@@ -235,7 +235,7 @@ class GatewayStack(RegionStack):
                 foundation_model_arns=arns.direct_models,
                 inference_profile_arns=arns.inference_profiles,
                 profile_foundation_model_arns=dict(arns.profile_models),
-                vpc_endpoint_id=None,
+                requested_region=other,
                 sid="InvokeOutsideVpc" + "".join(p.capitalize() for p in other.split("-")),
             ).grant_invoke(self.gateway.task_role)
 
