@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
@@ -107,6 +108,11 @@ MAX_STOP_TIMEOUT = 120
 STOP_MARGIN = 10
 #: Default Valkey port is 6379; another one keeps scanners for the default port off it.
 REDIS_PORT = 6380
+
+#: A CDK token inside the config string (e.g. a guardrail id): its text depends on the
+#: order constructs were made in, so the hash label leaves it out (the value it resolves
+#: to is the parameter's; a config that must roll the tasks carries a plain-text change).
+_TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
 
 _HEALTH_COMMAND = ("import urllib.request; "
                    f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/healthz', "
@@ -263,7 +269,7 @@ class GatewayService(Construct):
                 retries=3, start_period=cdk.Duration.seconds(20)),
             stop_timeout=cdk.Duration.seconds(stop_seconds),
             docker_labels={"skyrelay.config-sha256": hashlib.sha256(
-                config.encode()).hexdigest()},
+                _TOKEN.sub("<deploy-time>", config).encode()).hexdigest()},
         )
         # The root file system is read-only; /tmp is the task's own scratch space.
         self.task_definition.add_volume(name="tmp")
