@@ -108,16 +108,17 @@ def check_bedrock_vpce(template: Template, stack: str) -> list[Violation]:
 
 
 def check_bedrock_outside_vpc(template: Template, stack: str) -> list[Violation]:
-    """SKY-AWS-012 (warning): Bedrock invoke granted without ``aws:SourceVpce`` - traffic
-    that leaves the VPC (the spec's ``gateway.cross_region_bedrock``)."""
+    """SKY-AWS-012 (warning): the deliberate forms of Bedrock invoke without
+    ``aws:SourceVpce`` that SKY-AWS-002 accepts - traffic that leaves the VPC (the spec's
+    ``gateway.cross_region_bedrock``). A grant with neither is SKY-AWS-002's error."""
     out = []
     for lid, st in _statements(template):
         invoke = [a for a in _bedrock_actions(st) if a.lower() in INVOKE_ACTIONS]
-        if invoke and not _has_source_vpce(st.get("Condition")):
-            keys = _condition_keys(st.get("Condition"))
+        keys = _condition_keys(st.get("Condition"))
+        deliberate = keys & {"aws:requestedregion", "bedrock:inferenceprofilearn"}
+        if invoke and deliberate and not _has_source_vpce(st.get("Condition")):
             how = ("pinned to another region (aws:RequestedRegion)"
-                   if "aws:requestedregion" in keys else "only through an inference profile"
-                   if "bedrock:inferenceprofilearn" in keys else "on any path")
+                   if "aws:requestedregion" in keys else "only through an inference profile")
             out.append(Violation("SKY-AWS-012", f"{stack}/{lid}",
                                  f"Bedrock invoke outside the VPC endpoint, {how}"))
     return out

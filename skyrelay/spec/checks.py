@@ -304,21 +304,27 @@ def _check_content_filter_refs(spec: Spec) -> Iterator[Problem]:
                          f"(defined: {sorted(filters) or 'none'})")
     # Guardrails are regional (Converse takes one of the called region's): a filtered call
     # from a gateway to another region's Bedrock would need that region's guardrail id,
-    # which the gateway stack of another region cannot reference.
+    # which the gateway stack of another region cannot reference. A tenant's filter counts
+    # only for the targets its classification may use at all.
+    index = target_index(spec)
+    rules = {n: c.allowed_set() for n, c in spec.compliance.classifications.items()}
     for i, route in enumerate(spec.routes):
-        filtered = route.content_filter or any(
-            t.content_filter and route.name in t.routes for t in spec.tenants)
-        if not filtered:
-            continue
+        users = [t for t in spec.tenants if t.content_filter and route.name in t.routes]
         for region in spec.gateway.regions:
             for j, target in enumerate(route.targets):
-                if target.key.startswith("bedrock:") and \
-                        target_path(spec, region, target.key) == CROSS_REGION:
-                    yield (("routes", i, "targets", j),
-                           f"route {route.name!r} is content-filtered, and its target "
-                           f"{target.key} is called cross-region from the gateway in "
-                           f"{region}: guardrails are regional and that gateway has only "
-                           f"{region}'s; drop the cross-region allowance or the filter")
+                if not target.key.startswith("bedrock:") or target.key not in index or \
+                        target_path(spec, region, target.key) != CROSS_REGION:
+                    continue
+                processing = index[target.key].processing
+                if not route.content_filter and not any(
+                        regions.satisfies(processing, rules.get(t.classification, frozenset()))
+                        for t in users):
+                    continue
+                yield (("routes", i, "targets", j),
+                       f"route {route.name!r} is content-filtered, and its target "
+                       f"{target.key} is called cross-region from the gateway in "
+                       f"{region}: guardrails are regional and that gateway has only "
+                       f"{region}'s; drop the cross-region allowance or the filter")
 
 
 def _check_gateway_tls(spec: Spec) -> Iterator[Problem]:
@@ -447,10 +453,11 @@ MAX_GATEWAY_CONFIG_BYTES = 8192
 
 def _check_gateway_config_size(spec: Spec) -> Iterator[Problem]:
     from skyrelay.link import config_json
-    from skyrelay.views.gateway_config import gateway_config
+    from skyrelay.views.gateway_config import gateway_config, sized_for_deploy
 
-    # Each gateway region stores its own config (only the targets it can call).
-    size = max((len(config_json(gateway_config(spec, region)).encode())
+    # Each gateway region stores its own config (only the targets it can call), with its
+    # guardrails' deployed ids added by the stack.
+    size = max((len(config_json(sized_for_deploy(spec, region)).encode())
                 for region in spec.gateway.regions),
                default=len(config_json(gateway_config(spec)).encode()))
     if size > MAX_GATEWAY_CONFIG_BYTES:

@@ -121,3 +121,19 @@ def with_guardrails(config: dict[str, Any],
     """``config`` plus ``guardrails`` (filter -> region -> ``{"identifier", "version"}``);
     the gateway stack passes the deployed guardrails' attributes (CDK tokens)."""
     return {**config, "guardrails": guardrails} if guardrails else dict(config)
+
+
+#: The longest values the deployed guardrail entries take (Bedrock ids are lower-case
+#: alphanumerics, versions up to 8 digits; the definition digest is 12 hex digits), for
+#: sizing the stored config before the ids exist.
+_GUARDRAIL_BUDGET = {"identifier": "x" * 16, "version": "9" * 8, "definition": "f" * 12}
+
+
+def sized_for_deploy(spec: Spec, region: str) -> dict[str, Any]:
+    """The config of ``region`` with its guardrail entries at their longest: what the
+    parameter holds at most after the stack fills in the deployed ids."""
+    names = [f.name for f in spec.azure.content_filters] if spec.azure else []
+    models = bool(spec.aws and region in spec.aws.regions
+                  and spec.aws.regions[region].bedrock_models)
+    return with_guardrails(gateway_config(spec, region), {
+        n: {region: dict(_GUARDRAIL_BUDGET)} for n in names} if models else {})
