@@ -12,8 +12,9 @@ What it builds, with the reasons for the defaults:
   checkov CKV_AWS_2 / CKV_AWS_103). Plain HTTP (80) only with ``plain_http=True``, an
   explicit opt-out: without a certificate and without it the construct refuses. Its
   security group admits only ``allowed_cidrs`` (default: the VPC's own range), so the only
-  clients that can reach it are inside the VPC or its peered networks. Target health is ``GET /readyz``. Access logs
-  go to an S3 bucket with S3-managed encryption, the only kind ALB log delivery accepts.
+  clients that can reach it are inside the VPC or its peered networks. Target health is
+  ``GET /readyz``. Access logs go to an S3 bucket with S3-managed encryption, the only
+  kind ALB log delivery accepts.
 * **Config**: ``config`` (the gateway's JSON) is stored in an *advanced-tier* SSM
   parameter and injected by ECS at task start as the ``SKYRELAY_GATEWAY_CONFIG``
   environment variable, so the container reads no AWS API and needs no network to start.

@@ -5,9 +5,9 @@ content is filtered", RaiPolicyContentFilter.severityThreshold,
 https://learn.microsoft.com/javascript/api/@azure/arm-cognitiveservices/raipolicycontentfilter;
 the configurability table of
 https://learn.microsoft.com/azure/ai-services/openai/concepts/content-filter: ``Low``
-filters low, medium and high, ``Medium`` medium and high, ``High`` only high). A Bedrock filter *strength* names how much is filtered: ``HIGH`` blocks
-content classified with LOW, MEDIUM or HIGH confidence, ``MEDIUM`` MEDIUM and HIGH, ``LOW``
-only HIGH, ``NONE`` nothing
+filters low, medium and high, ``Medium`` medium and high, ``High`` only high). A Bedrock
+filter *strength* names how much is filtered: ``HIGH`` blocks content classified with LOW,
+MEDIUM or HIGH confidence, ``MEDIUM`` MEDIUM and HIGH, ``LOW`` only HIGH, ``NONE`` nothing
 (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-content-filters-overview.html,
 "Filter strength"). So the scales map reversed:
 

@@ -113,11 +113,12 @@ def _gateways_plan(spec: Spec) -> list[dict[str, Any]]:
             listener = {"protocol": "HTTP", "port": 80, "certificate": "plain-http",
                         "warning": "plain HTTP: tenant keys and prompts cross the VPC in "
                                    f"clear text (opt-out: {tls.plain_http_reason})"}
-        routes = []
+        routes: list[dict[str, Any]] = []
         for name, reach in route_reach(spec, region).items():
-            targets = [{"key": key, "path": path, "leaves_vpc": path != "vpc-endpoint",
-                        "path_text": PATH_TEXT[path]}
-                       for key, path in reach if isinstance(path, str)]
+            targets: list[dict[str, Any]] = [
+                {"key": key, "path": path, "leaves_vpc": path != "vpc-endpoint",
+                 "path_text": PATH_TEXT[path]}
+                for key, path in reach if isinstance(path, str)]
             routes.append({
                 "route": name, "targets": targets,
                 "unreachable": [{"key": key, "reason": path.reason}
