@@ -223,7 +223,8 @@ class GatewayStack(RegionStack):
     def _grant_cross_region(self, spec: Spec, region: str) -> None:
         """Invoke on the Bedrock models of the regions ``gateway.cross_region_bedrock`` lists
         for this region: without the VPC-endpoint condition (the calls go to the other
-        region's public endpoint through NAT), for exactly those regions' model ARNs."""
+        region's public endpoint through NAT; pinned with aws:RequestedRegion), for exactly
+        those regions' model ARNs."""
         assert spec.aws is not None
         account = spec.aws.account or self.account
         for other in spec.gateway.cross_region_bedrock.get(region, ()):
