@@ -156,6 +156,13 @@ class GatewayConfig:
                                        frozenset(c["processing_allowed"]))
             for name, c in data["classifications"].items()
         }
+        # Content filters and their Bedrock guardrails (gateway/providers/bedrock_guardrails.py).
+        filters = {"tenants": {n: t["content_filter"] for n, t in data["tenants"].items()
+                               if t.get("content_filter")},
+                   "routes": {n: r["content_filter"] for n, r in data["routes"].items()
+                              if r.get("content_filter")}}
         return cls(name=data["name"], currency=data["currency"], targets=targets, routes=routes,
                    tenants=tenants, classifications=classes,
-                   log_prompts=bool(data.get("log_prompts", False)))
+                   log_prompts=bool(data.get("log_prompts", False)),
+                   extra={"content_filters": filters,
+                          "guardrails": dict(data.get("guardrails") or {})})

@@ -79,14 +79,80 @@ def _has_source_vpce(cond: Any) -> bool:
                for op, body in cond.items() if op.startswith("StringEquals"))
 
 
+def _condition_keys(cond: Any) -> set[str]:
+    """Lower-cased keys of every ``StringEquals``/``ArnEquals``-style block of a condition."""
+    if not isinstance(cond, dict):
+        return set()
+    return {k.lower() for op, body in cond.items() if isinstance(body, dict)
+            and op.split(":")[-1].startswith(("StringEquals", "ArnEquals", "ArnLike"))
+            for k in body}
+
+
 def check_bedrock_vpce(template: Template, stack: str) -> list[Violation]:
-    """SKY-AWS-002: every Bedrock invoke permission carries an ``aws:SourceVpce`` condition."""
+    """SKY-AWS-002: every Bedrock invoke permission carries an ``aws:SourceVpce`` condition.
+
+    Two deliberate forms are accepted: an explicit cross-region grant, pinned to the other
+    region with ``aws:RequestedRegion`` (``gateway.cross_region_bedrock``; SKY-AWS-012 flags
+    it), and foundation models conditioned on ``bedrock:InferenceProfileArn``, reachable
+    only through that profile, whose own grant is judged here.
+    """
     out = []
     for lid, st in _statements(template):
         invoke = [a for a in _bedrock_actions(st) if a.lower() in INVOKE_ACTIONS]
-        if invoke and not _has_source_vpce(st.get("Condition")):
+        keys = _condition_keys(st.get("Condition"))
+        if invoke and not _has_source_vpce(st.get("Condition")) and not keys & {
+                "aws:requestedregion", "bedrock:inferenceprofilearn"}:
             out.append(Violation("SKY-AWS-002", f"{stack}/{lid}",
                                  f"{', '.join(invoke)} not conditioned on aws:SourceVpce"))
+    return out
+
+
+def check_bedrock_outside_vpc(template: Template, stack: str) -> list[Violation]:
+    """SKY-AWS-012 (warning): the deliberate forms of Bedrock invoke without
+    ``aws:SourceVpce`` that SKY-AWS-002 accepts - traffic that leaves the VPC (the spec's
+    ``gateway.cross_region_bedrock``). A grant with neither is SKY-AWS-002's error."""
+    out = []
+    for lid, st in _statements(template):
+        invoke = [a for a in _bedrock_actions(st) if a.lower() in INVOKE_ACTIONS]
+        keys = _condition_keys(st.get("Condition"))
+        deliberate = keys & {"aws:requestedregion", "bedrock:inferenceprofilearn"}
+        if invoke and deliberate and not _has_source_vpce(st.get("Condition")):
+            how = ("pinned to another region (aws:RequestedRegion)"
+                   if "aws:requestedregion" in keys else "only through an inference profile")
+            out.append(Violation("SKY-AWS-012", f"{stack}/{lid}",
+                                 f"Bedrock invoke outside the VPC endpoint, {how}"))
+    return out
+
+
+#: ELB policies that negotiate TLS 1.2 or newer only (CKV_AWS_103); RECOMMENDED_TLS is
+#: ELBSecurityPolicy-TLS13-1-2-2021-06
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+_MODERN_TLS = ("ELBSecurityPolicy-TLS13-", "ELBSecurityPolicy-TLS-1-2-",
+               "ELBSecurityPolicy-FS-1-2-")
+
+
+def check_listeners(template: Template, stack: str) -> list[Violation]:
+    """SKY-AWS-010: load balancer listeners use HTTPS with a TLS 1.2+ policy (CKV_AWS_2,
+    CKV_AWS_103); SKY-AWS-011 (warning): a plain-HTTP listener, the spec's documented
+    ``gateway.tls.certificate: plain-http`` opt-out."""
+    out = []
+    for lid, res in _resources(template, "AWS::ElasticLoadBalancingV2::Listener"):
+        props = res.get("Properties") or {}
+        protocol = props.get("Protocol")
+        if protocol == "HTTP":
+            redirect = any((a.get("Type") == "redirect") for a in props.get("DefaultActions")
+                           or [] if isinstance(a, dict))
+            if not redirect:
+                out.append(Violation("SKY-AWS-011", f"{stack}/{lid}",
+                                     f"plain HTTP on port {props.get('Port')}: tenant keys and "
+                                     "prompts cross the network in clear text"))
+        elif protocol == "HTTPS":
+            policy = props.get("SslPolicy")
+            if not isinstance(policy, str) or not policy.startswith(_MODERN_TLS):
+                out.append(Violation("SKY-AWS-010", f"{stack}/{lid}",
+                                     f"HTTPS listener with TLS policy {policy or '(default)'}; "
+                                     "use one of TLS 1.2+ only "
+                                     "(ELBSecurityPolicy-TLS13-1-2-2021-06)"))
     return out
 
 
@@ -200,7 +266,7 @@ def check_region(region: str, allowed: frozenset[str], stack: str) -> list[Viola
 
 TEMPLATE_CHECKS: tuple[Callable[[Template, str], list[Violation]], ...] = (
     check_bedrock_wildcards, check_bedrock_vpce, check_log_groups, check_buckets,
-    check_training_isolation,
+    check_training_isolation, check_listeners, check_bedrock_outside_vpc,
 )
 
 

@@ -32,6 +32,9 @@ _CHECKS = {
     "SKY-AWS-003": aws_templates.check_log_groups,
     "SKY-AWS-004": aws_templates.check_buckets,
     "SKY-AWS-005": aws_templates.check_training_isolation,
+    "SKY-AWS-010": aws_templates.check_listeners,
+    "SKY-AWS-011": aws_templates.check_listeners,
+    "SKY-AWS-012": aws_templates.check_bedrock_outside_vpc,
 }
 _BUCKET_CONTEXT = ("AWS::S3::BucketPolicy", "AWS::ElasticLoadBalancingV2::LoadBalancer")
 
@@ -99,13 +102,14 @@ class _Rule:
         """Run the template rule; cdk-nag records a finding on NON_COMPLIANT."""
         stack = cdk.Stack.of(node).stack_name
         self._found = [v.message for v in _CHECKS[self._rule_id](self._template, stack)
-                       if v.resource.split("/")[1] == str(cdk.Stack.of(node).resolve(
+                       if v.rule == self._rule_id
+                       and v.resource.split("/")[1] == str(cdk.Stack.of(node).resolve(
                            node.logical_id))]
         return NagRuleCompliance.NON_COMPLIANT if self._found else NagRuleCompliance.COMPLIANT
 
 
 class SkyrelayChecks(NagPack):
-    """The platform's AWS rules (SKY-AWS-001..005) as a cdk-nag v3 pack."""
+    """The platform's AWS rules (SKY-AWS-001..005, 010..012) as a cdk-nag v3 pack."""
 
     def __init__(self, scope: Any = None) -> None:
         super().__init__(scope)
@@ -120,7 +124,8 @@ class SkyrelayChecks(NagPack):
     def _check_resource(self, node: cdk.CfnResource) -> None:
         rtype = node.cfn_resource_type
         if not (rtype.startswith("AWS::IAM::") or rtype in (
-                "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::StepFunctions::StateMachine")):
+                "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::StepFunctions::StateMachine",
+                "AWS::ElasticLoadBalancingV2::Listener")):
             return
         template = resource_template(node)
         for rule_id in _CHECKS:

@@ -60,6 +60,15 @@ _ALL = (
          ("aws",), ("fine_tuning.jobs",)),
     Rule("SKY-AWS-006", "error", "AWS stacks only in regions some classification allows",
          ("aws",), ("compliance.classifications", "aws.regions")),
+    Rule("SKY-AWS-010", "error",
+         "load balancer HTTPS listeners use a TLS 1.2+ policy (checkov CKV_AWS_103)",
+         ("aws",), ("gateway.tls",)),
+    Rule("SKY-AWS-011", "warning",
+         "a load balancer listener speaks plain HTTP (checkov CKV_AWS_2; the spec's "
+         "gateway.tls.certificate: plain-http opt-out)", ("aws",), ("gateway.tls",)),
+    Rule("SKY-AWS-012", "warning",
+         "Bedrock invoke granted outside the VPC endpoint (gateway.cross_region_bedrock: "
+         "that traffic leaves the VPC)", ("aws",), ("gateway.cross_region_bedrock",)),
     Rule("SKY-AZ-001", "error", "Azure OpenAI account local (key) auth disabled", ("azure",)),
     Rule("SKY-AZ-002", "error",
          "Azure OpenAI account not publicly reachable (public access off or default Deny)",

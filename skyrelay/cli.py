@@ -168,10 +168,16 @@ def gateway() -> None:
 
 @gateway.command("config")
 @spec_argument
-def gateway_config_cmd(spec: str | None) -> None:
+@click.option("--region", default=None,
+              help="The config of this gateway region (only the targets it can call); "
+                   "default: the whole routing table, for a local gateway.")
+def gateway_config_cmd(spec: str | None, region: str | None) -> None:
     """Print the gateway runtime config derived from SPEC (JSON)."""
     _, loaded = load_or_exit(spec, as_json=True)
-    click.echo(json.dumps(gateway_config(loaded), indent=2, sort_keys=True))
+    if region is not None and region not in loaded.gateway.regions:
+        fail(f"--region {region}: not a gateway region (gateway.regions: "
+             f"{', '.join(loaded.gateway.regions) or 'none'})")
+    click.echo(json.dumps(gateway_config(loaded, region), indent=2, sort_keys=True))
 
 
 @gateway.command("serve")

@@ -241,7 +241,7 @@ def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
         if region in cdk.task_roles:
             links["aws"] = {"task_role_arn": cdk.task_roles[region]}
         _plan_gateway_config(plan, out_dir / linked_config_filename(spec.name, region),
-                             {**gateway_config(spec), "links": links})
+                             {**gateway_config(spec, region), "links": links})
     return plan
 
 
@@ -524,7 +524,7 @@ def load_linked_config(link_dir: Path, spec: Spec, region: str) -> dict[str, Any
     if (links.get("platform"), links.get("region")) != (spec.name, region):
         problems.append(f"{path}: written for {links.get('platform')!r} in "
                         f"{links.get('region')!r}, not {spec.name!r} in {region!r}")
-    derived = gateway_config(spec)
+    derived = gateway_config(spec, region)
     stale = sorted(k for k in set(derived) | (set(data) - {"links"})
                    if derived.get(k) != data.get(k))
     if stale:

@@ -66,6 +66,8 @@ def render_plan(document: dict[str, Any]) -> None:
                           t["processing"], ", ".join(t["classifications"]) or "none")
     console.print(table)
 
+    _render_gateways(document.get("gateways", []))
+
     cost = document["cost"]
     ctable = Table(title=f"Monthly cost estimate ({cost['currency']})")
     ctable.add_column("route")
@@ -79,3 +81,30 @@ def render_plan(document: dict[str, Any]) -> None:
     console.print(f"[dim]traffic profile: {cost['traffic']['requests_per_month_per_route']:,} "
                   f"requests per route per month, {cost['traffic']['input_tokens']} input and "
                   f"{cost['traffic']['output_tokens']} output tokens each[/]")
+
+
+def _render_gateways(gateways: list[dict[str, Any]]) -> None:
+    """Per gateway region: the listener, and which targets each route reaches there."""
+    for g in gateways:
+        listener = g["listener"]
+        title = (f"Gateway {g['region']}: {listener['protocol']} on {listener['port']} "
+                 f"({listener['certificate']}"
+                 + (f", {listener['domain_name']}" if listener.get("domain_name") else "")
+                 + ")")
+        table = Table(title=title, show_lines=True)
+        for col in ("route", "reachable target", "path", "not reachable"):
+            table.add_column(col, overflow="fold")
+        for r in g["routes"]:
+            table.add_row(
+                r["route"], "\n".join(t["key"] for t in r["targets"]) or "[red]none[/]",
+                "\n".join(t["path"] + (" [yellow](leaves the VPC)[/]" if t["leaves_vpc"]
+                                       else "") for t in r["targets"]),
+                "\n".join(f"{u['key']}: {escape(u['reason'])}" for u in r["unreachable"]))
+        console.print(table)
+        if listener.get("warning"):
+            console.print(f"[bold yellow]warning:[/] gateway {g['region']}: "
+                          f"{escape(listener['warning'])}")
+        if g["cross_region_warning"]:
+            console.print(f"[bold yellow]note:[/] gateway {g['region']}: cross-region Bedrock "
+                          f"traffic (to {', '.join(g['cross_region_bedrock'])}) leaves the VPC "
+                          "through the NAT gateways")

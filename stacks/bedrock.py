@@ -1,4 +1,6 @@
-"""Per-region Bedrock stack: invoke permissions on the spec's models, and invocation logging."""
+"""Per-region Bedrock stack: invoke permissions on the spec's models, the content filters as
+Bedrock Guardrails (:attr:`BedrockStack.guardrails`, where the region has models), and
+invocation logging."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from skyrelay.constructs.bedrock_access import BedrockModelAccess
+from skyrelay.constructs.guardrails import ContentFilter, ModelGuardrail
 from skyrelay.constructs.invocation_logging import ModelInvocationLogging
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.spec import Spec
 from skyrelay.stacks.common import RegionStack, retention
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
+from skyrelay.views.guardrails import bedrock_regions, guardrail_filters, guardrail_name
 
 
 class BedrockStack(RegionStack):
@@ -31,12 +35,24 @@ class BedrockStack(RegionStack):
         if arns.all():
             self.model_access = BedrockModelAccess(
                 self, "ModelAccess",
-                foundation_model_arns=arns.foundation_models,
+                foundation_model_arns=arns.direct_models,
                 inference_profile_arns=arns.inference_profiles,
+                profile_foundation_model_arns=dict(arns.profile_models),
                 vpc_endpoint_id=network.bedrock_runtime_endpoint.vpc_endpoint_id,
             )
             cdk.CfnOutput(self, "InvokePolicyArn",
                           value=self.model_access.managed_policy.managed_policy_arn)
+        #: Content filter name -> its guardrail in this region (one definition, both clouds).
+        self.guardrails: dict[str, ModelGuardrail] = {}
+        if region in bedrock_regions(spec) and spec.azure:
+            for f in spec.azure.content_filters:
+                self.guardrails[f.name] = ModelGuardrail(
+                    self, f"Guardrail-{f.name}",
+                    name=guardrail_name(spec.name, f.name),
+                    description=f"skyrelay {spec.name}: content filter {f.name} (also the "
+                                "Azure RAI policy of the same name)",
+                    filters=[ContentFilter(g.type, g.input_strength, g.output_strength, g.block)
+                             for g in guardrail_filters(f)])
         logging_cfg = spec.aws.invocation_logging
         self.invocation_logging: ModelInvocationLogging | None = None
         if logging_cfg.enabled:

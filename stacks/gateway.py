@@ -27,9 +27,16 @@ in-process state is exact and a cache would only cost money.
 CDK context (``cdk deploy -c KEY=VALUE``):
 
 * ``skyrelay:link`` - a folder written by ``skyrelay link``; the gateway config stored in
-  the parameter is then the linked one (refused when stale), else the spec-derived one;
-* ``skyrelay:gatewayCertificateArn:<region>`` - an ACM certificate for HTTPS on the load
-  balancer; without it the internal load balancer serves HTTP to the VPC only.
+  the parameter is then the linked one (refused when stale), else the spec-derived one.
+
+Per region (issue 20): the config holds only the targets this region's gateway can call
+(:mod:`skyrelay.views.reachability`); Bedrock models of the regions listed under
+``gateway.cross_region_bedrock.<region>`` are granted by a second statement *without* the
+VPC-endpoint condition (that traffic leaves the VPC through NAT); the region's guardrails
+(one per content filter) are granted (``bedrock:ApplyGuardrail``) and their ids and versions
+written into the config. The listener's TLS follows ``gateway.tls``: a private CA and
+certificate created here (with a private hosted zone naming the load balancer), an ACM
+certificate ARN, or the explicit ``plain-http`` opt-out.
 """
 
 from __future__ import annotations
@@ -41,13 +48,17 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from skyrelay.constructs.bedrock_access import BedrockModelAccess
 from skyrelay.constructs.gateway_service import GatewayService, gateway_widgets
+from skyrelay.constructs.guardrails import ModelGuardrail
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.constructs.observability import ModelObservability
+from skyrelay.constructs.private_certificate import PrivateCaCertificate
 from skyrelay.constructs.secure_defaults import acknowledge, data_key
 from skyrelay.gateway.keys_plain import secret_env_name
 from skyrelay.link import (
@@ -61,10 +72,10 @@ from skyrelay.spec import Spec
 from skyrelay.spec.models import SecretRef
 from skyrelay.stacks.common import RegionStack, retention
 from skyrelay.stacks.gateway_image import stage_build_context
-from skyrelay.views.gateway_config import gateway_config
+from skyrelay.views.bedrock_arns import bedrock_invoke_arns
+from skyrelay.views.gateway_config import gateway_config, with_guardrails
 
 LINK_CONTEXT_KEY = "skyrelay:link"
-CERTIFICATE_CONTEXT_PREFIX = "skyrelay:gatewayCertificateArn:"
 AZURE_CREDENTIAL_FIELDS = {"AZURE_TENANT_ID": "tenant_id", "AZURE_CLIENT_ID": "client_id",
                            "AZURE_CLIENT_SECRET": "client_secret"}
 _PLACEHOLDER_REASON = (
@@ -106,10 +117,19 @@ class GatewayStack(RegionStack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, region: str,
                  network: IPrivateModelNetwork, model_access: BedrockModelAccess | None,
                  observability: ModelObservability, link_dir: Path | None = None,
-                 certificate_arn: str | None = None, **kwargs: Any) -> None:
+                 guardrails: dict[str, ModelGuardrail] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(scope, id, spec=spec, region=region, **kwargs)
+        guardrails = guardrails or {}
         config = (load_linked_config(link_dir, spec, region) if link_dir is not None
-                  else gateway_config(spec))
+                  else gateway_config(spec, region))
+        # Deploy-time ids of this region's guardrails (tokens, resolved in the parameter);
+        # the definition digest is plain text, so a new guardrail version changes the
+        # config's hash label and rolls the tasks onto it.
+        config = with_guardrails(config, {
+            name: {region: {"identifier": g.guardrail_id, "version": g.version,
+                            "definition": g.definition_digest}}
+            for name, g in sorted(guardrails.items())})
         key = data_key(self, "Key", f"{spec.name} gateway in {region}")
 
         secrets: dict[str, ecs.Secret] = {}
@@ -129,6 +149,15 @@ class GatewayStack(RegionStack):
 
         gw = spec.gateway
         alarms = spec.aws.alarms if spec.aws else None
+        certificate_arn: str | None = None
+        self.private_certificate: PrivateCaCertificate | None = None
+        if gw.tls.certificate == "acm":
+            certificate_arn = gw.tls.certificate_arns[region]
+        elif gw.tls.certificate == "private-ca":
+            self.private_certificate = PrivateCaCertificate(
+                self, "Tls", domain_name=gw.tls.domain_for(spec.name, region),
+                organization=spec.name)
+            certificate_arn = self.private_certificate.certificate_arn
         self.gateway = GatewayService(
             self, "Gateway",
             vpc=network.vpc,
@@ -141,6 +170,7 @@ class GatewayStack(RegionStack):
             config_parameter_name=config_parameter_name(spec.name),
             secrets=secrets,
             certificate_arn=certificate_arn,
+            plain_http=gw.tls.certificate == "plain-http",
             cpu=gw.cpu, memory_mib=gw.memory_mib,
             min_tasks=gw.min_tasks, max_tasks=gw.max_tasks,
             request_timeout=cdk.Duration.seconds(
@@ -153,12 +183,31 @@ class GatewayStack(RegionStack):
         )
         if model_access is not None:
             model_access.grant_invoke(self.gateway.task_role)
+        self._grant_cross_region(spec, region)
+        for guardrail in guardrails.values():
+            guardrail.grant_apply(self.gateway.task_role)
+        self.url = self.gateway.url
+        if self.private_certificate is not None:
+            # The certificate names the domain, not the load balancer's own DNS name: a
+            # private zone in the VPC resolves the domain to the load balancer.
+            domain = gw.tls.domain_for(spec.name, region)
+            zone = route53.PrivateHostedZone(self, "Zone", zone_name=domain, vpc=network.vpc,
+                                             comment=f"skyrelay {spec.name}: gateway name")
+            route53.ARecord(self, "GatewayName", zone=zone,
+                            target=route53.RecordTarget.from_alias(
+                                route53_targets.LoadBalancerTarget(
+                                    self.gateway.load_balancer)))
+            self.url = f"https://{domain}"
+            cdk.CfnOutput(self, "CertificateAuthorityArn",
+                          value=self.private_certificate.ca_arn,
+                          description="Clients trust this CA's certificate (aws acm-pca "
+                                      "get-certificate-authority-certificate)")
         observability.add_widgets(*gateway_widgets(
             routes=[r.name for r in spec.routes], tenants=[t.name for t in spec.tenants]))
         for alarm in self.gateway.alarms:
             observability.add_alarm(alarm)
 
-        cdk.CfnOutput(self, "GatewayUrl", value=self.gateway.url,
+        cdk.CfnOutput(self, "GatewayUrl", value=self.url,
                       description="OpenAI-compatible base URL is <GatewayUrl>/v1 (VPC only)")
         cdk.CfnOutput(self, TASK_ROLE_OUTPUT, value=self.gateway.task_role.role_arn,
                       description="The gateway's AWS identity (read by skyrelay link)")
@@ -170,6 +219,26 @@ class GatewayStack(RegionStack):
         if self.azure_credential is not None:
             cdk.CfnOutput(self, "AzureCredentialSecretArn",
                           value=self.azure_credential.secret_arn)
+
+    def _grant_cross_region(self, spec: Spec, region: str) -> None:
+        """Invoke on the Bedrock models of the regions ``gateway.cross_region_bedrock`` lists
+        for this region: without the VPC-endpoint condition (the calls go to the other
+        region's public endpoint through NAT; pinned with aws:RequestedRegion), for exactly
+        those regions' model ARNs."""
+        assert spec.aws is not None
+        account = spec.aws.account or self.account
+        for other in spec.gateway.cross_region_bedrock.get(region, ()):
+            arns = bedrock_invoke_arns(spec, other, account)
+            if not arns.all():
+                continue
+            BedrockModelAccess(
+                self, f"CrossRegion-{other}",
+                foundation_model_arns=arns.direct_models,
+                inference_profile_arns=arns.inference_profiles,
+                profile_foundation_model_arns=dict(arns.profile_models),
+                requested_region=other,
+                sid="InvokeOutsideVpc" + "".join(p.capitalize() for p in other.split("-")),
+            ).grant_invoke(self.gateway.task_role)
 
     def _placeholder_secret(self, id: str, name: str, key: Any, description: str, *,
                             json_fields: tuple[str, ...] = (),

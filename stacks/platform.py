@@ -20,7 +20,7 @@ import aws_cdk as cdk
 from skyrelay.spec import Spec
 from skyrelay.stacks.bedrock import BedrockStack
 from skyrelay.stacks.fine_tuning import FineTuningStack
-from skyrelay.stacks.gateway import CERTIFICATE_CONTEXT_PREFIX, LINK_CONTEXT_KEY, GatewayStack
+from skyrelay.stacks.gateway import LINK_CONTEXT_KEY, GatewayStack
 from skyrelay.stacks.network import NetworkStack
 from skyrelay.stacks.observability import ObservabilityStack
 
@@ -75,7 +75,7 @@ def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
             model_access=bedrock.model_access if bedrock else None,
             observability=observability.observability,
             link_dir=Path(link) if link else None,
-            certificate_arn=app.node.try_get_context(f"{CERTIFICATE_CONTEXT_PREFIX}{region}"),
+            guardrails=bedrock.guardrails if bedrock else None,
             env=env, termination_protection=True,
             description=f"skyrelay {spec.name}: model gateway service in {region}")
     for stack in (network, bedrock, observability, fine_tuning, gateway):

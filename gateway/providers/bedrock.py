@@ -35,6 +35,7 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHea
 from botocore.session import Session
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.providers import bedrock_guardrails as guardrails
 from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
 from skyrelay.gateway.providers.http import HttpClient
@@ -191,17 +192,24 @@ class BedrockProvider:
     async def chat(self, target: TargetConfig, request: dict[str, Any], *,
                    deadline: float) -> dict[str, Any]:
         """Converse: an OpenAI ``chat.completion``."""
-        resp = await self._post(target, self._path(target, "converse"), to_converse(request),
+        body = to_converse(request)
+        if (guard := guardrails.guardrail_config(target, stream=False)) is not None:
+            body["guardrailConfig"] = guard
+        resp = await self._post(target, self._path(target, "converse"), body,
                                 deadline, "application/json")
         data = await self._json(target, resp, deadline)
+        if guard is not None and guardrails.blocked_prompt(data):
+            raise guardrails.prompt_blocked_error(target)
         return from_converse(data, model=target.model, request_id=self._request_id())
 
     async def chat_stream(self, target: TargetConfig, request: dict[str, Any], *,
                           deadline: float) -> AsyncIterator[dict[str, Any]]:
         """ConverseStream: OpenAI chunks, the last one carrying usage."""
-        resp = await self._post(target, self._path(target, "converse-stream"),
-                                to_converse(request), deadline,
-                                "application/vnd.amazon.eventstream")
+        body = to_converse(request)
+        if (guard := guardrails.guardrail_config(target, stream=True)) is not None:
+            body["guardrailConfig"] = guard
+        resp = await self._post(target, self._path(target, "converse-stream"), body,
+                                deadline, "application/vnd.amazon.eventstream")
         mapper = StreamMapper(model=target.model, request_id=self._request_id())
         buffer = EventStreamBuffer()
         stopped = False

@@ -42,6 +42,7 @@ from skyrelay.gateway.config import GatewayConfig
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.keys_plain import Authenticator
 from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.bedrock_guardrails import use_guardrails
 from skyrelay.gateway.router.access import AccessPolicy, Eligible
 from skyrelay.gateway.router.health import HealthProber
 from skyrelay.gateway.router.router import RouteFailure, Router, StreamStart
@@ -307,6 +308,7 @@ class GatewayApp:
                 tenant, wanted.decode("latin-1").strip() if wanted else None)
             eligible = self.policy.eligible(route, cls)
             ctx.route = route
+            use_guardrails(self.config, tenant.name, route.name)
             ctx.classification = cls
             ctx.eligible = eligible.targets
             ctx.stream = op == "chat" and request.get("stream") is True

@@ -13,6 +13,13 @@ in-stream exception frame and a frame with a bad CRC. :meth:`BedrockUpstream.fai
 draws a fault for a share of requests instead (seeded), for load tests. ``tools=True``
 answers with two parallel tool calls.
 
+Guardrails: a request with ``guardrailConfig`` naming a guardrail of ``guardrails`` (id ->
+version; others get Bedrock's 400 ValidationException) is judged like a content filter
+would: a prompt containing :data:`BLOCK_PROMPT` is blocked before the model runs, one
+containing :data:`BLOCK_ANSWER` has its answer blocked; both end with
+``stopReason: guardrail_intervened``, the guardrail's blocked message and, with ``trace``
+enabled, the input or output assessment that says which.
+
 Example::
 
     with BedrockUpstream() as up:
@@ -37,6 +44,10 @@ from aiohttp import web
 TEXT = ["Hello", " from", " Bedrock"]
 USAGE = {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10, "cacheReadInputTokens": 2}
 STALL_SECONDS = 30.0
+#: Words that make a guardrail intervene on the prompt or on the answer.
+BLOCK_PROMPT = "GUARDRAIL-BLOCK-PROMPT"
+BLOCK_ANSWER = "GUARDRAIL-BLOCK-ANSWER"
+BLOCKED_TEXT = "Blocked by the guardrail."
 
 #: Fault names (``name`` or ``name:arg``) and what they do.
 FAULTS = {
@@ -123,8 +134,10 @@ def _reset(request: web.Request) -> None:
 class BedrockUpstream:
     """The server, on 127.0.0.1 in a background thread; stops itself after ``max_lifetime``."""
 
-    def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0) -> None:
+    def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0,
+                 guardrails: dict[str, str] | None = None) -> None:
         self.tools = tools
+        self.guardrails = dict(guardrails or {})
         self.max_lifetime = max_lifetime
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
@@ -238,9 +251,65 @@ class BedrockUpstream:
             text = body.get("inputText", "")
             return web.json_response({"embedding": [0.1] * 4,
                                       "inputTextTokenCount": len(text.split())})
+        verdict = self._guardrail(body)
+        if isinstance(verdict, web.Response):
+            return verdict
+        if verdict is not None:
+            return await self._intervene(request, op, body, verdict)
         if op == "converse":
             return await self._converse_answer(request, fault)
         return await self._stream(request, fault)
+
+    def _guardrail(self, body: dict[str, Any]) -> web.Response | str | None:
+        """None (no intervention), "prompt"/"answer" (blocked there), or a 400."""
+        config = body.get("guardrailConfig")
+        if config is None:
+            return None
+        gid, version = config.get("guardrailIdentifier"), config.get("guardrailVersion")
+        if self.guardrails.get(gid) != version:
+            return web.json_response(
+                {"message": f"The guardrail {gid} version {version} was not found."},
+                status=400, headers={"x-amzn-errortype": "ValidationException"})
+        text = json.dumps(body.get("messages", []))
+        if BLOCK_PROMPT in text:
+            return "prompt"
+        return "answer" if BLOCK_ANSWER in text else None
+
+    async def _intervene(self, request: web.Request, op: str, body: dict[str, Any],
+                         where: str) -> web.StreamResponse:
+        gid = body["guardrailConfig"]["guardrailIdentifier"]
+        assessment = {gid: {"contentPolicy": {"filters": [{
+            "type": "VIOLENCE", "confidence": "HIGH", "filterStrength": "HIGH",
+            "action": "BLOCKED", "detected": True}]}}}
+        trace: dict[str, Any] = {}
+        if body["guardrailConfig"].get("trace") in ("enabled", "enabled_full"):
+            trace = {"guardrail": {"inputAssessment": assessment} if where == "prompt"
+                     else {"inputAssessment": {gid: {}}, "outputAssessments": {gid: [
+                         assessment[gid]]}}}
+        usage = {"inputTokens": 7, "outputTokens": 0 if where == "prompt" else 3,
+                 "totalTokens": 7 if where == "prompt" else 10}
+        if op == "converse":
+            answer: dict[str, Any] = {
+                "output": {"message": {"role": "assistant", "content": [{"text": BLOCKED_TEXT}]}},
+                "stopReason": "guardrail_intervened", "usage": usage,
+                "metrics": {"latencyMs": 5}}
+            if trace:
+                answer["trace"] = trace
+            return web.json_response(answer)
+        resp = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
+        await resp.prepare(request)
+        metadata: dict[str, Any] = {"usage": usage, "metrics": {"latencyMs": 5}}
+        if trace:
+            metadata["trace"] = trace
+        for frame in (event("messageStart", {"role": "assistant"}),
+                      event("contentBlockDelta", {"contentBlockIndex": 0,
+                                                  "delta": {"text": BLOCKED_TEXT}}),
+                      event("contentBlockStop", {"contentBlockIndex": 0}),
+                      event("messageStop", {"stopReason": "guardrail_intervened"}),
+                      event("metadata", metadata)):
+            await resp.write(frame)
+        await resp.write_eof()
+        return resp
 
     async def _converse_answer(self, request: web.Request, fault: str) -> web.StreamResponse:
         if fault == "stall":

@@ -12,6 +12,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from skyrelay import aws_zones, regions
+from skyrelay.spec.gateway_checks import (
+    check_content_filter_refs,
+    check_gateway_paths,
+    check_gateway_tls,
+)
 from skyrelay.spec.models import SecretRef, Spec
 from skyrelay.spec.resolve import target_index
 
@@ -381,9 +386,13 @@ MAX_GATEWAY_CONFIG_BYTES = 8192
 
 def _check_gateway_config_size(spec: Spec) -> Iterator[Problem]:
     from skyrelay.link import config_json
-    from skyrelay.views.gateway_config import gateway_config
+    from skyrelay.views.gateway_config import gateway_config, sized_for_deploy
 
-    size = len(config_json(gateway_config(spec)).encode())
+    # Each gateway region stores its own config (only the targets it can call), with its
+    # guardrails' deployed ids added by the stack.
+    size = max((len(config_json(sized_for_deploy(spec, region)).encode())
+                for region in spec.gateway.regions),
+               default=len(config_json(gateway_config(spec)).encode()))
     if size > MAX_GATEWAY_CONFIG_BYTES:
         yield (("gateway",),
                f"the gateway config derived from this spec is {size} bytes; its SSM parameter "
@@ -396,8 +405,11 @@ def cross_checks(spec: Spec) -> list[Problem]:
     problems: list[Problem] = []
     for check in (_check_duplicates, _check_network, _check_azure, _check_reachability,
                   _check_azure_resource_names, _check_routes,
-                  _check_tenants, _check_aws_refs, residency_problems, _check_key_refs):
+                  _check_tenants, _check_aws_refs, residency_problems, _check_key_refs,
+                  check_content_filter_refs, check_gateway_tls):
         problems.extend(check(spec))
     if not problems:  # the config is only derivable from a spec whose references resolve
+        problems.extend(check_gateway_paths(spec))
+    if not problems:
         problems.extend(_check_gateway_config_size(spec))
     return problems

@@ -445,6 +445,10 @@ class Route(Model):
     targets: tuple[Target, ...] = Field(min_length=1)
     timeout_seconds: float = Field(60.0, gt=0, le=900)
     max_attempts: int = Field(3, ge=1, le=10)
+    content_filter: str | None = Field(
+        None, description="a content_filters entry applied to every call of this route: "
+                          "the Azure RAI policy and, on Bedrock, the same filter's guardrail "
+                          "(a tenant's own content_filter takes precedence)")
 
 
 # --- Tenants and compliance -----------------------------------------------------------
@@ -459,6 +463,9 @@ class Tenant(Model):
     monthly_budget: PositiveMoney
     requests_per_minute: int = Field(ge=1)
     tokens_per_minute: int = Field(ge=1)
+    content_filter: str | None = Field(
+        None, description="a content_filters entry applied to all of this tenant's Bedrock "
+                          "calls (as the guardrail made from it); wins over a route's")
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -548,6 +555,77 @@ FARGATE_MEMORY = {256: (1024, 2048, 1024), 512: (1024, 4096, 1024), 1024: (2048,
                   2048: (4096, 16384, 1024), 4096: (8192, 30720, 1024)}
 
 
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+_DOMAIN = re.compile(r"^(?=.{1,64}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*"
+                     r"[a-z0-9]$")
+
+
+class GatewayTls(Model):
+    """TLS on the gateway's internal load balancer (HTTPS on 443, a TLS 1.2+ policy).
+
+    ``certificate``:
+
+    * ``private-ca`` (default): the gateway stack creates an ACM Private CA (a root CA,
+      general-purpose mode, billed monthly by AWS) and an ACM private certificate for
+      ``domain_name`` (default ``gateway.<region>.<platform>.internal``), plus a Route 53
+      private hosted zone in the VPC resolving that name to the load balancer. Clients trust
+      the CA's certificate (``aws acm-pca get-certificate-authority-certificate``);
+    * ``acm``: an existing ACM certificate per gateway region (``certificate_arns``);
+    * ``plain-http``: the documented opt-out (port 80, tenant keys and prompts in clear
+      text inside the VPC); it needs ``plain_http_reason``, and ``plan`` and ``check``
+      (rule SKY-AWS-010) flag it.
+    """
+
+    certificate: Literal["private-ca", "acm", "plain-http"] = "private-ca"
+    certificate_arns: dict[AwsRegionName, str] = Field(
+        {}, description="certificate: acm - the ACM certificate ARN of each gateway region")
+    domain_name: str | None = Field(
+        None, description="certificate: private-ca - the name clients use (at most 64 "
+                          "characters, the certificate's common name); default "
+                          "gateway.<region>.<platform>.internal")
+    plain_http_reason: str | None = Field(
+        None, min_length=10, description="certificate: plain-http - why (kept in the plan)")
+
+    @field_validator("certificate_arns")
+    @classmethod
+    def _arns(cls, value: dict[str, str]) -> dict[str, str]:
+        for region, arn in value.items():
+            match = _CERT_ARN.match(arn)
+            if not match:
+                raise ValueError(f"{arn!r} is not an ACM certificate ARN "
+                                 "(arn:aws:acm:<region>:<account>:certificate/<uuid>)")
+            if match.group(1) != region:
+                raise ValueError(f"the certificate for {region} is in {match.group(1)}; a "
+                                 "load balancer takes only certificates of its own region")
+        return value
+
+    @field_validator("domain_name")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError(f"{value!r} is not a lower-case DNS name of at most 64 "
+                             "characters with at least two labels (gateway.example.internal)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayTls:
+        if self.certificate == "plain-http" and not self.plain_http_reason:
+            raise ValueError("certificate: plain-http is an explicit opt-out: give "
+                             "plain_http_reason (why clear text inside the VPC is acceptable)")
+        if self.certificate != "plain-http" and self.plain_http_reason:
+            raise ValueError("plain_http_reason applies only to certificate: plain-http")
+        if self.certificate != "acm" and self.certificate_arns:
+            raise ValueError("certificate_arns apply only to certificate: acm")
+        if self.certificate != "private-ca" and self.domain_name:
+            raise ValueError("domain_name applies only to certificate: private-ca (an ACM "
+                             "certificate carries its own names)")
+        return self
+
+    def domain_for(self, platform: str, region: str) -> str:
+        """The private-CA certificate's name in ``region``."""
+        return self.domain_name or f"gateway.{region}.{platform}.internal"
+
+
 class Gateway(Model):
     """Where and how big the gateway service runs (``regions: []``: not yet)."""
 
@@ -560,6 +638,12 @@ class Gateway(Model):
     max_tasks: int = Field(6, ge=1)
     log_retention_days: int = 90
     log_prompts: bool = Field(False, description="log prompt and completion text (off: privacy)")
+    cross_region_bedrock: dict[AwsRegionName, tuple[AwsRegionName, ...]] = Field(
+        {}, description="gateway region -> other regions whose Bedrock models its gateway "
+                        "may call directly; that traffic leaves the VPC (NAT to the other "
+                        "region's public endpoint) and the grant has no VPC-endpoint "
+                        "condition. Default: each gateway calls only its own region's Bedrock")
+    tls: GatewayTls = GatewayTls()
 
     @field_validator("log_retention_days")
     @classmethod

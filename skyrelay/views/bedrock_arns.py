@@ -27,15 +27,30 @@ def partition_of(region: str) -> str:
 
 @dataclass(frozen=True)
 class BedrockArns:
-    """ARNs one region's callers may invoke, split by kind."""
+    """ARNs one region's callers may invoke, split by kind.
+
+    ``foundation_models`` is every foundation-model ARN; ``profile_models`` says which of
+    them each profile routes to (granted only through it, ``bedrock:InferenceProfileArn``),
+    and :attr:`direct_models` are the ones invoked by their own id.
+    """
 
     region: str
     foundation_models: tuple[str, ...]
     inference_profiles: tuple[str, ...]
+    profile_models: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    direct: tuple[str, ...] | None = None
 
     def all(self) -> list[str]:
         """Every ARN, profiles first, each once."""
         return list(self.inference_profiles) + list(self.foundation_models)
+
+    @property
+    def direct_models(self) -> tuple[str, ...]:
+        """Foundation models invoked in-region by their own id (no profile)."""
+        if self.direct is not None:
+            return self.direct
+        routed = {a for _, fms in self.profile_models for a in fms}
+        return tuple(a for a in self.foundation_models if a not in routed)
 
 
 def model_arns(model: BedrockModel, region: str, account: str) -> BedrockArns:
@@ -52,6 +67,9 @@ def model_arns(model: BedrockModel, region: str, account: str) -> BedrockArns:
         fms.add(f"arn:{part}:bedrock:{region}::foundation-model/{fm_id}")
     else:
         fms.update(f"arn:{part}:bedrock:{r}::foundation-model/{fm_id}" for r in dest)
+    if profiles:
+        return BedrockArns(region, tuple(sorted(fms)), tuple(profiles),
+                           ((profiles[0], tuple(sorted(fms))),), ())
     return BedrockArns(region, tuple(sorted(fms)), tuple(profiles))
 
 
@@ -60,9 +78,14 @@ def bedrock_invoke_arns(spec: Spec, region: str, account: str) -> BedrockArns:
     if not spec.aws or region not in spec.aws.regions:
         return BedrockArns(region, (), ())
     fms: set[str] = set()
-    profiles: list[str] = []
+    direct: set[str] = set()
+    routes: dict[str, set[str]] = {}
     for model in spec.aws.regions[region].bedrock_models:
         arns = model_arns(model, region, account)
         fms.update(arns.foundation_models)
-        profiles.extend(p for p in arns.inference_profiles if p not in profiles)
-    return BedrockArns(region, tuple(sorted(fms)), tuple(sorted(profiles)))
+        direct.update(arns.direct_models)
+        for profile, routed in arns.profile_models:
+            routes.setdefault(profile, set()).update(routed)
+    return BedrockArns(region, tuple(sorted(fms)), tuple(sorted(routes)),
+                       tuple((p, tuple(sorted(routes[p]))) for p in sorted(routes)),
+                       tuple(sorted(direct)))

@@ -8,8 +8,18 @@ Example::
 
     from skyrelay.spec import load_spec
     from skyrelay.views.gateway_config import gateway_config
-    cfg = gateway_config(load_spec("examples/platform.yaml"))
+    cfg = gateway_config(load_spec("examples/platform.yaml"), "eu-central-1")
     assert cfg["routes"]["gpt-4o"]["strategy"] == "priority"
+    assert "bedrock:us-east-1/nova-pro" not in cfg["targets"]   # not callable from there
+
+Per gateway region (``region``) the config holds only the targets that region's gateway can
+call (:mod:`skyrelay.views.reachability`): its own region's Bedrock, other regions' Bedrock
+where ``gateway.cross_region_bedrock`` allows it, and targets outside AWS. Without a region
+(a local gateway, ``skyrelay gateway serve``) it holds the whole routing table.
+
+Content filters: a route's and a tenant's ``content_filter`` are copied; the guardrail ids
+(``guardrails``: filter -> region -> identifier and version) exist only after a deploy and
+are added by the gateway stack (:func:`with_guardrails`).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from typing import Any
 from skyrelay import regions
 from skyrelay.spec.models import Spec
 from skyrelay.spec.resolve import ResolvedTarget, target_index
+from skyrelay.views.reachability import reachable_targets
 
 CONFIG_VERSION = 1
 
@@ -48,26 +59,32 @@ def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
     }
 
 
-def gateway_config(spec: Spec) -> dict[str, Any]:
-    """Build the gateway runtime config (a JSON-ready dict with sorted, stable content)."""
+def gateway_config(spec: Spec, region: str | None = None) -> dict[str, Any]:
+    """Build the gateway runtime config (a JSON-ready dict with sorted, stable content):
+    for the gateway in ``region``, or the whole table when ``region`` is None."""
     index = target_index(spec)
     used = {t.key for r in spec.routes for t in r.targets}
+    if region is not None:
+        used &= set(reachable_targets(spec, region))
     rules = {name: c.allowed_set() for name, c in spec.compliance.classifications.items()}
     routes: dict[str, Any] = {}
     for route in spec.routes:
+        targets = [t for t in route.targets if t.key in used]
         eligible = sorted(
             name for name, allowed in rules.items()
-            if any(regions.satisfies(index[t.key].processing, allowed) for t in route.targets)
+            if any(regions.satisfies(index[t.key].processing, allowed) for t in targets)
         )
         routes[route.name] = {
             "kind": route.kind,
             "strategy": route.strategy,
             "timeout_seconds": route.timeout_seconds,
             "max_attempts": route.max_attempts,
-            "targets": [{"key": t.key, "weight": t.weight} for t in route.targets],
+            "targets": [{"key": t.key, "weight": t.weight} for t in targets],
             "classifications": eligible,
         }
-    return {
+        if route.content_filter:
+            routes[route.name]["content_filter"] = route.content_filter
+    config: dict[str, Any] = {
         "version": CONFIG_VERSION,
         "name": spec.name,
         "currency": spec.currency,
@@ -82,6 +99,7 @@ def gateway_config(spec: Spec) -> dict[str, Any]:
                 "monthly_budget": t.monthly_budget,
                 "requests_per_minute": t.requests_per_minute,
                 "tokens_per_minute": t.tokens_per_minute,
+                **({"content_filter": t.content_filter} if t.content_filter else {}),
             }
             for t in spec.tenants
         },
@@ -93,3 +111,29 @@ def gateway_config(spec: Spec) -> dict[str, Any]:
             for name, c in spec.compliance.classifications.items()
         },
     }
+    if region is not None:
+        config["region"] = region
+    return config
+
+
+def with_guardrails(config: dict[str, Any],
+                    guardrails: dict[str, dict[str, dict[str, str]]]) -> dict[str, Any]:
+    """``config`` plus ``guardrails`` (filter -> region -> ``{"identifier", "version"}``);
+    the gateway stack passes the deployed guardrails' attributes (CDK tokens)."""
+    return {**config, "guardrails": guardrails} if guardrails else dict(config)
+
+
+#: The longest values the deployed guardrail entries take (Bedrock ids are lower-case
+#: alphanumerics, versions up to 8 digits; the definition digest is 12 hex digits), for
+#: sizing the stored config before the ids exist.
+_GUARDRAIL_BUDGET = {"identifier": "x" * 16, "version": "9" * 8, "definition": "f" * 12}
+
+
+def sized_for_deploy(spec: Spec, region: str) -> dict[str, Any]:
+    """The config of ``region`` with its guardrail entries at their longest: what the
+    parameter holds at most after the stack fills in the deployed ids."""
+    names = [f.name for f in spec.azure.content_filters] if spec.azure else []
+    models = bool(spec.aws and region in spec.aws.regions
+                  and spec.aws.regions[region].bedrock_models)
+    return with_guardrails(gateway_config(spec, region), {
+        n: {region: dict(_GUARDRAIL_BUDGET)} for n in names} if models else {})

@@ -21,6 +21,7 @@ from skyrelay.spec.resolve import target_index
 from skyrelay.views.azure_deployments import azure_deployments
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 from skyrelay.views.cost import TrafficProfile, estimate_monthly_cost
+from skyrelay.views.reachability import CROSS_REGION, PATH_TEXT, route_reach
 
 ACCOUNT_PLACEHOLDER = "${AWS::AccountId}"
 
@@ -94,6 +95,44 @@ def _routes_plan(spec: Spec) -> list[dict[str, Any]]:
     return out
 
 
+def _gateways_plan(spec: Spec) -> list[dict[str, Any]]:
+    """Per gateway region: its listener's TLS, and which targets each route can reach
+    there, over which path (traffic that leaves the VPC is flagged)."""
+    tls = spec.gateway.tls
+    out = []
+    for region in spec.gateway.regions:
+        if tls.certificate == "private-ca":
+            listener = {"protocol": "HTTPS", "port": 443, "certificate": "private-ca",
+                        "domain_name": tls.domain_for(spec.name, region),
+                        "note": "creates an ACM Private CA (billed monthly) and a private "
+                                "certificate; clients trust the CA's certificate"}
+        elif tls.certificate == "acm":
+            listener = {"protocol": "HTTPS", "port": 443, "certificate": "acm",
+                        "certificate_arn": tls.certificate_arns.get(region, "")}
+        else:
+            listener = {"protocol": "HTTP", "port": 80, "certificate": "plain-http",
+                        "warning": "plain HTTP: tenant keys and prompts cross the VPC in "
+                                   f"clear text (opt-out: {tls.plain_http_reason})"}
+        routes: list[dict[str, Any]] = []
+        for name, reach in route_reach(spec, region).items():
+            targets: list[dict[str, Any]] = [
+                {"key": key, "path": path, "leaves_vpc": path != "vpc-endpoint",
+                 "path_text": PATH_TEXT[path]}
+                for key, path in reach if isinstance(path, str)]
+            routes.append({
+                "route": name, "targets": targets,
+                "unreachable": [{"key": key, "reason": path.reason}
+                                for key, path in reach if not isinstance(path, str)]})
+        out.append({
+            "region": region, "listener": listener,
+            "cross_region_bedrock": list(spec.gateway.cross_region_bedrock.get(region, ())),
+            "cross_region_warning": any(t["path"] == CROSS_REGION
+                                        for r in routes for t in r["targets"]),
+            "routes": routes,
+        })
+    return out
+
+
 def build_plan(spec: Spec, traffic: TrafficProfile | None = None) -> dict[str, Any]:
     """Build the plan document for a validated spec."""
     traffic = traffic or TrafficProfile()
@@ -103,6 +142,7 @@ def build_plan(spec: Spec, traffic: TrafficProfile | None = None) -> dict[str, A
         "aws": _aws_plan(spec),
         "azure": _azure_plan(spec),
         "routes": _routes_plan(spec),
+        "gateways": _gateways_plan(spec),
         "tenants": [
             {"name": t.name, "classification": t.classification, "routes": list(t.routes),
              "monthly_budget": t.monthly_budget}

@@ -579,11 +579,13 @@ def check_gateway_config(spec: Spec) -> dict[str, Any]:
     )
     from skyrelay.link import config_json
     from skyrelay.stacks.gateway import AZURE_CREDENTIAL_FIELDS, reference_secrets
-    from skyrelay.views.gateway_config import gateway_config
+    from skyrelay.views.gateway_config import gateway_config, sized_for_deploy
 
     cfg = gateway_config(spec)
-    size = len(config_json(cfg).encode())
-    assert size <= MAX_CONFIG_BYTES, f"gateway config of {size} bytes passed validation"
+    # Each gateway region stores its own config, with its guardrail ids (issue 20).
+    for region in spec.gateway.regions:
+        size = len(config_json(sized_for_deploy(spec, region)).encode())
+        assert size <= MAX_CONFIG_BYTES, f"{region}: config of {size} bytes passed validation"
     refs = {t.api_key for t in spec.tenants} | {
         e.api_key for e in spec.openai_compatible if e.api_key is not None}
     env = reference_secrets(spec)

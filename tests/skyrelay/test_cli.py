@@ -79,3 +79,39 @@ def test_no_spec_and_no_cdk_json(tmp_path: Path) -> None:
     res = run("validate", cwd=tmp_path)
     assert res.returncode == 2
     assert "no cdk.json" in res.stderr
+
+
+def test_plan_shows_per_region_reach_and_flags_plain_http_and_cross_region(
+        tmp_path: Path) -> None:
+    # Issue 20: per gateway region, which targets each route reaches and over which path;
+    # the plain-HTTP opt-out and cross-region traffic are called out.
+    import yaml
+
+    res = run("plan", "examples/platform.yaml", "--html", str(tmp_path / "default.html"))
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "Gateway eu-central-1: HTTPS on 443 (private-ca, " \
+           "gateway.eu-central-1.acme-ai.internal)" in out
+    eu = res.stdout.split("Gateway eu-central-1")[1]
+    rows = [" ".join(line.replace("│", " ").split()) for line in eu.splitlines()]
+    # Own-region Bedrock through the endpoint; the us-east-1 model listed as unreachable.
+    assert any(r.startswith("claude-sonnet bedrock:eu-central-1/claude-sonnet vpc-endpoint "
+                            "bedrock:us-east-1/claude-sonnet: a Bedrock target") for r in rows)
+    assert "warning:" not in out and "note:" not in out
+    doc = yaml.safe_load((ROOT / "examples" / "platform.yaml").read_text())
+    doc["gateway"]["tls"] = {"certificate": "plain-http",
+                             "plain_http_reason": "TLS ends at the mesh sidecar"}
+    doc["gateway"]["cross_region_bedrock"] = {"eu-central-1": ["us-east-1"]}
+    spec = tmp_path / "plain.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    page = tmp_path / "plain.html"
+    res = run("plan", str(spec), "--html", str(page))
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "Gateway eu-central-1: HTTP on 80 (plain-http)" in out
+    assert "warning: gateway eu-central-1: plain HTTP: tenant keys and prompts cross the VPC " \
+           "in clear text (opt-out: TLS ends at the mesh sidecar)" in out
+    assert "note: gateway eu-central-1: cross-region Bedrock traffic (to us-east-1) leaves " \
+           "the VPC through the NAT gateways" in out
+    html = page.read_text()
+    assert 'class="warn">plain HTTP' in html and "(leaves the VPC)" in html

@@ -84,12 +84,42 @@ def test_model_access_policy_only_through_the_vpc_endpoint(platform: Any, cfn: A
                                                            region: str) -> None:
     template = platform.template("bedrock", region)
     (policy,) = cfn.resources(template, "AWS::IAM::ManagedPolicy").values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    condition = cfn.render(statement["Condition"])
-    assert list(condition["StringEquals"]) == ["aws:SourceVpce"]
-    assert "BedrockRuntimeEndpoint" in condition["StringEquals"]["aws:SourceVpce"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    granted: list[str] = []
+    for statement in statements:
+        condition = cfn.render(statement["Condition"])
+        # Every statement holds only through the region's bedrock-runtime endpoint.
+        assert "BedrockRuntimeEndpoint" in condition["StringEquals"]["aws:SourceVpce"]
+        granted += cfn.render(cfn.as_list(statement["Resource"]))
     expected = bedrock_invoke_arns(platform.spec, region, "${AWS::AccountId}").all()
-    assert sorted(cfn.render(cfn.as_list(statement["Resource"]))) == sorted(expected)
+    assert sorted(granted) == sorted(expected)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_profile_foundation_models_only_through_their_profile(platform: Any, cfn: Any,
+                                                              region: str) -> None:
+    # Issue 20, failure 6: the foundation models a cross-region profile routes to are
+    # granted with bedrock:InferenceProfileArn = that profile, as the Bedrock user guide's
+    # example policy does (inference-profiles-prereq.html); without it the role could call
+    # eu-west-3's Claude directly, bypassing the profile's geography.
+    arns = bedrock_invoke_arns(platform.spec, region, "${AWS::AccountId}")
+    assert arns.profile_models  # the default spec uses profiles in both regions
+    template = platform.template("bedrock", region)
+    (policy,) = cfn.resources(template, "AWS::IAM::ManagedPolicy").values()
+    by_profile: dict[str, list[str]] = {}
+    direct: list[str] = []
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        equals = cfn.render(statement["Condition"])["StringEquals"]
+        resources = cfn.render(cfn.as_list(statement["Resource"]))
+        if "bedrock:InferenceProfileArn" in equals:
+            assert all(":foundation-model/" in r for r in resources)
+            by_profile.setdefault(equals["bedrock:InferenceProfileArn"], []).extend(resources)
+        else:
+            direct += resources
+    assert {p: sorted(fms) for p, fms in by_profile.items()} == {
+        p: sorted(fms) for p, fms in arns.profile_models}
+    routed_only = {a for _, fms in arns.profile_models for a in fms} - set(arns.direct_models)
+    assert routed_only and not routed_only & set(direct)
 
 
 def test_no_statement_grants_bedrock_wildcards(platform: Any, cfn: Any) -> None:

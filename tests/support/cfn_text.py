@@ -24,6 +24,9 @@ def render(value: Any) -> Any:
             return "${" + ".".join(value["Fn::GetAtt"]) + "}"
         if "Fn::ImportValue" in value:
             return "${Import:" + str(render(value["Fn::ImportValue"])) + "}"
+        if "Fn::GetStackOutput" in value:  # a weak cross-stack reference (CDK feature flag)
+            ref = value["Fn::GetStackOutput"]
+            return "${Import:" + f"{ref['StackName']}:{ref['OutputName']}" + "}"
         return {k: render(v) for k, v in value.items()}
     if isinstance(value, list):
         return [render(v) for v in value]

@@ -1,7 +1,8 @@
 """GatewayService used alone, as a user's own CDK app would, and the stack on a minimal spec.
 
-One small app holds two stacks built from constructs only (no spec): HTTPS with a
-certificate and no shared state, and the defaults. A second app is the minimal spec (one
+One small app holds three stacks built from constructs only (no spec): HTTPS with a
+given certificate and no shared state, the defaults with a private CA's certificate, and
+the explicit plain-HTTP opt-out. A second app is the minimal spec (one
 region, no Azure: a VPC without NAT). Both are checked by the cdk-nag packs.
 """
 
@@ -39,6 +40,7 @@ def alone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from aws_cdk import aws_sns as sns
 
     from skyrelay.constructs.gateway_service import GatewayService
+    from skyrelay.constructs.private_certificate import PrivateCaCertificate
 
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("alone")))
     env = cdk.Environment(region="us-east-1")
@@ -47,10 +49,13 @@ def alone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "Https": {"certificate_arn": CERT, "shared_state": False, "min_tasks": 1,
                   "max_tasks": 3, "allowed_cidrs": ["10.0.0.0/16"]},
         "Defaults": {},
+        "PlainHttp": {"plain_http": True, "shared_state": False, "min_tasks": 1},
     }.items():
         stack = cdk.Stack(app, name, env=env)
         if name == "Defaults":
-            kwargs = {"alarm_topic": sns.Topic(stack, "Alarms")}
+            kwargs = {"alarm_topic": sns.Topic(stack, "Alarms"),
+                      "certificate_arn": PrivateCaCertificate(
+                          stack, "Tls", domain_name="gateway.demo.internal").certificate_arn}
         vpc = ec2.Vpc(stack, "Vpc", ip_addresses=ec2.IpAddresses.cidr("10.0.0.0/16"),
                       availability_zones=["us-east-1a", "us-east-1b"], nat_gateways=1,
                       subnet_configuration=[
@@ -97,19 +102,37 @@ def test_without_shared_state_there_is_no_cache_and_no_redis_setting(alone: dict
     assert [s["Name"] for s in container["Secrets"]] == ["SKYRELAY_GATEWAY_CONFIG"]
 
 
-def test_defaults_are_private_http_from_the_vpc_with_shared_state(alone: dict[str, Any],
-                                                                 cfn: Any) -> None:
+def test_defaults_are_https_from_the_vpc_with_shared_state(alone: dict[str, Any],
+                                                          cfn: Any) -> None:
+    # TLS by default (issue 20, failure 4): tenant keys and prompts never cross the VPC in
+    # clear text; the certificate here is the private CA's (AWS::CertificateManager::
+    # Certificate with CertificateAuthorityArn).
     template = alone["templates"]["Defaults"]
     (listener,) = cfn.resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
-    assert (listener["Properties"]["Protocol"], listener["Properties"]["Port"]) == ("HTTP", 80)
+    props = listener["Properties"]
+    assert (props["Protocol"], props["Port"]) == ("HTTPS", 443)
+    assert props["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    (cert_id, cert), = cfn.resources(template, "AWS::CertificateManager::Certificate").items()
+    assert props["Certificates"] == [{"CertificateArn": {"Ref": cert_id}}]
+    (ca_id,) = cfn.resources(template, "AWS::ACMPCA::CertificateAuthority")
+    assert cert["Properties"]["CertificateAuthorityArn"] == {"Fn::GetAtt": [ca_id, "Arn"]}
+    assert cert["Properties"]["DomainName"] == "gateway.demo.internal"
     (lb_group,) = [g for k, g in cfn.resources(template, "AWS::EC2::SecurityGroup").items()
                    if k.startswith("GatewayLoadBalancerSecurityGroup")]
     (rule,) = lb_group["Properties"]["SecurityGroupIngress"]
     assert rule["CidrIp"] == {"Fn::GetAtt": ["Vpc8378EB38", "CidrBlock"]}  # the VPC itself
+    assert rule["FromPort"] == 443
     _, cache = cfn.only(template, "AWS::ElastiCache::ReplicationGroup")
     assert cache["Properties"]["TransitEncryptionEnabled"] is True
     _, subnets = cfn.only(template, "AWS::ElastiCache::SubnetGroup")
     assert all("dataSubnet" in s["Ref"] for s in subnets["Properties"]["SubnetIds"])
+
+
+def test_plain_http_only_as_the_explicit_opt_out(alone: dict[str, Any], cfn: Any) -> None:
+    template = alone["templates"]["PlainHttp"]
+    (listener,) = cfn.resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    assert (listener["Properties"]["Protocol"], listener["Properties"]["Port"]) == ("HTTP", 80)
+    assert alone["made"]["PlainHttp"].url.startswith("http://")
 
 
 def test_the_constructs_alone_pass_both_compliance_packs(alone: dict[str, Any]) -> None:
@@ -118,11 +141,12 @@ def test_the_constructs_alone_pass_both_compliance_packs(alone: dict[str, Any]) 
     found = _nag(alone["app"])
     assert any("/Vpc/" in p for _, paths in found for p in paths)  # the packs did run
     gateway = {(rule, p.split("/Gateway/")[1]) for rule, paths in found for p in paths
-               if p.startswith(("Https/Gateway/", "Defaults/Gateway/"))}
+               if p.startswith(("Https/Gateway/", "Defaults/Gateway/", "PlainHttp/Gateway/"))}
     assert gateway == {("NIST.800.53.R5-CloudWatchAlarmAction", f"{alarm}/Resource")
                        for alarm in ("ErrorRateAlarm", "LatencyP99Alarm",
                                      "NoHealthyTargetsAlarm")}
-    assert not any(p.startswith("Defaults/Gateway/") for _, paths in found for p in paths)
+    assert not any(p.startswith(("Defaults/Gateway/", "Defaults/Tls/"))
+                   for _, paths in found for p in paths)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -132,6 +156,9 @@ def test_the_constructs_alone_pass_both_compliance_packs(alone: dict[str, Any]) 
     ({"environment": {"SKYRELAY_GATEWAY_CONFIG": "{}"}}, "set by GatewayService itself"),
     ({"environment": {"A": "1"}, "secrets": {"A": None}}, "given both as a secret"),
     ({"min_tasks": 3, "max_tasks": 2}, "min_tasks (3) <= max_tasks (2)"),
+    # TLS by default: no certificate needs the explicit opt-out, and not both.
+    ({"certificate_arn": None}, "give certificate_arn"),
+    ({"plain_http": True}, "exclude each other"),
 ])
 def test_bad_props_are_refused(kwargs: dict[str, Any], message: str) -> None:
     import aws_cdk as cdk
@@ -142,7 +169,7 @@ def test_bad_props_are_refused(kwargs: dict[str, Any], message: str) -> None:
 
     stack = cdk.Stack(cdk.App(), "Bad")
     vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a", "us-east-1b"])
-    args: dict[str, Any] = {"config": CONFIG, **kwargs}
+    args: dict[str, Any] = {"config": CONFIG, "certificate_arn": CERT, **kwargs}
     with pytest.raises(ValueError, match=re.escape(message)):
         GatewayService(stack, "Gateway", vpc=vpc,
                        image=ecs.ContainerImage.from_registry("example:1"), **args)

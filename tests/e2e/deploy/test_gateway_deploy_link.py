@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cfn_text import render
 from click.testing import CliRunner
 
 from skyrelay.cli import main
@@ -86,7 +87,7 @@ def test_round_trip_writes_egress_addresses_and_linked_configs(work: dict[str, P
         path = work["out"] / f"acme-ai-{region}-gateway-config.json"
         linked = json.loads(path.read_text())
         links = linked.pop("links")
-        assert linked == gateway_config(SPEC)
+        assert linked == gateway_config(SPEC, region)  # only what this region can call
         assert links["platform"] == "acme-ai" and links["region"] == region
         assert links["config_parameter"] == "/skyrelay/acme-ai/gateway/config"
         assert links["azure"]["principal_id"] == PRINCIPAL
@@ -292,5 +293,8 @@ def test_the_gateway_stack_stores_the_linked_config(work: dict[str, Path]) -> No
     value = app.synth().get_stack_by_name(stacks.gateway.stack_name).template["Resources"]
     (param,) = [r for r in value.values() if r["Type"] == "AWS::SSM::Parameter"]
     linked = json.loads((work["out"] / "acme-ai-eu-central-1-gateway-config.json").read_text())
-    assert param["Properties"]["Value"] == config_json(linked)
-    assert json.loads(param["Properties"]["Value"])["links"]["azure"]["principal_id"] == PRINCIPAL
+    stored = json.loads(render(param["Properties"]["Value"]))
+    # The linked config, plus the region's guardrail ids the stack fills in at deploy.
+    assert list(stored.pop("guardrails")) == ["strict"]
+    assert config_json(stored) == config_json(linked)
+    assert stored["links"]["azure"]["principal_id"] == PRINCIPAL

@@ -57,9 +57,27 @@ def test_the_load_balancer_is_internal_in_private_subnets(synthesized: Any, cfn:
     # Longer than the longest route timeout (120 s), so slow answers are not cut off.
     assert int(attributes["idle_timeout.timeout_seconds"]) > max(
         r.timeout_seconds for r in SPEC.routes)
-    # No certificate in the default spec: one HTTP listener, no HTTPS one.
+    # TLS by default (issue 20, failure 4; checkov CKV_AWS_2 / CKV_AWS_103): one HTTPS
+    # listener with a TLS 1.3/1.2-only policy and the private CA's certificate, no HTTP one.
     (listener,) = cfn.resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
-    assert (listener["Properties"]["Protocol"], listener["Properties"]["Port"]) == ("HTTP", 80)
+    props = listener["Properties"]
+    assert (props["Protocol"], props["Port"]) == ("HTTPS", 443)
+    assert props["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    (cert_id, cert), = cfn.resources(template, "AWS::CertificateManager::Certificate").items()
+    assert props["Certificates"] == [{"CertificateArn": {"Ref": cert_id}}]
+    domain = f"gateway.{region}.acme-ai.internal"
+    assert cert["Properties"]["DomainName"] == domain
+    (ca_id,) = cfn.resources(template, "AWS::ACMPCA::CertificateAuthority")
+    assert cert["Properties"]["CertificateAuthorityArn"] == {"Fn::GetAtt": [ca_id, "Arn"]}
+    (activation,) = cfn.resources(template,
+                                  "AWS::ACMPCA::CertificateAuthorityActivation").values()
+    assert activation["Properties"]["Status"] == "ACTIVE"
+    # The certificate's name resolves to the load balancer inside the VPC only.
+    _, zone = cfn.only(template, "AWS::Route53::HostedZone")
+    assert zone["Properties"]["Name"] == domain + "." and zone["Properties"]["VPCs"]
+    _, record = cfn.only(template, "AWS::Route53::RecordSet")
+    assert record["Properties"]["Type"] == "A" and "AliasTarget" in record["Properties"]
+    assert template["Outputs"]["GatewayUrl"]["Value"] == f"https://{domain}"
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -82,7 +100,7 @@ def test_security_groups_admit_only_the_vpc(synthesized: Any, cfn: Any, region: 
         assert props["FromPort"] == props["ToPort"]
         rules.append((target, source, props["FromPort"]))
     assert sorted(rules) == sorted([
-        ("GatewayLoadBalancerSecurityGroup", CIDRS[region], 80),
+        ("GatewayLoadBalancerSecurityGroup", CIDRS[region], 443),
         ("GatewayTaskSecurityGroup", "GatewayLoadBalancerSecurityGroup", 8080),
         ("GatewaySharedStateSecurityGroup", "GatewayTaskSecurityGroup", 6380),
     ])
@@ -102,16 +120,28 @@ def test_the_task_role_allows_exactly_the_regions_models(synthesized: Any, cfn: 
                   if {"Ref": task_role} in p["Properties"]["Roles"]
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
     assert not roles[task_role]["Properties"].get("ManagedPolicyArns")
-    (statement,) = statements
-    assert statement["Effect"] == "Allow"
-    assert sorted(statement["Action"]) == ["bedrock:InvokeModel",
-                                           "bedrock:InvokeModelWithResponseStream"]
+    invoke = [st for st in statements if "bedrock:InvokeModel" in cfn.as_list(st["Action"])]
+    others = [st for st in statements if st not in invoke]
+    granted: list[str] = []
+    for statement in invoke:
+        assert statement["Effect"] == "Allow"
+        assert sorted(statement["Action"]) == ["bedrock:InvokeModel",
+                                               "bedrock:InvokeModelWithResponseStream"]
+        endpoint = cfn.render(statement["Condition"]["StringEquals"]["aws:SourceVpce"])
+        assert endpoint.startswith(f"${{Import:acme-ai-{region}-network:") \
+            and "BedrockRuntimeEndpoint" in endpoint
+        granted += cfn.render(cfn.as_list(statement["Resource"]))
     expected = bedrock_invoke_arns(SPEC, region, "${AWS::AccountId}").all()
-    assert sorted(cfn.render(statement["Resource"])) == sorted(expected)
+    assert sorted(granted) == sorted(expected)
     assert all(region in arn or "::foundation-model/" in arn for arn in expected)
-    endpoint = cfn.render(statement["Condition"]["StringEquals"]["aws:SourceVpce"])
-    assert endpoint.startswith(f"${{Import:acme-ai-{region}-network:") \
-        and "BedrockRuntimeEndpoint" in endpoint
+    # Foundation models a profile routes to: only through that profile (failure 6).
+    profiled = [st for st in invoke if "bedrock:InferenceProfileArn" in
+                st["Condition"]["StringEquals"]]
+    assert len(profiled) == len(bedrock_invoke_arns(SPEC, region, "x").profile_models) > 0
+    # Besides: applying this region's guardrail and decrypting with its key. Nothing else.
+    assert sorted(a for st in others for a in cfn.as_list(st["Action"])) == [
+        "bedrock:ApplyGuardrail", "kms:Decrypt"]
+    assert all(f"acme-ai-{region}-bedrock" in json.dumps(st["Resource"]) for st in others)
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -148,9 +178,18 @@ def test_config_parameter_holds_the_derived_config_in_the_advanced_tier(
     template = synthesized.template(region)
     _, param = cfn.only(template, "AWS::SSM::Parameter")
     props = param["Properties"]
-    expected = config_json(gateway_config(SPEC))
-    assert props["Value"] == expected
-    # Why advanced: the default spec's config is above the standard tier's 4 KB.
+    # This region's config (only the targets its gateway can call, issue 20 failure 1),
+    # plus its guardrails' deploy-time ids, which CloudFormation fills in.
+    stored = json.loads(cfn.render(props["Value"]))
+    guardrails = stored.pop("guardrails")
+    assert stored == gateway_config(SPEC, region)
+    ((name, by_region),) = guardrails.items()
+    assert name == "strict" and list(by_region) == [region]
+    assert by_region[region]["identifier"].startswith(f"${{Import:acme-ai-{region}-bedrock:")
+    assert "GuardrailId" in by_region[region]["identifier"]
+    assert "Version" in by_region[region]["version"]
+    expected = config_json(gateway_config(SPEC, region))
+    # Why advanced: the default spec's regional config is above the standard tier's 4 KB.
     assert 4096 < len(expected.encode()) <= 8192
     assert (props["Tier"], props["Type"]) == ("Advanced", "String")
     assert props["Name"] == config_parameter_name("acme-ai")

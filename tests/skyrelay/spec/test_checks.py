@@ -400,18 +400,20 @@ def test_residency_messages_summarize_every_classification() -> None:
 
 def _config_size(doc: dict[str, Any]) -> int:
     from skyrelay.link import config_json
-    from skyrelay.views.gateway_config import gateway_config
+    from skyrelay.views.gateway_config import sized_for_deploy
 
     try:
         spec = parse_spec_text(yaml.safe_dump(doc), "s.yaml")
     except SpecError:  # the size check itself refused it: over the limit
         return 10**9
-    return len(config_json(gateway_config(spec)).encode())
+    # The largest regional config, its guardrail ids at their longest (what is stored).
+    return max(len(config_json(sized_for_deploy(spec, r)).encode())
+               for r in spec.gateway.regions)
 
 
 def test_gateway_config_over_its_parameter_size_is_refused_at_the_byte() -> None:
     """8,192 bytes is what the advanced-tier SSM parameter holds: exactly that fits, one
-    more byte does not."""
+    more byte does not (per gateway region, with the guardrail ids the stack adds)."""
     doc = copy.deepcopy(BASE)
     template = copy.deepcopy(doc["tenants"][1])
     n = 0

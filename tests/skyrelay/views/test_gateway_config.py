@@ -81,7 +81,11 @@ def test_tenants_and_classifications(default_spec: Spec) -> None:
             "api_key": t.api_key.model_dump(exclude_none=True), "routes": list(t.routes),
             "classification": t.classification, "monthly_budget": t.monthly_budget,
             "requests_per_minute": t.requests_per_minute,
-            "tokens_per_minute": t.tokens_per_minute}
+            "tokens_per_minute": t.tokens_per_minute,
+            # the tenant's content filter (its guardrail on Bedrock), only when it names one
+            **({"content_filter": t.content_filter} if t.content_filter else {})}
+    assert cfg["tenants"]["eu-support"]["content_filter"] == "strict"
+    assert "content_filter" not in cfg["tenants"]["web-app"]
     assert cfg["tenants"]["web-app"]["api_key"] == {"secret": "skyrelay/tenants/web-app"}
     classes = cfg["classifications"]
     assert classes["public"] == {"allowed": ["any"], "processing_allowed": ["*"]}
