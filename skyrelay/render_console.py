@@ -33,7 +33,8 @@ def render_plan(document: dict[str, Any]) -> None:
     tree = Tree(f"[bold]{document['name']}[/]")
     aws = tree.add("AWS")
     for r in document["aws"]:
-        node = aws.add(f"[cyan]{r['region']}[/] VPC {r['vpc']['cidr']} ({r['vpc']['az_count']} AZs)"
+        zones = ", ".join(r["vpc"]["zone_ids"])
+        node = aws.add(f"[cyan]{r['region']}[/] VPC {r['vpc']['cidr']} ({zones})"
                        + (", gateway" if r["gateway"] else ""))
         for m in r["bedrock_models"]:
             node.add(f"bedrock {m['name']} = {m['model_id']}  "

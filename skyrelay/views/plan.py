@@ -35,7 +35,9 @@ def _aws_plan(spec: Spec) -> list[dict[str, Any]]:
         arns = bedrock_invoke_arns(spec, region, account)
         out.append({
             "region": region,
-            "vpc": {"cidr": cfg.vpc_cidr, "az_count": cfg.az_count},
+            # The zones the network stack lays subnets in: zone_ids, else the defaults.
+            "vpc": {"cidr": cfg.vpc_cidr, "az_count": len(cfg.zones(region)),
+                    "zone_ids": list(cfg.zones(region))},
             "bedrock_models": [
                 {"name": m.name, "model_id": m.model_id, "kind": m.kind,
                  "processing": regions.describe(

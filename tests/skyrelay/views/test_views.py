@@ -146,3 +146,22 @@ def test_plan_document(spec: Spec) -> None:
     assert routes["chat-eu"]["tenants"] == ["eu-support"]
     assert plan["totals"]["monthly_cost"] == pytest.approx(
         sum(r["total"] for r in plan["cost"]["routes"]) + sum(plan["cost"]["fixed"].values()))
+
+
+def test_plan_shows_the_zones_the_network_stack_uses(
+        spec: Spec, capsys: pytest.CaptureFixture[str]) -> None:
+    """By zone ID, the spec's own or the region's defaults for az_count: a plan that showed
+    az_count while zone_ids named three zones would promise a different network."""
+    from skyrelay.render_console import render_plan
+
+    three = spec.model_copy(deep=True)
+    assert three.aws is not None
+    three.aws.regions["us-east-1"] = three.aws.regions["us-east-1"].model_copy(
+        update={"zone_ids": ("use1-az1", "use1-az2", "use1-az4")})
+    vpc = {r["region"]: r["vpc"] for r in build_plan(three)["aws"]}
+    assert vpc["us-east-1"] == {"cidr": "10.10.0.0/16", "az_count": 3,
+                                "zone_ids": ["use1-az1", "use1-az2", "use1-az4"]}
+    assert vpc["eu-central-1"]["zone_ids"] == list(
+        three.aws.regions["eu-central-1"].zones("eu-central-1"))
+    render_plan(build_plan(three))
+    assert "VPC 10.10.0.0/16 (use1-az1, use1-az2, use1-az4)" in capsys.readouterr().out
