@@ -272,9 +272,14 @@ class PrivateModelNetwork(Construct):
                                          "Values": [f"com.amazonaws.{stack.region}.s3"]}]},
                 physical_resource_id=cr.PhysicalResourceId.of("s3-prefix-list"),
                 output_paths=["PrefixLists.0.PrefixListId"])
+            # Its own log group, encrypted and kept like the flow logs: with the recommended
+            # flag @aws-cdk/aws-lambda:useCdkManagedLogGroup CDK would otherwise add a
+            # plain one for the provider's function.
             lookup = cr.AwsCustomResource(
                 self, "S3PrefixList", on_create=call, on_update=call,
                 install_latest_aws_sdk=False,
+                log_group=encrypted_log_group(self, "S3PrefixListLogs", self.encryption_key,
+                                              logs.RetentionDays.ONE_YEAR),
                 policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
                     resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE))
             acknowledge_lookup(lookup)

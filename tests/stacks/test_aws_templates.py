@@ -166,9 +166,10 @@ def test_every_log_group_bucket_and_topic_uses_a_customer_key(platform: Any, cfn
         for topic in cfn.resources(template, "AWS::SNS::Topic").values():
             assert "Fn::GetAtt" in topic["Properties"]["KmsMasterKeyId"]
             counts["topics"] += 1
-    # flow logs x2, invocation logs + handler x2, state machine, gateway x2: 9; 2 logging +
-    # 2 data buckets; 2 alarm topics + 1 fine-tuning topic.
-    assert counts == {"logs": 9, "buckets": 4, "topics": 3}
+    # flow logs x2, invocation logs + handler x2, state machine, gateway x2, the S3
+    # prefix-list lookup of the region with fine-tuning jobs: 10; 2 logging + 2 data buckets;
+    # 2 alarm topics + 1 fine-tuning topic.
+    assert counts == {"logs": 10, "buckets": 4, "topics": 3}
 
 
 def test_every_log_group_has_retention(platform: Any, cfn: Any) -> None:

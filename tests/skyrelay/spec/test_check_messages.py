@@ -95,9 +95,12 @@ def test_a_vpc_too_small_with_egress_names_the_three_subnet_layout() -> None:
 # --- Azure -----------------------------------------------------------------------------------
 
 def test_an_undefined_content_filter_says_none_are_defined() -> None:
-    assert problems(lambda d: d["azure"].update(content_filters=[])) == [(
-        "azure.accounts[0].deployments[0].content_filter",
-        "content filter 'strict' is not defined under azure.content_filters (defined: none)")]
+    undefined = ("content filter 'strict' is not defined under azure.content_filters "
+                 "(defined: none)")
+    # The deployment's filter (an Azure RAI policy) and the tenant's (a Bedrock Guardrail too).
+    assert problems(lambda d: d["azure"].update(content_filters=[])) == [
+        ("azure.accounts[0].deployments[0].content_filter", undefined),
+        ("tenants[2].content_filter", undefined)]
 
 
 def test_a_data_zone_deployment_outside_a_data_zone_is_refused_at_its_sku() -> None:
