@@ -55,6 +55,12 @@ class TargetConfig:
     sku: str = ""
     capabilities: Mapping[str, Any] = field(default_factory=lambda: _NO_CAPABILITIES,
                                             hash=False)
+    #: the upstream API where a cloud offers more than one: Bedrock ``""`` (Converse) or
+    #: ``"openai"`` (its OpenAI-compatible endpoint); Azure ``"v1"`` (default) or
+    #: ``"classic"`` (dated api-version paths)
+    api: str = ""
+    #: Azure classic api-version (empty: the gateway's default)
+    api_version: str = ""
 
     def supports(self, flag: str) -> bool | None:
         """The catalog's answer for one capability flag; None when it is not known."""
@@ -130,6 +136,7 @@ class GatewayConfig:
                 processing=frozenset(t["processing"]), account=t.get("account", ""),
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
                 capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
+                api=str(t.get("api") or ""), api_version=str(t.get("api_version") or ""),
             )
             for key, t in data["targets"].items()
         }
