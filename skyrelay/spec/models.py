@@ -95,8 +95,19 @@ def _check_retention(value: int) -> int:
 AwsRegionName = Annotated[str, AfterValidator(_check_aws_region)]
 
 
-#: An http(s) base URL without credentials (it lands in the plain gateway config).
-EndpointUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s@/]+(/[^\s]*)?$")]
+def _secure_endpoint(value: str) -> str:
+    # Plain http would carry prompts (and an Azure api-key) in the clear: only to loopback.
+    host = value.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"{value!r}: use https:// (plain http only to 127.0.0.1 or "
+                         "localhost, for local development)")
+    return value
+
+
+#: An http(s) base URL without credentials (it lands in the plain gateway config); plain
+#: http only to loopback.
+EndpointUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s@/]+(/[^\s]*)?$"),
+                        AfterValidator(_secure_endpoint)]
 
 
 class SecretRef(Model):
