@@ -55,6 +55,15 @@ class TargetConfig:
     sku: str = ""
     capabilities: Mapping[str, Any] = field(default_factory=lambda: _NO_CAPABILITIES,
                                             hash=False)
+    #: the upstream API where a cloud offers more than one: Bedrock ``""`` (Converse) or
+    #: ``"openai"`` (its OpenAI-compatible endpoint); Azure ``"v1"`` (default) or
+    #: ``"classic"`` (dated api-version paths)
+    api: str = ""
+    #: Azure classic api-version (empty: the gateway's default)
+    api_version: str = ""
+    #: an OpenAI-compatible endpoint's key reference (``{"env": V}`` / ``{"secret": N}``,
+    #: read through ``skyrelay.gateway.envnames``), never the key itself
+    api_key: Mapping[str, str] | None = field(default=None, hash=False)
 
     def supports(self, flag: str) -> bool | None:
         """The catalog's answer for one capability flag; None when it is not known."""
@@ -130,6 +139,8 @@ class GatewayConfig:
                 processing=frozenset(t["processing"]), account=t.get("account", ""),
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
                 capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
+                api=str(t.get("api") or ""), api_version=str(t.get("api_version") or ""),
+                api_key=(MappingProxyType(dict(t["api_key"])) if t.get("api_key") else None),
             )
             for key, t in data["targets"].items()
         }

@@ -5,7 +5,8 @@ tries them in that order while attempts (``max_attempts``) and time (``timeout_s
 deadline across all attempts) remain:
 
 - a target whose circuit breaker is open is skipped; when every eligible target is cooling
-  down the request ends at once with 503 and ``Retry-After`` — a route with a single target
+  down the request ends at once with 503 and ``Retry-After`` (429 ``rate_limit_exceeded``
+  when each of them cooled down after an upstream 429) — a route with a single target
   backs off instead of retrying into an outage;
 - on a fault (rate limit, 5xx, timeout, connection, protocol, upstream auth) the breaker
   hears about it and the next target is tried; the same target is tried again only after
@@ -39,6 +40,8 @@ from typing import Any
 
 from skyrelay.gateway.config import GatewayConfig, RouteConfig, TargetConfig
 from skyrelay.gateway.errors import GatewayError, from_provider
+from skyrelay.gateway.hub import dispatch
+from skyrelay.gateway.hub.request import Request
 from skyrelay.gateway.providers.base import Provider, ProviderError
 from skyrelay.gateway.router.access import Eligible
 from skyrelay.gateway.router.breaker import CircuitBreaker
@@ -110,21 +113,28 @@ class Router:
     # --- public entry points ------------------------------------------------------------
 
     async def call(self, route: RouteConfig, eligible: Eligible, op: str,
-                   request: dict[str, Any], *, estimate: tuple[int, int],
+                   request: dict[str, Any] | Request, *, estimate: tuple[int, int],
                    on_attempt: OnAttempt | None = None) -> Routed:
         """Non-streamed ``op`` (``"chat"`` or ``"embeddings"``) with fallback.
 
-        ``on_attempt(target, attempts)`` is told when each attempt starts (so a request cut
-        while an upstream works knows which one). Raises :class:`RouteFailure` when no
-        attempt succeeded.
+        ``request`` is a hub :class:`Request` (the value is then a ``hub.response.Result``;
+        passthrough or translation per target) or a canonical body dict (the value is the
+        provider's answer). ``on_attempt(target, attempts)`` is told when each attempt
+        starts (so a request cut while an upstream works knows which one). Raises
+        :class:`RouteFailure` when no attempt succeeded.
         """
         async def attempt(target: TargetConfig, provider: Provider, share: float,
                           deadline: float) -> tuple[Any, float]:
             loop = asyncio.get_running_loop()
             began = loop.time()
-            method = provider.chat if op == "chat" else provider.embeddings
             async with asyncio.timeout_at(share):
-                value = await method(target, request, deadline=share)
+                if isinstance(request, Request):
+                    value: Any = await dispatch.call(provider, target, request,
+                                                     deadline=share)
+                elif op == "chat":
+                    value = await provider.chat(target, request, deadline=share)
+                else:
+                    value = await provider.embeddings(target, request, deadline=share)
             return value, loop.time() - began
 
         value, target, attempts, _, _ = await self._run(route, eligible, request, estimate,
@@ -132,7 +142,7 @@ class Router:
         return Routed(value, target, attempts)
 
     async def open_stream(self, route: RouteConfig, eligible: Eligible,
-                          request: dict[str, Any], *, estimate: tuple[int, int],
+                          request: dict[str, Any] | Request, *, estimate: tuple[int, int],
                           on_attempt: OnAttempt | None = None) -> StreamStart:
         """Start a streamed chat: returns once a target produced its first chunk.
 
@@ -142,7 +152,9 @@ class Router:
                           deadline: float) -> tuple[Any, float]:
             loop = asyncio.get_running_loop()
             began = loop.time()
-            stream = provider.chat_stream(target, request, deadline=deadline)
+            stream: Any = (dispatch.open_stream(provider, target, request, deadline=deadline)
+                           if isinstance(request, Request)
+                           else provider.chat_stream(target, request, deadline=deadline))
             try:
                 async with asyncio.timeout_at(share):
                     first = await anext(stream)
@@ -171,7 +183,7 @@ class Router:
 
     # --- the loop -----------------------------------------------------------------------
 
-    async def _run(self, route: RouteConfig, eligible: Eligible, request: dict[str, Any],
+    async def _run(self, route: RouteConfig, eligible: Eligible, request: Any,
                    estimate: tuple[int, int], stream: bool,
                    attempt: Callable[[TargetConfig, Provider, float, float],
                                      Awaitable[tuple[Any, float]]],
@@ -280,8 +292,13 @@ class Router:
             return GatewayError.deadline(route.timeout_seconds, attempts)
         if last_err is not None:
             return from_provider(last_err)
-        waits = [self.breakers[t.key].retry_in() for t in eligible.targets]
-        return GatewayError.unavailable(route.name, min(waits) if waits else None)
+        breakers = [self.breakers[t.key] for t in eligible.targets]
+        waits = [b.retry_in() for b in breakers]
+        wait = min(waits) if waits else None
+        if breakers and all(b.last_error == "rate_limit" for b in breakers):
+            # the providers said "too many requests": the client hears the same, with a wait
+            return GatewayError.rate_limited_upstream(route.name, wait)
+        return GatewayError.unavailable(route.name, wait)
 
 
 async def _aclose(stream: Any) -> None:

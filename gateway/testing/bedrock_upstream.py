@@ -119,6 +119,32 @@ def stream_events(tools: bool) -> list[bytes]:
     return out
 
 
+def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of a Converse request's ``outputConfig.textFormat``, if any."""
+    fmt = (body.get("outputConfig") or {}).get("textFormat") or {}
+    schema = ((fmt.get("structure") or {}).get("jsonSchema") or {}).get("schema")
+    return json.loads(schema) if isinstance(schema, str) else None
+
+
+def example_of(schema: dict[str, Any]) -> Any:
+    """A small instance of a JSON schema (objects, arrays, strings, numbers, booleans)."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {name: example_of(sub) for name, sub in props.items()}
+    if kind == "array":
+        return [example_of(schema.get("items") or {})]
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.5
+    if kind == "boolean":
+        return True
+    return "Hello from Bedrock"
+
+
 def _reset(request: web.Request) -> None:
     """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
     transport = request.transport
@@ -135,10 +161,11 @@ class BedrockUpstream:
     """The server, on 127.0.0.1 in a background thread; stops itself after ``max_lifetime``."""
 
     def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0,
-                 guardrails: dict[str, str] | None = None) -> None:
+                 guardrails: dict[str, str] | None = None, port: int = 0) -> None:
         self.tools = tools
         self.guardrails = dict(guardrails or {})
         self.max_lifetime = max_lifetime
+        self._want_port = port  # 0: a free port
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
         self._faults: collections.deque[str] = collections.deque()
@@ -203,7 +230,7 @@ class BedrockUpstream:
         app.router.add_post("/model/{model}/{op}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self._want_port)
         await site.start()
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()
@@ -248,8 +275,14 @@ class BedrockUpstream:
             _reset(request)
             return resp
         if op == "invoke":
+            if "texts" in body:  # Cohere Embed v3: token count in a header
+                words = sum(len(str(t).split()) for t in body["texts"])
+                return web.json_response(
+                    {"embeddings": [[0.25] * 4 for _ in body["texts"]], "id": "e1",
+                     "response_type": "embeddings_floats", "texts": body["texts"]},
+                    headers={"x-amzn-bedrock-input-token-count": str(words)})
             text = body.get("inputText", "")
-            return web.json_response({"embedding": [0.1] * 4,
+            return web.json_response({"embedding": [0.1] * int(body.get("dimensions") or 4),
                                       "inputTextTokenCount": len(text.split())})
         verdict = self._guardrail(body)
         if isinstance(verdict, web.Response):
@@ -324,9 +357,13 @@ class BedrockUpstream:
             await resp.write(payload[: len(payload) // 2])
             _reset(request)
             return resp
-        return web.json_response(self._converse())
+        return web.json_response(self._converse(_schema_of(await request.json())))
 
-    def _converse(self) -> dict[str, Any]:
+    def _converse(self, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        if schema is not None:  # structured output asked: an instance of the schema
+            content: list[dict[str, Any]] = [{"text": json.dumps(example_of(schema))}]
+            return {"output": {"message": {"role": "assistant", "content": content}},
+                    "stopReason": "end_turn", "usage": USAGE, "metrics": {"latencyMs": 12}}
         if self.tools:
             content: list[dict[str, Any]] = [
                 {"toolUse": {"toolUseId": "tu-1", "name": "get_weather",

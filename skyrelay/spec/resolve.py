@@ -48,6 +48,12 @@ class ResolvedTarget:
     capabilities: dict[str, Any] = field(default_factory=dict)
     #: False when neither the spec nor the catalog gives a price (validate reports it).
     priced: bool = True
+    #: The upstream API where a cloud offers several (Azure: "v1" or "classic").
+    api: str = ""
+    #: Azure classic api-version ("" : the gateway's default).
+    api_version: str = ""
+    #: The key reference of an OpenAI-compatible endpoint ({"env": V} or {"secret": N}).
+    api_key: dict[str, str] | None = None
 
 
 #: Placeholder for a target without any price; validate refuses such a spec.
@@ -77,7 +83,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     processing=regions.processing_regions_for_bedrock(
                         m.model_id, region, m.destination_regions
                     ),
-                    endpoint=f"https://bedrock-runtime.{region}.amazonaws.com",
+                    endpoint=m.endpoint_url or f"https://bedrock-runtime.{region}.amazonaws.com",
                     capabilities=known.capabilities.as_dict() if known else {},
                 )
     if spec.azure:
@@ -90,8 +96,10 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     key=key, cloud="azure", kind=d.kind, region=acct.location, model=d.name,
                     price=price or _NO_PRICE, priced=price is not None,
                     processing=regions.processing_regions_for_azure(d.sku, acct.location),
-                    endpoint=acct.endpoint, account=acct.name, base_model=d.model, sku=d.sku,
+                    endpoint=acct.endpoint_url or acct.endpoint, account=acct.name,
+                    base_model=d.model, sku=d.sku,
                     capabilities=version.capabilities.as_dict() if version else {},
+                    api=acct.api, api_version=acct.api_version or "",
                 )
     for ep in spec.openai_compatible:
         for cm in ep.models:
@@ -100,6 +108,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                 key=key, cloud="openai", kind=cm.kind, region="", model=cm.model, price=cm.price,
                 processing=regions.expand_allowed(ep.processing), endpoint=ep.base_url,
                 account=ep.name,
+                api_key=ep.api_key.model_dump(exclude_none=True) if ep.api_key else None,
             )
     return out
 

@@ -39,6 +39,18 @@ def _processing_list(processing: frozenset[str]) -> list[str]:
 
 
 def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
+    entry = _base_entry(t)
+    # Only what differs from the defaults, so configs of specs that do not use them stay put.
+    if t.cloud == "azure" and t.api == "classic":  # v1 is the gateway's default
+        entry["api"] = "classic"
+        if t.api_version:
+            entry["api_version"] = t.api_version
+    if t.api_key is not None:  # a reference (env / secret name), never the key itself
+        entry["api_key"] = dict(t.api_key)
+    return entry
+
+
+def _base_entry(t: ResolvedTarget) -> dict[str, Any]:
     return {
         "cloud": t.cloud,
         "kind": t.kind,
