@@ -4,7 +4,9 @@
 event-stream frames (prelude with total and header lengths and its CRC32, string headers
 ``:event-type``/``:content-type``/``:message-type``, JSON payload, message CRC32) exactly as
 botocore's ``EventStreamBuffer`` decodes them; ``/model/{id}/invoke`` answers Titan
-embeddings. Requests must carry a SigV4 ``Authorization`` header.
+embeddings, or Claude's Anthropic Messages body (``invoke`` and
+``invoke-with-response-stream``: :mod:`~skyrelay.gateway.testing.bedrock_anthropic`).
+Requests must carry a SigV4 ``Authorization`` header.
 
 Faults, queued per request with :meth:`BedrockUpstream.fault` (see :data:`FAULTS`):
 throttling with Retry-After, 500 and 503, an answer after a delay, resets before and after
@@ -33,6 +35,8 @@ import threading
 from typing import Any
 
 from aiohttp import web
+
+from skyrelay.gateway.testing import bedrock_anthropic as claude
 
 TEXT = ["Hello", " from", " Bedrock"]
 USAGE = {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10, "cacheReadInputTokens": 2}
@@ -234,6 +238,8 @@ class BedrockUpstream:
             await resp.prepare(request)
             _reset(request)
             return resp
+        if op.startswith("invoke") and "anthropic_version" in body:
+            return await self._anthropic(request, op, body, fault)
         if op == "invoke":
             text = body.get("inputText", "")
             return web.json_response({"embedding": [0.1] * 4,
@@ -241,6 +247,29 @@ class BedrockUpstream:
         if op == "converse":
             return await self._converse_answer(request, fault)
         return await self._stream(request, fault)
+
+    async def _anthropic(self, request: web.Request, op: str, body: dict[str, Any],
+                         fault: str) -> web.StreamResponse:
+        """Claude's Messages body on InvokeModel (+WithResponseStream): bedrock_anthropic."""
+        problem = claude.check_body(body)
+        if problem is not None:
+            return web.json_response({"message": problem}, status=400,
+                                     headers={"x-amzn-errortype": "ValidationException"})
+        model = request.match_info["model"]
+        if op == "invoke":
+            return web.json_response(claude.message(body, model))
+        resp = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
+        await resp.prepare(request)
+        for i, frame in enumerate(claude.stream_frames(body, model)):
+            if i == 2 and fault == "cut":
+                _reset(request)
+                return resp
+            if i == 2 and fault == "exception":
+                await resp.write(exception("throttlingException", "slow down"))
+                break
+            await resp.write(frame)
+        await resp.write_eof()
+        return resp
 
     async def _converse_answer(self, request: web.Request, fault: str) -> web.StreamResponse:
         if fault == "stall":
