@@ -128,6 +128,30 @@ class BedrockModel(Model):
         None, description="narrow where a cross-region profile may route (default: its geography)"
     )
     kind: Literal["chat", "embedding"] = "chat"
+    # Bedrock's OpenAI-compatible endpoint (bedrock-runtime /openai/v1: Chat Completions and
+    # Responses for OpenAI models; SigV4 or a Bedrock API key):
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-chat-completions.html
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-responses-api.html
+    api: Literal["converse", "openai"] = Field(
+        "converse", description="'converse': the Converse API (any chat model); 'openai': "
+        "bedrock-runtime's OpenAI-compatible endpoint, which also serves the Responses API")
+    auth: Literal["sigv4", "api_key"] = Field(
+        "sigv4", description="'sigv4': the gateway's task role; 'api_key': a Bedrock API key "
+        "(api: openai only) read from api_key")
+    api_key: SecretRef | None = Field(
+        None, description="the Bedrock API key (AWS_BEARER_TOKEN_BEDROCK value) when auth is "
+        "api_key: {secret: NAME} or {env: VAR}")
+
+    @model_validator(mode="after")
+    def _api_and_auth(self) -> BedrockModel:
+        if self.api == "openai" and self.kind != "chat":
+            raise ValueError("api: openai serves chat models only (the OpenAI-compatible "
+                             "endpoint has no embeddings)")
+        if self.auth == "api_key" and self.api != "openai":
+            raise ValueError("auth: api_key needs api: openai (Converse is signed with SigV4)")
+        if (self.auth == "api_key") != (self.api_key is not None):
+            raise ValueError("give api_key exactly when auth is api_key")
+        return self
 
     @field_validator("model_id")
     @classmethod

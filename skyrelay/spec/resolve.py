@@ -22,9 +22,11 @@ from skyrelay.catalog import load_catalog
 from skyrelay.catalog.schema import CatalogPrice
 from skyrelay.spec.models import (
     AzureTarget,
+    BedrockModel,
     BedrockTarget,
     CompatibleTarget,
     Price,
+    SecretRef,
     Spec,
 )
 
@@ -48,6 +50,11 @@ class ResolvedTarget:
     capabilities: dict[str, Any] = field(default_factory=dict)
     #: False when neither the spec nor the catalog gives a price (validate reports it).
     priced: bool = True
+    #: Bedrock: "openai" for the OpenAI-compatible endpoint ("" is Converse); its auth
+    #: ("api_key" or "" for SigV4) and the variable the stack puts the API key in.
+    api: str = ""
+    auth: str = ""
+    key_env: str = ""
 
 
 #: Placeholder for a target without any price; validate refuses such a spec.
@@ -59,6 +66,28 @@ def _catalog_price(price: CatalogPrice | None) -> Price | None:
         return None
     return Price(input_per_million=price.input_per_million,
                  output_per_million=price.output_per_million)
+
+
+def _bedrock_api(model: BedrockModel) -> dict[str, str]:
+    """The ResolvedTarget fields of a Bedrock model on its OpenAI-compatible endpoint."""
+    if model.api != "openai":
+        return {}
+    out = {"api": "openai"}
+    if model.api_key is not None:
+        out["auth"] = "api_key"
+        out["key_env"] = secret_ref_env(model.api_key)
+    return out
+
+
+def secret_ref_env(ref: SecretRef) -> str:
+    """The environment variable the gateway stack fills from ``ref`` (its own name for
+    ``{env: VAR}``, ``SKYRELAY_SECRET_<NAME>`` for ``{secret: NAME}``)."""
+    from skyrelay.gateway.keys_plain import secret_env_name  # the name the gateway reads
+
+    if ref.env is not None:
+        return ref.env
+    assert ref.secret is not None
+    return secret_env_name(ref.secret)
 
 
 def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
@@ -79,6 +108,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     ),
                     endpoint=f"https://bedrock-runtime.{region}.amazonaws.com",
                     capabilities=known.capabilities.as_dict() if known else {},
+                    **_bedrock_api(m),
                 )
     if spec.azure:
         for acct in spec.azure.accounts:

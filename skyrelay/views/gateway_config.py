@@ -28,7 +28,9 @@ def _processing_list(processing: frozenset[str]) -> list[str]:
 
 
 def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
-    return {
+    # Bedrock's OpenAI-compatible endpoint: which API, and where its API key is (if any).
+    api = {k: v for k, v in (("api", t.api), ("auth", t.auth), ("key_env", t.key_env)) if v}
+    return {**api,
         "cloud": t.cloud,
         "kind": t.kind,
         "region": t.region,
