@@ -55,6 +55,10 @@ class TargetConfig:
     sku: str = ""
     capabilities: Mapping[str, Any] = field(default_factory=lambda: _NO_CAPABILITIES,
                                             hash=False)
+    #: Bedrock's OpenAI-compatible endpoint: "api_key" (a Bedrock API key, read from the
+    #: environment variable ``key_env``) or "" (SigV4 with the task role)
+    auth: str = ""
+    key_env: str = ""
 
     def supports(self, flag: str) -> bool | None:
         """The catalog's answer for one capability flag; None when it is not known."""
@@ -130,6 +134,7 @@ class GatewayConfig:
                 processing=frozenset(t["processing"]), account=t.get("account", ""),
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
                 capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
+                auth=str(t.get("auth") or ""), key_env=str(t.get("key_env") or ""),
             )
             for key, t in data["targets"].items()
         }

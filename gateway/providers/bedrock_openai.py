@@ -1,0 +1,145 @@
+"""Amazon Bedrock's OpenAI-compatible endpoint: ``{runtime}/openai/v1`` Chat Completions and
+Responses, for OpenAI models on Bedrock.
+
+Endpoints, from AWS's docs: ``https://bedrock-runtime.{region}.amazonaws.com/openai/v1`` +
+``/chat/completions`` (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-chat-completions.html)
+and + ``/responses`` (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-responses-api.html;
+on bedrock-runtime these are synchronous, without server-side tools). Auth is either SigV4
+(service ``bedrock``, the gateway's task role, as for Converse) or a Bedrock API key as
+``Authorization: Bearer`` (https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-use.html),
+chosen per model in the spec (``auth: api_key`` with the key in ``target.key_env``).
+
+The target speaks OpenAI's wire format, so bodies are the client's own with the target's
+model: the canonical chat body for Chat Completions, the client's Responses body for
+Responses (passthrough).
+
+Example::
+
+    provider = BedrockOpenAIProvider(HttpClient())
+    completion = await provider.chat(target, {"messages": [...]}, deadline=deadline)
+    response = await provider.responses(target, {"input": "hi"}, deadline=deadline)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.bedrock import _Credentials
+from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.openai_wire_io import (
+    post,
+    protocol,
+    read_json,
+    sse_events,
+)
+
+#: The OpenAI-compatible base path under the Bedrock runtime endpoint (pages cited above).
+BASE_PATH = "/openai/v1"
+#: Chat stream chunks end with ``data: [DONE]``; there is no ``type`` to end on.
+_NO_END: frozenset[str] = frozenset()
+
+
+class BedrockOpenAIProvider:
+    """Chat Completions and Responses on bedrock-runtime's OpenAI-compatible endpoint.
+
+    ``environ`` is where API keys are read (each request, so a rotated key applies).
+    """
+
+    def __init__(self, http: HttpClient | None = None, *,
+                 environ: Mapping[str, str] | None = None,
+                 credentials: _Credentials | None = None) -> None:
+        self.http = http or HttpClient()
+        self.environ = os.environ if environ is None else environ
+        self._credentials = credentials
+
+    def url(self, target: TargetConfig, op: str) -> str:
+        """``{endpoint}/openai/v1/{op}``."""
+        return f"{target.endpoint.rstrip('/')}{BASE_PATH}/{op}"
+
+    async def _headers(self, target: TargetConfig, url: str, body: bytes,
+                       stream: bool) -> tuple[dict[str, str], list[str]]:
+        """Signed (or keyed) headers, and the secrets to redact from upstream errors."""
+        headers = {"content-type": "application/json",
+                   "accept": "text/event-stream" if stream else "application/json"}
+        if target.auth == "api_key":
+            key = self.environ.get(target.key_env, "") if target.key_env else ""
+            if not key:
+                raise ProviderError("auth", 503, f"{target.key}: the Bedrock API key variable "
+                                    f"{target.key_env or '(none)'} is not set",
+                                    code="no_credentials", retryable=True)
+            headers["authorization"] = "Bearer " + key
+            return headers, [key]
+        if self._credentials is None:
+            self._credentials = _Credentials()
+        creds = await self._credentials.get()
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(creds, "bedrock", target.region).add_auth(request)
+        return dict(request.headers.items()), [c for c in (creds.access_key, creds.secret_key,
+                                                          creds.token) if c]
+
+    async def _send(self, target: TargetConfig, op: str, body: dict[str, Any],
+                    deadline: float, stream: bool) -> Any:
+        payload = orjson.dumps({**body, "model": target.model, "stream": stream})
+        url = self.url(target, op)
+        headers, secrets = await self._headers(target, url, payload, stream)
+        return await post(self.http, target, url, payload, headers, deadline, secrets)
+
+    # --- Chat Completions (the canonical body) -----------------------------------------
+
+    async def chat(self, target: TargetConfig, request: dict[str, Any], *,
+                   deadline: float) -> dict[str, Any]:
+        """A ``chat.completion``."""
+        body = {k: v for k, v in request.items() if k != "stream_options"}
+        resp = await self._send(target, "chat/completions", body, deadline, False)
+        value = await read_json(target, resp, deadline)
+        if not isinstance(value.get("choices"), list):
+            raise protocol(target, "the chat completion has no 'choices' array")
+        return value
+
+    async def chat_stream(self, target: TargetConfig, request: dict[str, Any], *,
+                          deadline: float) -> AsyncIterator[dict[str, Any]]:
+        """``chat.completion.chunk`` objects; the last one carries usage."""
+        options = request.get("stream_options")
+        body = {**request, "stream_options": {**(options if isinstance(options, dict) else {}),
+                                              "include_usage": True}}
+        resp = await self._send(target, "chat/completions", body, deadline, True)
+        async for _, chunk in sse_events(target, resp, deadline, end=_NO_END):
+            if not isinstance(chunk.get("choices"), list):
+                raise protocol(target, "a stream chunk has no 'choices' array")
+            if chunk["choices"] or chunk.get("usage") is not None:
+                yield chunk
+
+    async def embeddings(self, target: TargetConfig, request: dict[str, Any], *,
+                         deadline: float) -> dict[str, Any]:
+        """Not served: the endpoint has Chat Completions and Responses only."""
+        raise ProviderError("bad_request", 400, f"{target.key}: Bedrock's OpenAI-compatible "
+                            "endpoint has no embeddings", code="unsupported_api")
+
+    # --- Responses (passthrough) --------------------------------------------------------
+
+    async def responses(self, target: TargetConfig, body: dict[str, Any], *,
+                        deadline: float) -> dict[str, Any]:
+        """A Responses ``response`` object for the client's own body."""
+        resp = await self._send(target, "responses", body, deadline, False)
+        value = await read_json(target, resp, deadline)
+        if value.get("object") != "response" or not isinstance(value.get("output"), list):
+            raise protocol(target, "the answer is not a Responses 'response' object")
+        return value
+
+    async def responses_stream(self, target: TargetConfig, body: dict[str, Any], *,
+                               deadline: float) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """``(event type, event)`` of a streamed response, ``response.completed`` last."""
+        resp = await self._send(target, "responses", body, deadline, True)
+        async for item in sse_events(target, resp, deadline):
+            yield item
+
+    async def aclose(self) -> None:
+        """The pool belongs to the registry's HttpClient; nothing of our own to close."""
