@@ -55,6 +55,12 @@ class TargetConfig:
     sku: str = ""
     capabilities: Mapping[str, Any] = field(default_factory=lambda: _NO_CAPABILITIES,
                                             hash=False)
+    #: the upstream API where a cloud offers more than one: Bedrock ``""`` (Converse) or
+    #: ``"openai"`` (its OpenAI-compatible endpoint); Azure ``"v1"`` (default) or
+    #: ``"classic"`` (dated api-version paths)
+    api: str = ""
+    #: Azure classic api-version (empty: the gateway's default)
+    api_version: str = ""
     #: Bedrock's OpenAI-compatible endpoint: "api_key" (a Bedrock API key, read from the
     #: environment variable ``key_env``) or "" (SigV4 with the task role)
     auth: str = ""
@@ -134,6 +140,7 @@ class GatewayConfig:
                 processing=frozenset(t["processing"]), account=t.get("account", ""),
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
                 capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
+                api=str(t.get("api") or ""), api_version=str(t.get("api_version") or ""),
                 auth=str(t.get("auth") or ""), key_env=str(t.get("key_env") or ""),
             )
             for key, t in data["targets"].items()

@@ -51,6 +51,8 @@ class ProviderError(Exception):
     retryable: bool = False
     retry_after: float | None = None
     unreachable: bool = False
+    #: the request field the upstream blamed (OpenAI's error ``param``), kept for the client
+    param: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -75,7 +77,16 @@ def redact(text: str, credentials: Iterable[str | None]) -> str:
 
 
 class Provider(Protocol):
-    """One upstream wire format. Instances are long-lived and hold pooled connections."""
+    """One upstream wire format. Instances are long-lived and hold pooled connections.
+
+    ``speaks`` is the set of client APIs (``skyrelay.gateway.hub.request.API_*``) the
+    provider accepts natively for a target; a request in one of them may be passed through
+    with ``passthrough(target, request, deadline=...)`` (a ``hub.response.Result``) and
+    ``passthrough_stream(...)`` (``hub.events.NativeEvent`` items). Providers that speak
+    nothing natively translate the canonical body in ``chat``/``chat_stream``/``embeddings``.
+    """
+
+    speaks: frozenset[str]
 
     async def chat(self, target: TargetConfig, request: dict[str, Any], *,
                    deadline: float) -> dict[str, Any]:

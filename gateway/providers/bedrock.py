@@ -109,6 +109,9 @@ class _Credentials:
 class BedrockProvider:
     """Bedrock runtime provider (Converse, ConverseStream, InvokeModel for embeddings)."""
 
+    #: nothing natively: every door's request is translated (see hub.fields)
+    speaks: frozenset[str] = frozenset()
+
     def __init__(self, http: HttpClient | None = None) -> None:
         self.http = http or HttpClient()
         self.credentials = _Credentials()

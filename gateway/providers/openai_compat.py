@@ -38,6 +38,7 @@ import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.hub.fields import SPEAKS
 from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.http import HttpClient
 
@@ -331,6 +332,9 @@ class OpenAICompatProvider:
         async for chunk in provider.chat_stream(target, request, deadline=deadline):
             ...
     """
+
+    #: Chat Completions and embeddings natively (Azure and compatible servers)
+    speaks: frozenset[str] = SPEAKS["openai_compatible"]
 
     def __init__(self, http: HttpClient | None = None, *,
                  azure_api_version: str = DEFAULT_AZURE_API_VERSION,
