@@ -8,14 +8,16 @@ https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-
 A route without a Claude-on-Bedrock target is refused with 400 naming the route.
 
 Every top-level field is either passed through (:data:`PASSTHROUGH`) or refused with a 400
-whose ``param`` names it (:data:`REFUSED`, and any field not known here): nothing is
-dropped. Errors are rendered in Anthropic's shape ``{"type": "error", "error": {type,
-message}}``.
+whose ``param`` names it (:data:`REFUSED`, and any field not known here), by the decision
+table in ``hub.fields_messages``: nothing is dropped. The ``anthropic-beta`` header's flags
+go into the body as ``anthropic_beta``; ``anthropic-version`` is accepted (Bedrock fixes
+the version itself). Errors are rendered in Anthropic's shape ``{"type": "error",
+"error": {type, message}}``; a stream is the Messages SSE events as Claude sent them.
 
 Example::
 
-    request = parse_messages(json_body)          # or GatewayError (400)
-    body = bedrock_body(request, beta_header)    # what InvokeModel receives
+    request = DOOR.parse(json_body, PathParams(extra={"anthropic-beta": "..."}))
+    body = bedrock_body(request.native_body(), beta_flags(b"..."))  # what InvokeModel gets
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from typing import Any
 import orjson
 
 from skyrelay.gateway.errors import GatewayError
+from skyrelay.gateway.hub.events import NativeEvent, StreamItem
+from skyrelay.gateway.hub.request import API_MESSAGES, Operation, PathParams, Request
+from skyrelay.gateway.hub.response import Result
+from skyrelay.gateway.router.tokens import estimate_chat
 
 #: The body version Bedrock requires for the Anthropic Messages API (page cited above).
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -63,17 +69,13 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "not_found_error", 413: "request_too_large",
                 429: "rate_limit_error", 529: "overloaded_error"}
 
-TARGET_KIND = "bedrock-claude"
+#: The header whose comma-separated flags become the body's ``anthropic_beta``.
+BETA_HEADER = "anthropic-beta"
+SSE_CONTENT_TYPE = b"text/event-stream; charset=utf-8"
 
 
 def _bad(param: str, message: str) -> GatewayError:
     return GatewayError(400, message, param=param, code="invalid_request")
-
-
-def refused(field: str, target: str = TARGET_KIND) -> GatewayError:
-    """400 for a field the target cannot take (``param`` names it)."""
-    reason = REFUSED.get(field, "the gateway does not know this field")
-    return _bad(field, f"'{field}' cannot be served by {target} targets: {reason}.")
 
 
 def parse_messages(body: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +85,6 @@ def parse_messages(body: dict[str, Any]) -> dict[str, Any]:
     ...                 "messages": [{"role": "user", "content": "hi"}]})["max_tokens"]
     5
     """
-    for name in body:
-        if name not in PASSTHROUGH and name not in GATEWAY:
-            raise refused(name)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("model", "'model' is required and must be a non-empty string.")
@@ -128,11 +127,11 @@ def parse_messages(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def beta_flags(header: bytes | None) -> list[str]:
+def beta_flags(header: str | None) -> list[str]:
     """The ``anthropic-beta`` header's comma-separated flags."""
     if not header:
         return []
-    return [flag.strip() for flag in header.decode("latin-1").split(",") if flag.strip()]
+    return [flag.strip() for flag in header.split(",") if flag.strip()]
 
 
 def bedrock_body(request: dict[str, Any], beta: list[str] | None = None) -> dict[str, Any]:
@@ -191,3 +190,69 @@ def cannot_serve(route: str) -> GatewayError:
                              "Messages API: /v1/messages is passed through to Claude models on "
                              "Amazon Bedrock only. Use /v1/chat/completions for this route.",
                         param="model", code="unsupported_api_for_route")
+
+
+def _estimate_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat-shaped view of the request for the token estimate (never sent anywhere)."""
+    system = body.get("system")
+    if isinstance(system, list):
+        system = "".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+    messages = [{"role": "system", "content": system}] if system else []
+    return {"model": body["model"], "messages": [*messages, *body["messages"]],
+            "tools": body.get("tools"), "max_tokens": body["max_tokens"]}
+
+
+def sse_event(name: str, data: dict[str, Any]) -> bytes:
+    """One Messages SSE event (``event:`` and ``data:`` lines)."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class MessagesRender:
+    """A passed-through Messages stream: the events as Claude sent them."""
+
+    content_type = SSE_CONTENT_TYPE
+
+    def event(self, item: StreamItem) -> bytes:
+        """``event: <type>`` / ``data: <event>``."""
+        data = item.data if isinstance(item, NativeEvent) else item
+        return sse_event(str(data.get("type")), data)
+
+    def done(self) -> bytes:
+        """Nothing: ``message_stop`` was the last event."""
+        return b""
+
+    def error(self, err: GatewayError) -> bytes:
+        """Anthropic's ``error`` event."""
+        return error_event(err)
+
+
+class AnthropicMessagesDoor:
+    """The Anthropic Messages API (see the module docstring)."""
+
+    name = "anthropic_messages"
+    api = API_MESSAGES
+    op: Operation = "chat"
+
+    def parse(self, body: dict[str, Any], params: PathParams) -> Request:
+        """Validate; the client's body is what Claude on Bedrock receives (passthrough)."""
+        parse_messages(body)
+        beta = beta_flags(params.extra.get(BETA_HEADER))
+        return Request("chat", API_MESSAGES, body["model"], _estimate_body(body),
+                       stream=body.get("stream") is True, include_usage=True, native=body,
+                       estimate=estimate_chat(_estimate_body(body)), params=params,
+                       door_state={"beta": beta})
+
+    def render(self, request: Request, result: Result) -> bytes:
+        """The Anthropic ``message`` as Claude answered it."""
+        return orjson.dumps(result.body)
+
+    def stream(self, request: Request) -> MessagesRender:
+        """The SSE renderer."""
+        return MessagesRender()
+
+    def render_error(self, err: GatewayError) -> bytes:
+        """Anthropic's error body."""
+        return error_body(err)
+
+
+DOOR = AnthropicMessagesDoor()

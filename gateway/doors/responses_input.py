@@ -1,84 +1,46 @@
-"""OpenAI Responses request -> the hub's canonical (Chat Completions) body, field by field.
+"""OpenAI Responses request -> the hub's canonical (Chat Completions) body.
 
-:data:`DECISIONS` says, for every top-level field of ``POST /v1/responses``, what happens
-to it on a target that *translates* (the canonical chat body goes to Bedrock Converse, an
-OpenAI-compatible chat endpoint or Azure's classic path) and on one that *passes through*
-(Azure OpenAI v1 and Bedrock's OpenAI-compatible endpoint speak the Responses API; only
-the model and auth change). A field not listed is refused: nothing is dropped silently.
+:func:`to_chat` converts what translates: ``input`` items (messages, ``function_call``,
+``function_call_output``), ``instructions``, function ``tools``, ``tool_choice``,
+``text.format`` / ``text.verbosity``, ``max_output_tokens``, ``reasoning.effort`` and the
+fields of the same name. What is valid Responses but cannot be translated (a web-search
+tool, an image given as an uploaded file, a reasoning item ...) is not converted:
+:func:`problem` names it, and the decision table (``hub.fields_responses``) refuses the field
+on translating targets with that reason, while targets that speak Responses get the
+client's body unchanged. Shapes no Responses request may have are a 400 on every target.
 
-Conversation state is refused everywhere: the gateway keeps no responses (``store: true``,
-``previous_response_id``, ``conversation``, ``background``) because a route falls back
-across upstreams and a response id means something on one upstream only; clients send the
-whole conversation as ``input`` items (``function_call`` / ``function_call_output``
-included), which works on every target.
+Conversation state is refused everywhere (:func:`check_state`): the gateway keeps no
+responses, because a route falls back across upstreams and a response id means something
+on one upstream only; clients send the whole conversation as ``input`` items instead.
 
 Example::
 
-    chat = to_chat(responses_body)   # {"messages": [...], "tools": [...], ...} or 400
+    check_state(body)                # 400 for store: true, previous_response_id ...
+    chat = to_chat(body)             # {"messages": [...], "tools": [...], ...}
+    problem("tools", body["tools"])  # None, or why they do not translate
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from skyrelay.gateway.errors import GatewayError
 
-Decision = Literal["translate", "passthrough", "refuse"]
-Rule = tuple[Decision, str]
+#: Why state cannot be served (shared by the refusals and the decision table).
+STATE_REASON = ("the gateway keeps no responses: send the whole conversation as input items "
+                "(a response id would exist on one upstream only)")
+#: Top-level fields that need a response store.
+STATE_FIELDS = ("previous_response_id", "conversation", "background", "background_options")
 
-_STATE: Rule = ("refuse", "the gateway keeps no responses: send the whole conversation as "
-                          "input items (a response id would exist on one upstream only)")
-_PASS: Rule = ("passthrough", "sent as is")
-#: field -> what a translating target gets
-_TRANSLATED: dict[str, Rule] = {
-    "model": ("translate", "names the gateway route; the target's model is sent"),
-    "input": ("translate", "items become chat messages: message, function_call, "
-                           "function_call_output"),
-    "instructions": ("translate", "becomes the first system message"),
-    "tools": ("translate", "function tools become chat tools; other tool types are refused"),
-    "tool_choice": ("translate", "auto | none | required | {type: function, name}"),
-    "text": ("translate", "text.format becomes response_format, text.verbosity verbosity "
-                          "(the chat door's decision for the target then applies)"),
-    "max_output_tokens": ("translate", "becomes max_completion_tokens"),
-    "temperature": ("translate", "sent as temperature"),
-    "top_p": ("translate", "sent as top_p"),
-    "parallel_tool_calls": ("translate", "sent as parallel_tool_calls (the chat door's "
-                                         "decision for the target then applies)"),
-    "stream": ("translate", "chat stream, rendered as Responses events"),
-    "metadata": ("translate", "echoed in the response object; not sent upstream"),
-    "user": ("translate", "sent as the chat field of the same name"),
-    "safety_identifier": ("translate", "sent as the chat field of the same name"),
-    "prompt_cache_key": ("translate", "sent as the chat field of the same name"),
-    "service_tier": ("translate", "sent as the chat field of the same name"),
-    "reasoning": ("translate", "reasoning.effort becomes reasoning_effort; a summary "
-                               "cannot be rendered and is refused"),
-    "truncation": ("translate", "'disabled' (the default) only; 'auto' is refused"),
-    "store": ("translate", "false only; true is refused: the gateway keeps no responses"),
-    "stream_options": ("translate", "include_obfuscation false only"),
-    "include": ("refuse", "the translated answer has no encrypted reasoning, logprobs or "
-                          "tool outputs to include"),
-    "top_logprobs": ("refuse", "logprobs are not rendered by the translation"),
-    "max_tool_calls": ("refuse", "the chat API has no cap on tool calls"),
-    "prompt": ("refuse", "stored prompt templates exist on OpenAI's platform only"),
-    "context_management": ("refuse", "no chat equivalent"),
-    "moderation": ("refuse", "no chat equivalent"),
-    "image": ("refuse", "no chat equivalent"),
-    "access_programs": ("refuse", "no chat equivalent"),
-    "prompt_cache_options": ("refuse", "no chat equivalent"),
-    "prompt_cache_retention": ("refuse", "no chat equivalent"),
-    "previous_response_id": _STATE, "conversation": _STATE, "background": _STATE,
-    "background_options": _STATE,
-}
-#: what a passthrough target gets, where it is not "sent as is"
-_PASSED: dict[str, Rule] = {
-    "model": ("passthrough", "replaced by the target's model"),
-    "store": ("passthrough", "false only; true is refused: the gateway keeps no responses"),
-    "previous_response_id": _STATE, "conversation": _STATE, "background": _STATE,
-    "background_options": _STATE,
-}
-#: field -> (on translating targets, on passthrough targets), each (decision, reason)
-DECISIONS: dict[str, tuple[Rule, Rule]] = {
-    name: (rule, _PASSED.get(name, _PASS)) for name, rule in _TRANSLATED.items()}
+
+class Untranslatable(Exception):
+    """A valid Responses value with no chat equivalent: ``param`` and ``reason``."""
+
+    def __init__(self, param: str, reason: str) -> None:
+        super().__init__(reason)
+        self.param = param
+        self.reason = reason
+
 
 #: Chat fields that Responses fields map to one-to-one.
 _SAME = ("temperature", "top_p", "parallel_tool_calls", "user", "safety_identifier",
@@ -95,20 +57,18 @@ def refuse(field: str, kind: str, reason: str) -> GatewayError:
                 code="unsupported_parameter")
 
 
+def _untranslatable(param: str, reason: str) -> Untranslatable:
+    return Untranslatable(param, reason)
+
+
 def check_state(body: dict[str, Any]) -> None:
     """Refuse what needs a response store, on every target (see the module docstring)."""
-    for name in ("previous_response_id", "conversation"):
-        if body.get(name) is not None:
-            raise refuse(name, "any", _STATE[1])
-    if body.get("background"):
-        raise refuse("background", "any", _STATE[1])
+    for name in STATE_FIELDS:
+        if body.get(name) not in (None, False):
+            raise refuse(name, "any", STATE_REASON)
     if body.get("store") is True:
         raise refuse("store", "any", "the gateway keeps no responses; send store: false (or "
                                      "leave it out) and the whole conversation as input")
-    for name in body:
-        if name not in DECISIONS:
-            raise _bad(name, f"Unknown parameter '{name}' for /v1/responses: the gateway "
-                             "refuses fields it cannot decide on.", "unknown_parameter")
 
 
 def _text_part(part: dict[str, Any], where: str) -> dict[str, Any]:
@@ -122,13 +82,13 @@ def _text_part(part: dict[str, Any], where: str) -> dict[str, Any]:
     if kind == "input_image":
         url = part.get("image_url")
         if not isinstance(url, str):
-            raise refuse(f"{where}.file_id", "translating", "images are taken as image_url "
+            raise _untranslatable(f"{where}.file_id", "images are taken as image_url "
                          "(data: URL or https), not as uploaded files")
         image: dict[str, Any] = {"url": url}
         if part.get("detail") not in (None, "auto"):
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
-    raise refuse(f"{where}.type", "translating", f"content parts of type {kind!r} have no "
+    raise _untranslatable(f"{where}.type", f"content parts of type {kind!r} have no "
                  "chat equivalent")
 
 
@@ -153,7 +113,7 @@ def _output_text(output: Any, where: str) -> str:
         for j, part in enumerate(output):
             if not isinstance(part, dict) or part.get("type") not in ("input_text",
                                                                      "output_text"):
-                raise refuse(f"{where}[{j}]", "translating", "a function output is taken as "
+                raise _untranslatable(f"{where}[{j}]", "a function output is taken as "
                              "text (a string or input_text parts)")
             texts.append(str(part.get("text", "")))
         return "".join(texts)
@@ -201,9 +161,9 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             messages.append({"role": "tool", "tool_call_id": item["call_id"],
                              "content": _output_text(item.get("output"), f"{where}.output")})
         elif kind == "item_reference":
-            raise refuse(f"{where}.type", "any", _STATE[1])
+            raise refuse(f"{where}.type", "any", STATE_REASON)
         else:
-            raise refuse(f"{where}.type", "translating", f"input items of type {kind!r} "
+            raise _untranslatable(f"{where}.type", f"input items of type {kind!r} "
                          "have no chat equivalent")
     return messages
 
@@ -218,7 +178,7 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") != "function":
             kind = tool.get("type") if isinstance(tool, dict) else None
-            raise refuse(f"tools[{i}].type", "translating", f"tools of type {kind!r} run on "
+            raise _untranslatable(f"tools[{i}].type", f"tools of type {kind!r} run on "
                          "OpenAI's platform; only function tools translate")
         if not isinstance(tool.get("name"), str):
             raise _bad(f"tools[{i}].name", f"tools[{i}].name must be a string.")
@@ -236,8 +196,8 @@ def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(
             choice.get("name"), str):
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise refuse("tool_choice", "translating", "only auto, none, required or a function "
-                 "choice translate")
+    raise _untranslatable("tool_choice", "only auto, none, required or a function choice "
+                          "translate")
 
 
 def _text(body: dict[str, Any], chat: dict[str, Any]) -> None:
@@ -264,40 +224,73 @@ def _text(body: dict[str, Any], chat: dict[str, Any]) -> None:
         chat["verbosity"] = text["verbosity"]
 
 
+def _reasoning(reasoning: Any) -> str | None:
+    if not isinstance(reasoning, dict):
+        raise _bad("reasoning", "'reasoning' must be an object.")
+    if reasoning.get("summary") is not None or reasoning.get("generate_summary"):
+        raise _untranslatable("reasoning.summary", "reasoning summaries cannot be rendered "
+                              "by the translation")
+    effort = reasoning.get("effort")
+    return effort if isinstance(effort, str) else None
+
+
+def problem(field: str, value: Any) -> str | None:
+    """Why ``value`` of top-level ``field`` cannot be translated, or None.
+
+    >>> problem("tools", [{"type": "web_search"}])[:14]
+    'tools[0].type:'
+    """
+    try:
+        if field == "input":
+            _messages({"input": value})
+        elif field == "tools":
+            _tools({"tools": value})
+        elif field == "tool_choice":
+            _tool_choice(value)
+        elif field == "reasoning":
+            _reasoning(value)
+        elif field == "truncation" and value not in (None, "disabled"):
+            return "only 'disabled' translates: the gateway does not drop input to fit"
+        elif (field == "stream_options" and isinstance(value, dict)
+              and value.get("include_obfuscation")):
+            return "include_obfuscation: the translated stream carries no obfuscation padding"
+    except Untranslatable as err:
+        return f"{err.param}: {err.reason}"
+    except GatewayError:
+        return None  # a shape error: parse answers it for every target
+    return None
+
+
 def to_chat(body: dict[str, Any]) -> dict[str, Any]:
-    """The canonical chat body for a (state-checked) Responses request, or 400."""
-    for name, (decision, reason) in _TRANSLATED.items():
-        if decision == "refuse" and body.get(name) not in (None, [], False):
-            raise refuse(name, "translating", reason)
-    chat: dict[str, Any] = {"model": body.get("model"), "messages": _messages(body)}
+    """The canonical chat body for a (state-checked) Responses request.
+
+    Shape errors are a 400 (:class:`GatewayError`); a value that does not translate leaves
+    its field out of the body (the decision table refuses it on translating targets).
+    """
+    chat: dict[str, Any] = {"model": body.get("model")}
+    try:
+        chat["messages"] = _messages(body)
+    except Untranslatable:
+        chat["messages"] = []
     for name in _SAME:
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("max_output_tokens") is not None:
         chat["max_completion_tokens"] = body["max_output_tokens"]
-    tools = _tools(body)
-    if tools is not None:
-        chat["tools"] = tools
-    choice = _tool_choice(body.get("tool_choice"))
-    if choice is not None:
-        chat["tool_choice"] = choice
+    try:
+        tools = _tools(body)
+        if tools is not None:
+            chat["tools"] = tools
+        choice = _tool_choice(body.get("tool_choice"))
+        if choice is not None:
+            chat["tool_choice"] = choice
+        if body.get("reasoning") is not None:
+            effort = _reasoning(body["reasoning"])
+            if effort is not None:
+                chat["reasoning_effort"] = effort
+    except Untranslatable:
+        pass
     _text(body, chat)
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict):
-        if reasoning.get("summary") is not None or reasoning.get("generate_summary"):
-            raise refuse("reasoning.summary", "translating", "reasoning summaries cannot be "
-                         "rendered by the translation")
-        if reasoning.get("effort") is not None:
-            chat["reasoning_effort"] = reasoning["effort"]
-    elif reasoning is not None:
-        raise _bad("reasoning", "'reasoning' must be an object.")
-    if body.get("truncation") not in (None, "disabled"):
-        raise refuse("truncation", "translating", "only 'disabled' translates: the gateway "
-                     "does not drop input to fit a context window")
-    options = body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_obfuscation"):
-        raise refuse("stream_options.include_obfuscation", "translating",
-                     "the translated stream carries no obfuscation padding")
     if body.get("stream") is True:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
