@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.hub.events import StreamItem
@@ -45,7 +45,7 @@ class Door(Protocol):
     api: str
     op: Operation
 
-    def parse(self, body: dict, params: PathParams) -> Request:  # type: ignore[type-arg]
+    def parse(self, body: dict[str, Any], params: PathParams) -> Request:
         """Validate the client's JSON and build the request (400 naming ``param``)."""
         ...
 

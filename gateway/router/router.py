@@ -39,6 +39,8 @@ from typing import Any
 
 from skyrelay.gateway.config import GatewayConfig, RouteConfig, TargetConfig
 from skyrelay.gateway.errors import GatewayError, from_provider
+from skyrelay.gateway.hub import dispatch
+from skyrelay.gateway.hub.request import Request
 from skyrelay.gateway.providers.base import Provider, ProviderError
 from skyrelay.gateway.router.access import Eligible
 from skyrelay.gateway.router.breaker import CircuitBreaker
@@ -110,21 +112,28 @@ class Router:
     # --- public entry points ------------------------------------------------------------
 
     async def call(self, route: RouteConfig, eligible: Eligible, op: str,
-                   request: dict[str, Any], *, estimate: tuple[int, int],
+                   request: dict[str, Any] | Request, *, estimate: tuple[int, int],
                    on_attempt: OnAttempt | None = None) -> Routed:
         """Non-streamed ``op`` (``"chat"`` or ``"embeddings"``) with fallback.
 
-        ``on_attempt(target, attempts)`` is told when each attempt starts (so a request cut
-        while an upstream works knows which one). Raises :class:`RouteFailure` when no
-        attempt succeeded.
+        ``request`` is a hub :class:`Request` (the value is then a ``hub.response.Result``;
+        passthrough or translation per target) or a canonical body dict (the value is the
+        provider's answer). ``on_attempt(target, attempts)`` is told when each attempt
+        starts (so a request cut while an upstream works knows which one). Raises
+        :class:`RouteFailure` when no attempt succeeded.
         """
         async def attempt(target: TargetConfig, provider: Provider, share: float,
                           deadline: float) -> tuple[Any, float]:
             loop = asyncio.get_running_loop()
             began = loop.time()
-            method = provider.chat if op == "chat" else provider.embeddings
             async with asyncio.timeout_at(share):
-                value = await method(target, request, deadline=share)
+                if isinstance(request, Request):
+                    value: Any = await dispatch.call(provider, target, request,
+                                                     deadline=share)
+                elif op == "chat":
+                    value = await provider.chat(target, request, deadline=share)
+                else:
+                    value = await provider.embeddings(target, request, deadline=share)
             return value, loop.time() - began
 
         value, target, attempts, _, _ = await self._run(route, eligible, request, estimate,
@@ -132,7 +141,7 @@ class Router:
         return Routed(value, target, attempts)
 
     async def open_stream(self, route: RouteConfig, eligible: Eligible,
-                          request: dict[str, Any], *, estimate: tuple[int, int],
+                          request: dict[str, Any] | Request, *, estimate: tuple[int, int],
                           on_attempt: OnAttempt | None = None) -> StreamStart:
         """Start a streamed chat: returns once a target produced its first chunk.
 
@@ -142,7 +151,9 @@ class Router:
                           deadline: float) -> tuple[Any, float]:
             loop = asyncio.get_running_loop()
             began = loop.time()
-            stream = provider.chat_stream(target, request, deadline=deadline)
+            stream: Any = (dispatch.open_stream(provider, target, request, deadline=deadline)
+                           if isinstance(request, Request)
+                           else provider.chat_stream(target, request, deadline=deadline))
             try:
                 async with asyncio.timeout_at(share):
                     first = await anext(stream)
@@ -171,7 +182,7 @@ class Router:
 
     # --- the loop -----------------------------------------------------------------------
 
-    async def _run(self, route: RouteConfig, eligible: Eligible, request: dict[str, Any],
+    async def _run(self, route: RouteConfig, eligible: Eligible, request: Any,
                    estimate: tuple[int, int], stream: bool,
                    attempt: Callable[[TargetConfig, Provider, float, float],
                                      Awaitable[tuple[Any, float]]],

@@ -1,5 +1,6 @@
 """What a request is billed: the upstream's figures when sane, else what was delivered.
 
+Upstream usage is validated once, by :meth:`skyrelay.gateway.hub.response.Usage.parse`.
 The rule (README, "Billing"): once an upstream has been given the prompt, the tenant is
 charged at least the request's input estimate, plus the output that reached the client,
 counted as it passed (about four characters a token, like the estimate). When the upstream
@@ -17,18 +18,15 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
+from skyrelay.gateway.hub.response import MAX_TOKENS, Usage, sane_count
 from skyrelay.gateway.router.tokens import CHARS_PER_TOKEN
 from skyrelay.gateway.server.hooks import RequestContext
 
 log = logging.getLogger("skyrelay.gateway.billing")
 
-#: A count above this in one request is not believable (no model reads or writes 10M tokens).
-MAX_TOKENS = 10_000_000
-
-_warned: set[tuple[str, str]] = set()
+__all__ = ["MAX_TOKENS", "billable", "delivered_chars", "sane_count", "tokens_for_chars"]
 
 
 def delivered_chars(chunk: dict[str, Any]) -> int:
@@ -68,51 +66,17 @@ def tokens_for_chars(chars: int) -> int:
     return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-def sane_count(value: Any, name: str, target: str) -> int | None:
-    """``value`` as a token count in ``[0, MAX_TOKENS]``; None when it is not a number.
-
-    Out-of-range or fractional values are clamped and logged once per (target, field).
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _warn_once(target, name, value, "is not a number; the gateway's own count is used")
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        _warn_once(target, name, value, "is not finite; the gateway's own count is used")
-        return None
-    count = int(round(value))
-    clamped = min(max(count, 0), MAX_TOKENS)
-    if clamped != value:
-        _warn_once(target, name, value, f"is outside 0..{MAX_TOKENS} or not an integer; "
-                                        f"clamped to {clamped}")
-    return clamped
-
-
-def _warn_once(target: str, name: str, value: Any, what: str) -> None:
-    if (target, name) in _warned:
-        return
-    if len(_warned) < 10_000:
-        _warned.add((target, name))
-    log.warning("upstream %s reported usage %s=%.80r, which %s (logged once per target)",
-                target or "?", name, value, what)
-
-
 def billable(ctx: RequestContext) -> tuple[int, int, str]:
     """``(input_tokens, output_tokens, source)`` to charge; source ``upstream`` | ``estimate``
     | ``none`` (nothing reached an upstream)."""
     target = ctx.target.key if ctx.target is not None else ""
     est_in = ctx.estimate[0]
     fallback_out = tokens_for_chars(ctx.delivered_chars)
-    usage = ctx.usage if isinstance(ctx.usage, dict) else None
-    if usage:
-        raw_in = usage.get("prompt_tokens")
-        raw_out = usage.get("completion_tokens")
-        if raw_out is None and ctx.endpoint == "embeddings":
-            raw_out = 0
-        got_in = sane_count(raw_in, "prompt_tokens", target)
-        got_out = sane_count(raw_out, "completion_tokens", target)
-        if got_in is not None or got_out is not None:
-            return (got_in if got_in is not None else est_in,
-                    got_out if got_out is not None else fallback_out, "upstream")
+    usage = Usage.parse(ctx.usage, target=target, embeddings=ctx.endpoint == "embeddings")
+    if usage is not None:
+        got_in, got_out = usage.input_tokens, usage.output_tokens
+        return (got_in if got_in is not None else est_in,
+                got_out if got_out is not None else fallback_out, "upstream")
     if ctx.upstream_worked and ctx.target is not None:
         return est_in, fallback_out, "estimate"
     return 0, 0, "none"

@@ -29,6 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from skyrelay.gateway.errors import GatewayError
+from skyrelay.gateway.server.asgi import send_error, send_json
+
 log = logging.getLogger("skyrelay.gateway.auth")
 
 METRICS_PORT_ENV = "SKYRELAY_METRICS_PORT"
@@ -149,3 +154,70 @@ class AuthFailures:
             lines.append(f'skyrelay_auth_failures_total{{reason="{reason}"}} '
                          f"{self.total[reason]}.0")
         return ("\n".join(lines) + "\n").encode()
+
+
+# --- the operational endpoints (handlers of the route table) -----------------------------
+
+async def healthz(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes]],
+                  params: dict[str, str]) -> None:
+    """``GET /healthz``: the process is alive."""
+    await send_json(send, 200, b'{"status":"ok"}', base)
+
+
+def readiness(app: Any) -> tuple[bool, dict[str, Any]]:
+    """Whether every route has a healthy, reachable target, and the details."""
+    router, config = app.router, app.config
+    health = router.health()
+    routes: dict[str, Any] = {}
+    ready = True
+    for name, route in sorted(config.routes.items()):
+        healthy = [t.key for t in route.targets
+                   if t.key in router.breakers and router.breakers[t.key].healthy
+                   and router.breakers[t.key].reachable is True]
+        routes[name] = {"ready": bool(healthy), "healthy_targets": healthy}
+        ready = ready and bool(healthy)
+    unhealthy = sorted(k for k, b in router.breakers.items()
+                       if not (b.healthy and b.reachable is True))
+    return ready, {"status": "ready" if ready else "not_ready",
+                   "config": {"name": config.name, "routes": len(config.routes),
+                              "targets": len(config.targets)},
+                   "routes": routes, "unhealthy_upstreams": unhealthy, "upstreams": health}
+
+
+async def readyz(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes]],
+                 params: dict[str, str]) -> None:
+    """``GET /readyz``: 200 when ready, 503 otherwise; details only to the privileged."""
+    ready, body = readiness(app)
+    state_check = getattr(app.hooks, "state_ready", None)
+    if callable(state_check):  # limits/budgets store: fail closed while it is away
+        state_ok = await state_check()
+        body["state_store"] = "ok" if state_ok else "unreachable"
+        if not state_ok:
+            ready = False
+            body["status"] = "not_ready"
+    if not app.privileged(scope):  # the load balancer needs the status, nothing else
+        body = {"status": body["status"]}
+    await send_json(send, 200 if ready else 503, orjson.dumps(body), base)
+
+
+async def metrics(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes]],
+                  params: dict[str, str]) -> None:
+    """``GET /metrics`` (Prometheus text) on the metrics port or with the scrape token."""
+    if not app.privileged(scope):  # as if it did not exist: no oracle for the token
+        await send_error(send, GatewayError.not_found(scope["path"]), base)
+        return
+    text = getattr(app.hooks, "metrics_text", None)
+    body = (text() if callable(text) else b"") + app.auth_failures.prometheus_text()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()), *base]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def openapi_doc(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes]],
+                      params: dict[str, str]) -> None:
+    """``GET /openapi.json``."""
+    if app.openapi is None:
+        from skyrelay.gateway.openapi import openapi_json
+        app.openapi = openapi_json()
+    await send_json(send, 200, app.openapi, base)
