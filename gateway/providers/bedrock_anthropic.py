@@ -29,6 +29,10 @@ import orjson
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHeadersLength
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.doors.anthropic_messages import bedrock_body, usage_of
+from skyrelay.gateway.hub.events import NativeEvent
+from skyrelay.gateway.hub.request import API_MESSAGES, Request
+from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.bedrock import BedrockProvider, _error
 
@@ -45,6 +49,23 @@ def is_claude(target: TargetConfig) -> bool:
     return "anthropic" in parts[:2]
 
 
+def _body(request: Request) -> dict[str, Any]:
+    state = request.door_state or {}
+    return bedrock_body(request.native_body(), state.get("beta"))
+
+
+def _chars(event: dict[str, Any]) -> int:
+    """Model output characters in a ``content_block_delta`` (for billing a cut stream)."""
+    if event.get("type") != "content_block_delta":
+        return 0
+    delta = event.get("delta") or {}
+    for key in ("text", "partial_json", "thinking"):
+        value = delta.get(key)
+        if isinstance(value, str):
+            return len(value)
+    return 0
+
+
 def _protocol(target: TargetConfig, what: str) -> ProviderError:
     return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
 
@@ -57,6 +78,29 @@ class BedrockAnthropic:
 
     def _path(self, target: TargetConfig, op: str) -> str:
         return self.bedrock._path(target, op)
+
+    async def passthrough(self, target: TargetConfig, request: Request, *,
+                          deadline: float) -> Result:
+        """The client's Messages body (Bedrock's version added, beta flags in the body)."""
+        message = await self.messages(target, _body(request), deadline=deadline)
+        return Result(message, API_MESSAGES, usage_of(message.get("usage")))
+
+    async def passthrough_stream(self, target: TargetConfig, request: Request, *,
+                                 deadline: float) -> AsyncIterator[NativeEvent]:
+        """Messages stream events; each carries the usage so far (input from
+        ``message_start``, output from ``message_delta``)."""
+        usage: dict[str, Any] = {}
+        async for event in self.messages_stream(target, _body(request), deadline=deadline):
+            kind = event["type"]
+            reported = None
+            if kind == "message_start":
+                message = event.get("message")
+                usage = dict(message.get("usage") or {}) if isinstance(message, dict) else {}
+                reported = usage_of(usage)
+            elif kind == "message_delta" and isinstance(event.get("usage"), dict):
+                usage.update({k: v for k, v in event["usage"].items() if v is not None})
+                reported = usage_of(usage)
+            yield NativeEvent(API_MESSAGES, kind, event, reported, _chars(event))
 
     async def messages(self, target: TargetConfig, body: dict[str, Any], *,
                        deadline: float) -> dict[str, Any]:

@@ -17,7 +17,7 @@ Example::
 
     provider = BedrockOpenAIProvider(HttpClient())
     completion = await provider.chat(target, {"messages": [...]}, deadline=deadline)
-    response = await provider.responses(target, {"input": "hi"}, deadline=deadline)
+    result = await provider.passthrough(target, responses_request, deadline=deadline)
 """
 
 from __future__ import annotations
@@ -31,13 +31,20 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.hub.events import NativeEvent
+from skyrelay.gateway.hub.fields import SPEAKS
+from skyrelay.gateway.hub.request import Request
+from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.bedrock import _Credentials
 from skyrelay.gateway.providers.http import HttpClient
 from skyrelay.gateway.providers.openai_wire_io import (
+    native_responses,
     post,
     protocol,
     read_json,
+    responses_body,
+    responses_result,
     sse_events,
 )
 
@@ -52,6 +59,8 @@ class BedrockOpenAIProvider:
 
     ``environ`` is where API keys are read (each request, so a rotated key applies).
     """
+
+    speaks: frozenset[str] = SPEAKS["bedrock_openai"]
 
     def __init__(self, http: HttpClient | None = None, *,
                  environ: Mapping[str, str] | None = None,
@@ -125,21 +134,25 @@ class BedrockOpenAIProvider:
 
     # --- Responses (passthrough) --------------------------------------------------------
 
-    async def responses(self, target: TargetConfig, body: dict[str, Any], *,
-                        deadline: float) -> dict[str, Any]:
-        """A Responses ``response`` object for the client's own body."""
-        resp = await self._send(target, "responses", body, deadline, False)
-        value = await read_json(target, resp, deadline)
-        if value.get("object") != "response" or not isinstance(value.get("output"), list):
-            raise protocol(target, "the answer is not a Responses 'response' object")
-        return value
+    async def _responses(self, target: TargetConfig, native: dict[str, Any],
+                         deadline: float, stream: bool) -> Any:
+        payload = responses_body(target, native, stream)
+        url = self.url(target, "responses")
+        headers, secrets = await self._headers(target, url, payload, stream)
+        return await post(self.http, target, url, payload, headers, deadline, secrets)
 
-    async def responses_stream(self, target: TargetConfig, body: dict[str, Any], *,
-                               deadline: float) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """``(event type, event)`` of a streamed response, ``response.completed`` last."""
-        resp = await self._send(target, "responses", body, deadline, True)
-        async for item in sse_events(target, resp, deadline):
-            yield item
+    async def passthrough(self, target: TargetConfig, request: Request, *,
+                          deadline: float) -> Result:
+        """The client's Responses body to ``/openai/v1/responses``: the ``response``."""
+        resp = await self._responses(target, request.native_body(), deadline, False)
+        return responses_result(target, await read_json(target, resp, deadline))
+
+    async def passthrough_stream(self, target: TargetConfig, request: Request, *,
+                                 deadline: float) -> AsyncIterator[NativeEvent]:
+        """The streamed response's events, ``response.completed`` (with usage) last."""
+        resp = await self._responses(target, request.native_body(), deadline, True)
+        async for event in native_responses(target, resp, deadline):
+            yield event
 
     async def aclose(self) -> None:
         """The pool belongs to the registry's HttpClient; nothing of our own to close."""

@@ -22,6 +22,9 @@ import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.hub.events import NativeEvent
+from skyrelay.gateway.hub.request import API_RESPONSES
+from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.http import HttpClient
 from skyrelay.gateway.providers.openai_compat import (
@@ -177,3 +180,26 @@ def delivered_chars(name: str, event: dict[str, Any]) -> int:
         delta = event.get("delta")
         return len(delta) if isinstance(delta, str) else 0
     return 0
+
+
+def responses_body(target: TargetConfig, native: dict[str, Any], stream: bool) -> bytes:
+    """The client's Responses body for ``target``: its model, the stream flag, and
+    ``store: false`` unless the client said so itself (the gateway keeps no responses, so
+    the upstream should not either; ``store: true`` was refused at the door)."""
+    return orjson.dumps({**native, "model": target.model, "stream": stream,
+                         "store": native.get("store", False)})
+
+
+async def native_responses(target: TargetConfig, resp: aiohttp.ClientResponse,
+                           deadline: float) -> AsyncIterator[NativeEvent]:
+    """A Responses SSE stream as :class:`NativeEvent` items, usage read off the last one."""
+    async for name, event in sse_events(target, resp, deadline):
+        usage = responses_usage(event.get("response")) if name in RESPONSES_END else None
+        yield NativeEvent(API_RESPONSES, name, event, usage, delivered_chars(name, event))
+
+
+def responses_result(target: TargetConfig, value: dict[str, Any]) -> Result:
+    """A Responses ``response`` object as the hub's :class:`Result` (checked first)."""
+    if value.get("object") != "response" or not isinstance(value.get("output"), list):
+        raise protocol(target, "the answer is not a Responses 'response' object")
+    return Result(value, API_RESPONSES, responses_usage(value))
