@@ -4,7 +4,8 @@ Serves ``POST /openai/v1/chat/completions`` (JSON, or SSE chunks ending ``data: 
 and ``POST /openai/v1/responses`` (a ``response`` object, or the Responses SSE events ending
 with ``response.completed``). Each request must carry either a SigV4 ``Authorization``
 whose credential scope names the service ``bedrock``, or ``Bearer <api_key>`` when the
-server was given one; anything else is answered 403 as Bedrock does. ``bodies`` and
+server was given one, or ``api-key: <azure_key>`` (Azure OpenAI v1 has the same paths);
+anything else is answered 403 as Bedrock does. ``bodies`` and
 ``paths`` record what arrived; :meth:`BedrockOpenAIUpstream.fault` queues a ``throttle``
 (429) or ``500`` for the next request.
 
@@ -73,8 +74,10 @@ def response_events(model: str) -> list[dict[str, Any]]:
 class BedrockOpenAIUpstream:
     """The server, on 127.0.0.1 in a background thread."""
 
-    def __init__(self, *, api_key: str | None = None, max_lifetime: float = 120.0) -> None:
+    def __init__(self, *, api_key: str | None = None, azure_key: str | None = None,
+                 max_lifetime: float = 120.0) -> None:
         self.api_key = api_key
+        self.azure_key = azure_key
         self.max_lifetime = max_lifetime
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
@@ -126,7 +129,9 @@ class BedrockOpenAIUpstream:
             await asyncio.wait_for(self._stop.wait(), self.max_lifetime)
         await runner.cleanup()
 
-    def _authorized(self, header: str) -> bool:
+    def _authorized(self, header: str, azure_key: str) -> bool:
+        if self.azure_key is not None and azure_key == self.azure_key:
+            return True  # Azure OpenAI v1 serves the same /openai/v1 paths with api-key
         if header.startswith("AWS4-HMAC-SHA256 "):
             scope = header.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
             return len(scope) == 5 and scope[3] == "bedrock" and scope[4] == "aws4_request"
@@ -139,7 +144,7 @@ class BedrockOpenAIUpstream:
         self.auth.append(header.split(" ", 1)[0])
         body = await request.json()
         self.bodies.append(body)
-        if not self._authorized(header):
+        if not self._authorized(header, request.headers.get("api-key", "")):
             return web.json_response({"message": "The security token included in the request "
                                                  "is invalid."}, status=403,
                                      headers={"x-amzn-errortype": "UnrecognizedClientException"})

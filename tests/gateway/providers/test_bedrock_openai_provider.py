@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from skyrelay.gateway.config import TargetConfig, TargetPrice
+from skyrelay.gateway.hub.request import API_RESPONSES, Request
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.bedrock_openai import BedrockOpenAIProvider
 from skyrelay.gateway.providers.http import HttpClient
@@ -22,6 +23,12 @@ from skyrelay.gateway.testing.bedrock_openai_upstream import (
 
 KEY = "bedrock-api-key-for-tests-0001"
 MSG = [{"role": "user", "content": "hi"}]
+
+
+def responses_request(stream: bool = False) -> Request:
+    native = {"model": "route", "input": "hi", "stream": stream}
+    return Request("chat", API_RESPONSES, "route", {"messages": MSG}, stream=stream,
+                   native=native)
 
 
 @pytest.fixture(autouse=True)
@@ -83,13 +90,17 @@ def test_chat_stream_asks_for_usage_and_yields_it_last() -> None:
 def test_api_key_auth_sends_the_bearer_key_from_the_spec_variable() -> None:
     with BedrockOpenAIUpstream(api_key=KEY) as up:
         t = target(up.url, auth="api_key", key_env="BEDROCK_KEY_US_WEST")
-        value = run(lambda p: p.responses(t, {"model": "r", "input": "hi"},
-                                          deadline=deadline()),
-                    environ={"BEDROCK_KEY_US_WEST": KEY})
+        result = run(lambda p: p.passthrough(t, responses_request(), deadline=deadline()),
+                     environ={"BEDROCK_KEY_US_WEST": KEY})
         assert up.paths == ["/openai/v1/responses"]
         assert up.auth == ["Bearer"]
-    assert value["object"] == "response"
-    assert value["output"][0]["content"][0]["text"] == "".join(TEXT)
+        # the client's body, with the target's model; the upstream is told not to store it
+        assert up.bodies[0] == {"model": "openai.gpt-oss-120b-1:0", "input": "hi",
+                                "stream": False, "store": False}
+    assert result.api == API_RESPONSES and result.body["object"] == "response"
+    assert result.body["output"][0]["content"][0]["text"] == "".join(TEXT)
+    assert result.usage == {"prompt_tokens": 11, "completion_tokens": 3,
+                            "prompt_tokens_details": {"cached_tokens": 0}}
 
 
 def test_missing_api_key_variable_is_an_auth_fault_naming_it() -> None:
@@ -113,15 +124,18 @@ def test_wrong_key_is_refused_and_never_echoed() -> None:
 
 
 def test_responses_stream_reaches_completed_with_usage() -> None:
-    async def body(p: BedrockOpenAIProvider) -> list[tuple[str, dict[str, Any]]]:
-        return [e async for e in p.responses_stream(t, {"input": "hi"}, deadline=deadline())]
+    async def body(p: BedrockOpenAIProvider) -> list[Any]:
+        return [e async for e in p.passthrough_stream(t, responses_request(True),
+                                                      deadline=deadline())]
     with BedrockOpenAIUpstream() as up:
         t = target(up.url)
         events = run(body)
         assert up.bodies[0]["stream"] is True
-    names = [name for name, _ in events]
+    names = [e.name for e in events]
     assert names[0] == "response.created" and names[-1] == "response.completed"
-    assert events[-1][1]["response"]["usage"]["input_tokens"] == 11
+    assert [e.usage for e in events[:-1]] == [None] * (len(events) - 1)
+    assert events[-1].usage["prompt_tokens"] == 11
+    assert sum(e.delivered_chars for e in events) == len("".join(TEXT))
 
 
 def test_throttling_is_a_rate_limit_with_retry_after() -> None:
