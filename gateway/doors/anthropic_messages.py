@@ -5,7 +5,8 @@ whose InvokeModel / InvokeModelWithResponseStream take the Messages body with
 ``anthropic_version: "bedrock-2023-05-31"`` and without ``model`` (the model id is in the
 path; beta flags go in the body as ``anthropic_beta``). Source:
 https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-request-response.html
-A route without a Claude-on-Bedrock target is refused with 400 naming the route.
+A route without a Claude-on-Bedrock target is refused with 400 naming ``model`` and the
+reason (the decision table's rows for non-Claude targets).
 
 Every top-level field is either passed through (:data:`PASSTHROUGH`) or refused with a 400
 whose ``param`` names it (:data:`REFUSED`, and any field not known here), by the decision
@@ -182,14 +183,6 @@ def error_body(err: GatewayError) -> bytes:
 def error_event(err: GatewayError) -> bytes:
     """The SSE ``error`` event of a stream that failed after it started."""
     return b"event: error\ndata: " + error_body(err) + b"\n\n"
-
-
-def cannot_serve(route: str) -> GatewayError:
-    """400 for a route none of whose eligible targets is Claude on Bedrock."""
-    return GatewayError(400, f"The route '{route}' has no target that serves the Anthropic "
-                             "Messages API: /v1/messages is passed through to Claude models on "
-                             "Amazon Bedrock only. Use /v1/chat/completions for this route.",
-                        param="model", code="unsupported_api_for_route")
 
 
 def _estimate_body(body: dict[str, Any]) -> dict[str, Any]:
