@@ -148,11 +148,17 @@ def bedrock_body(request: dict[str, Any], beta: list[str] | None = None) -> dict
     return body
 
 
-def usage_of(usage: Any) -> dict[str, int]:
+def usage_of(usage: Any) -> dict[str, Any] | None:
     """Gateway usage (``prompt_tokens`` incl. cache reads and writes, ``completion_tokens``)
-    from an Anthropic ``usage`` object; missing or malformed counts are 0."""
-    if not isinstance(usage, dict):
-        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    from an Anthropic ``usage`` object; malformed counts are 0, no usage object is None
+    (the gateway's own estimate is billed then; ``hub.response.Usage`` validates the rest).
+
+    >>> usage_of({"input_tokens": 5, "cache_read_input_tokens": 2,
+    ...           "output_tokens": 1})["prompt_tokens_details"]
+    {'cached_tokens': 2}
+    """
+    if not isinstance(usage, dict) or not usage:
+        return None
 
     def count(name: str) -> int:
         value = usage.get(name)
@@ -165,7 +171,7 @@ def usage_of(usage: Any) -> dict[str, int]:
     out = {"prompt_tokens": prompt, "completion_tokens": completion,
            "total_tokens": prompt + completion}
     if cached:
-        out["cached_tokens"] = cached
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
     return out
 
 
