@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth system-packages mutate
+.PHONY: synth test lint install clean bench soak bench-synth system-packages mutate decision-table
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -40,6 +40,11 @@ synth: install
 
 test: install system-packages
 	$(BIN)/pytest
+
+# The gateway's field decision table (front door x field x target kind), generated from
+# gateway/hub/fields*.py into docs/ (tests/gateway/hub fails when it is stale).
+decision-table: install
+	$(PY) -m skyrelay.gateway.hub.fields_doc docs/gateway-field-decisions.md
 
 lint: install
 	$(BIN)/ruff check skyrelay stacks constructs pulumi policies gateway tests app.py

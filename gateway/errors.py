@@ -144,11 +144,12 @@ def from_provider(err: ProviderError) -> GatewayError:
     if err.kind == "content_filter":
         return GatewayError(400, err.message or "The request was refused by the content "
                             "filter of the model's provider.", type="invalid_request_error",
-                            code="content_filter")
+                            param=err.param, code="content_filter")
     if err.kind == "bad_request":
         status = err.status if 400 <= err.status < 500 and err.status not in (401, 403,
                                                                                429) else 400
-        return GatewayError(status, err.message, type="invalid_request_error", code=err.code)
+        return GatewayError(status, err.message, type="invalid_request_error",
+                            param=err.param, code=err.code)
     status = _UPSTREAM_STATUS.get(err.kind, 502)
     kind_type = {"rate_limit": "rate_limit_error", "timeout": "timeout"}.get(err.kind,
                                                                              "server_error")

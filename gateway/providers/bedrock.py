@@ -36,6 +36,12 @@ from botocore.session import Session
 
 from skyrelay.gateway.config import TargetConfig
 from skyrelay.gateway.providers.base import ProviderError, redact
+from skyrelay.gateway.providers.bedrock_embeddings import (
+    encode,
+    expected_vectors,
+    request_bodies,
+    vectors_of,
+)
 from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
 from skyrelay.gateway.providers.http import HttpClient
 
@@ -244,19 +250,23 @@ class BedrockProvider:
 
     async def embeddings(self, target: TargetConfig, request: dict[str, Any], *,
                          deadline: float) -> dict[str, Any]:
-        """Titan text embeddings (one InvokeModel call per input string)."""
-        inputs = request.get("input")
-        texts = [inputs] if isinstance(inputs, str) else inputs
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise ProviderError("bad_request", 400, "Bedrock embeddings take strings as input")
-        data, tokens = [], 0
-        for i, text in enumerate(texts):
-            resp = await self._post(target, self._path(target, "invoke"), {"inputText": text},
+        """Embeddings over InvokeModel (Titan: a call per string; Cohere: one call), in the
+        format the client asked (base64 encoded here)."""
+        bodies = request_bodies(target.model, request)
+        encoding = request.get("encoding_format") or "float"
+        data: list[dict[str, Any]] = []
+        tokens = 0
+        for body in bodies:
+            resp = await self._post(target, self._path(target, "invoke"), body,
                                     deadline, "application/json")
+            header_count = resp.headers.get("x-amzn-bedrock-input-token-count", "")
             value = await self._json(target, resp, deadline)
-            data.append({"object": "embedding", "index": i,
-                         "embedding": value.get("embedding", [])})
-            tokens += int(value.get("inputTextTokenCount") or 0)
+            for vector in vectors_of(target.model, value, expected_vectors(body)):
+                data.append({"object": "embedding", "index": len(data),
+                             "embedding": encode(vector, encoding)})
+            count = value.get("inputTextTokenCount")
+            tokens += (count if isinstance(count, int) and not isinstance(count, bool)
+                       else int(header_count) if header_count.isdigit() else 0)
         return {"object": "list", "data": data, "model": target.model,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 

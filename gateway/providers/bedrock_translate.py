@@ -6,6 +6,11 @@ results become ``toolResult`` blocks in a user turn; assistant ``tool_calls`` be
 ``toolUse`` blocks (their JSON-string arguments parsed); ``tools``/``tool_choice`` become
 ``toolConfig`` (``none`` withholds the tools, but ``toolConfig`` stays whenever the history
 holds tool blocks, as Converse demands). Images are accepted only as ``data:`` URLs.
+``response_format``, request metadata and the service tier go to ``outputConfig``,
+``requestMetadata`` and ``serviceTier`` (:mod:`.bedrock_options`). Which fields reach this
+translation at all is decided by :mod:`skyrelay.gateway.hub.fields` (the rest are refused
+with a 400 before any upstream is called); a value Converse cannot take raises a 400
+``ProviderError`` whose ``param`` names it.
 
 Response and stream events map back to OpenAI ``chat.completion`` and
 ``chat.completion.chunk`` objects; each tool-use content block keeps its own tool-call
@@ -25,6 +30,12 @@ import time
 from typing import Any
 
 from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.bedrock_options import (
+    bad,
+    output_config,
+    request_metadata,
+    service_tier,
+)
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
           "tool_use": "tool_calls", "guardrail_intervened": "content_filter",
@@ -34,19 +45,19 @@ _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif",
                   "image/webp": "webp"}
 
 
-def _bad(message: str) -> ProviderError:
-    return ProviderError("bad_request", 400, message, code="invalid_request")
+def _bad(message: str, param: str | None = None) -> ProviderError:
+    return bad(message, param)
 
 
-def _content_blocks(content: Any) -> list[dict[str, Any]]:
+def _content_blocks(content: Any, where: str = "messages") -> list[dict[str, Any]]:
     if content is None:
         return []
     if isinstance(content, str):
         return [{"text": content}] if content.strip() else []
     if not isinstance(content, list):
-        raise _bad("message content must be a string or a list of parts")
+        raise _bad("message content must be a string or a list of parts", where)
     blocks: list[dict[str, Any]] = []
-    for part in content:
+    for j, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if str(part.get("text", "")).strip():
@@ -55,7 +66,8 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
             url = (part.get("image_url") or {}).get("url", "")
             blocks.append({"image": _image(url)})
         else:
-            raise _bad(f"unsupported content part type {kind!r} for Bedrock")
+            raise _bad(f"unsupported content part type {kind!r} for Bedrock",
+                       f"{where}[{j}].type")
     return blocks
 
 
@@ -111,7 +123,8 @@ def _to_converse(request: dict[str, Any]) -> dict[str, Any]:
         else:
             turns.append({"role": role, "content": blocks})
 
-    for msg in messages:
+    blank_user: int | None = None  # the first user message without any text or image
+    for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             raise _bad("each message must be an object")
         role = msg.get("role")
@@ -120,9 +133,12 @@ def _to_converse(request: dict[str, Any]) -> dict[str, Any]:
             if text.strip():
                 system.append({"text": text})
         elif role == "user":
-            add("user", _content_blocks(msg.get("content")))
+            user_blocks = _content_blocks(msg.get("content"), f"messages[{i}].content")
+            if not user_blocks and blank_user is None:
+                blank_user = i
+            add("user", user_blocks)
         elif role == "assistant":
-            blocks = _content_blocks(msg.get("content"))
+            blocks = _content_blocks(msg.get("content"), f"messages[{i}].content")
             for call in msg.get("tool_calls") or []:
                 fn = call.get("function") or {}
                 try:
@@ -141,7 +157,12 @@ def _to_converse(request: dict[str, Any]) -> dict[str, Any]:
         else:
             raise _bad(f"unsupported message role {role!r}")
     if not turns or turns[0]["role"] != "user":
-        raise _bad("the conversation must start with a user message (after system messages)")
+        if blank_user is not None:
+            raise _bad(f"messages[{blank_user}] is a user message with no content: Bedrock "
+                       "Converse rejects empty and blank text; send the user's text",
+                       f"messages[{blank_user}].content")
+        raise _bad("the conversation must start with a user message (after system messages)",
+                   "messages")
 
     body: dict[str, Any] = {"messages": turns}
     if system:
@@ -161,6 +182,15 @@ def _to_converse(request: dict[str, Any]) -> dict[str, Any]:
     tool_config = _tool_config(request, has_tool_blocks)
     if tool_config:
         body["toolConfig"] = tool_config
+    output = output_config(request.get("response_format"))
+    if output:
+        body["outputConfig"] = output
+    metadata = request_metadata(request)
+    if metadata:
+        body["requestMetadata"] = metadata
+    tier = service_tier(request.get("service_tier"))
+    if tier:
+        body["serviceTier"] = tier
     return body
 
 

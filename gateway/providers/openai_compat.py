@@ -109,6 +109,7 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
     """
     message = ""
     code: str | None = None
+    param: str | None = None
     inner: str | None = None
     try:
         body = orjson.loads(raw) if raw else None
@@ -118,6 +119,7 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
     if isinstance(error, dict):
         message = redact(str(error.get("message") or ""), credentials)[:_MAX_MESSAGE]
         code = error.get("code") if isinstance(error.get("code"), str) else None
+        param = error.get("param")[:200] if isinstance(error.get("param"), str) else None
         details = error.get("innererror")
         if isinstance(details, dict) and isinstance(details.get("code"), str):
             inner = details["code"]
@@ -129,7 +131,7 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
         message = f"upstream answered HTTP {status}" + (f": {snippet}" if snippet else "")
     if status == 400 and (code in _FILTER_CODES or inner in _FILTER_CODES):
         return ProviderError("content_filter", 400, message, code="content_filter",
-                             retryable=False)
+                             retryable=False, param=param)
     if status == 429:
         return ProviderError("rate_limit", 429, message, code=code, retryable=True,
                              retry_after=parse_retry_after(headers))
@@ -141,7 +143,8 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
     if status == 408:
         return ProviderError("timeout", 504, message, code=code, retryable=True)
     if 400 <= status < 500:
-        return ProviderError("bad_request", status, message, code=code, retryable=False)
+        return ProviderError("bad_request", status, message, code=code, retryable=False,
+                             param=param)
     # 1xx/3xx (redirects are not followed): the upstream is not speaking the API.
     return ProviderError("protocol", 502, message, code=code, retryable=True)
 

@@ -112,6 +112,32 @@ def stream_events(tools: bool) -> list[bytes]:
     return out
 
 
+def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of a Converse request's ``outputConfig.textFormat``, if any."""
+    fmt = (body.get("outputConfig") or {}).get("textFormat") or {}
+    schema = ((fmt.get("structure") or {}).get("jsonSchema") or {}).get("schema")
+    return json.loads(schema) if isinstance(schema, str) else None
+
+
+def example_of(schema: dict[str, Any]) -> Any:
+    """A small instance of a JSON schema (objects, arrays, strings, numbers, booleans)."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {name: example_of(sub) for name, sub in props.items()}
+    if kind == "array":
+        return [example_of(schema.get("items") or {})]
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.5
+    if kind == "boolean":
+        return True
+    return "Hello from Bedrock"
+
+
 def _reset(request: web.Request) -> None:
     """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
     transport = request.transport
@@ -241,8 +267,14 @@ class BedrockUpstream:
         if op.startswith("invoke") and "anthropic_version" in body:
             return await self._anthropic(request, op, body, fault)
         if op == "invoke":
+            if "texts" in body:  # Cohere Embed v3: token count in a header
+                words = sum(len(str(t).split()) for t in body["texts"])
+                return web.json_response(
+                    {"embeddings": [[0.25] * 4 for _ in body["texts"]], "id": "e1",
+                     "response_type": "embeddings_floats", "texts": body["texts"]},
+                    headers={"x-amzn-bedrock-input-token-count": str(words)})
             text = body.get("inputText", "")
-            return web.json_response({"embedding": [0.1] * 4,
+            return web.json_response({"embedding": [0.1] * int(body.get("dimensions") or 4),
                                       "inputTextTokenCount": len(text.split())})
         if op == "converse":
             return await self._converse_answer(request, fault)
@@ -284,9 +316,13 @@ class BedrockUpstream:
             await resp.write(payload[: len(payload) // 2])
             _reset(request)
             return resp
-        return web.json_response(self._converse())
+        return web.json_response(self._converse(_schema_of(await request.json())))
 
-    def _converse(self) -> dict[str, Any]:
+    def _converse(self, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        if schema is not None:  # structured output asked: an instance of the schema
+            content: list[dict[str, Any]] = [{"text": json.dumps(example_of(schema))}]
+            return {"output": {"message": {"role": "assistant", "content": content}},
+                    "stopReason": "end_turn", "usage": USAGE, "metrics": {"latencyMs": 12}}
         if self.tools:
             content: list[dict[str, Any]] = [
                 {"toolUse": {"toolUseId": "tu-1", "name": "get_weather",

@@ -90,8 +90,9 @@ def base_config_dict(targets: dict[str, dict[str, Any]], routes: dict[str, dict[
             "sku": t.get("sku", ""),
             "price": t.get("price", {"input_per_million": 1.0, "output_per_million": 2.0}),
             "processing": t.get("processing", ["aws:us-east-1"]),
-            **{k: t[k] for k in ("api", "api_version", "auth", "key_env", "capabilities")
-               if k in t},
+            "capabilities": t.get("capabilities", {}),
+            "api": t.get("api", ""), "api_version": t.get("api_version", ""),
+            **{k: t[k] for k in ("auth", "key_env") if k in t},  # Bedrock API-key auth
         }
     full_routes = {}
     for name, r in routes.items():
