@@ -29,6 +29,9 @@ class Gateway:
     bedrock: BedrockUpstream
     bedrock_tools: BedrockUpstream
     oss: BedrockOpenAIUpstream
+    #: a tenant allowed 2 requests a minute (limits), and one whose data must stay in the EU
+    limited_key: str
+    eu_key: str
 
     @property
     def url(self) -> str:
@@ -38,6 +41,8 @@ class Gateway:
 @pytest.fixture(scope="package")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     key, stored = new_key()
+    limited_key, limited_stored = new_key()
+    eu_key, eu_stored = new_key()
     folder: Path = tmp_path_factory.mktemp("doors")
     with BedrockUpstream(max_lifetime=600) as bedrock, \
             BedrockUpstream(tools=True, max_lifetime=600) as tools, \
@@ -47,6 +52,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         targets = {
             "claude-a": {**bedrock_target, "model": CLAUDE},
             "claude-b": {**bedrock_target, "model": CLAUDE},
+            "claude-c": {**bedrock_target, "model": CLAUDE},
             "nova": {**bedrock_target, "model": "amazon.nova-pro-v1:0"},
             "nova-tools": {"cloud": "bedrock", "region": "us-east-1",
                            "endpoint": tools.url, "model": "amazon.nova-pro-v1:0"},
@@ -55,20 +61,40 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "oss": {"cloud": "bedrock", "region": "us-west-2", "endpoint": oss.url,
                     "model": "openai.gpt-oss-120b-1:0", "api": "openai", "auth": "api_key",
                     "key_env": "BEDROCK_KEY_US_WEST_2"},
+            "oss-2": {"cloud": "bedrock", "region": "us-west-2", "endpoint": oss.url,
+                      "model": "openai.gpt-oss-20b-1:0", "api": "openai"},  # SigV4
             "azure": {"cloud": "azure", "region": "swedencentral", "endpoint": oss.url,
                       "model": "gpt-4o-dep", "account": "acme-swc",
                       "processing": ["*"]},
         }
         routes = {"claude": {"targets": ["claude-a"]},
-                  "claude-fallback": {"targets": ["claude-a", "claude-b"]},
+                  # its own first target: the throttle it takes cools claude-c only
+                  "claude-fallback": {"targets": ["claude-c", "claude-b"]},
                   "claude-tools": {"targets": ["claude-tools"]},
                   "nova": {"targets": ["nova"]},
                   "nova-tools": {"targets": ["nova-tools"]},
                   "oss": {"targets": ["oss"]},
-                  "azure": {"targets": ["azure"]}}
-        config = base_config_dict(targets, routes)
-        env = {"T1_KEY": stored, "AWS_ACCESS_KEY_ID": "AKIDTESTTESTTEST",
+                  "azure": {"targets": ["azure"]},
+                  # a passthrough target first, a translating one behind it
+                  "mixed": {"targets": ["oss-2", "nova"]}}
+        tenants = {
+            "t1": {"api_key": {"env": "T1_KEY"}, "routes": list(routes),
+                   "classification": "public"},
+            "limited": {"api_key": {"env": "LIMITED_KEY"}, "routes": ["claude", "nova"],
+                        "classification": "public", "requests_per_minute": 2},
+            "eu": {"api_key": {"env": "EU_KEY"}, "routes": ["nova", "claude"],
+                   "classification": "eu"},
+        }
+        classifications = {
+            "public": {"allowed": ["any"], "processing_allowed": ["*"]},
+            "eu": {"allowed": ["eu"], "processing_allowed": ["aws:eu-west-1"]},
+        }
+        for name in routes:
+            routes[name]["classifications"] = ["public", "eu"]
+        config = base_config_dict(targets, routes, tenants, classifications)
+        env = {"T1_KEY": stored, "LIMITED_KEY": limited_stored, "EU_KEY": eu_stored,
+               "AWS_ACCESS_KEY_ID": "AKIDTESTTESTTEST",
                "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_DEFAULT_REGION": "us-east-1",
                "BEDROCK_KEY_US_WEST_2": BEDROCK_KEY, "SKYRELAY_AZURE_KEY_ACME_SWC": AZURE_KEY}
         with ServeProcess(config, env, folder) as proc:
-            yield Gateway(proc, key, bedrock, tools, oss)
+            yield Gateway(proc, key, bedrock, tools, oss, limited_key, eu_key)

@@ -142,3 +142,25 @@ def test_invalid_body_is_a_400_naming_the_field(gw: Gateway) -> None:
                                                                "content": "hi"}]})
     assert answer.status_code == 400
     assert "max_tokens" in answer.json()["error"]["message"]
+
+
+def test_tenant_limits_apply_to_messages(gw: Gateway) -> None:
+    limited = anthropic.Anthropic(base_url=gw.url, api_key=gw.limited_key, max_retries=0)
+    answers = []
+    for _ in range(3):
+        try:
+            limited.messages.create(model="claude", max_tokens=5,
+                                    messages=[{"role": "user", "content": "hi"}])
+            answers.append(200)
+        except anthropic.RateLimitError as err:
+            answers.append(err.status_code)
+            body = err.body
+            assert isinstance(body, dict) and body["error"]["type"] == "rate_limit_error"
+    assert answers == [200, 200, 429]
+
+
+def test_residency_applies_to_messages(gw: Gateway) -> None:
+    eu = anthropic.Anthropic(base_url=gw.url, api_key=gw.eu_key, max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        eu.messages.create(model="claude", max_tokens=5,  # us.* profile: US regions
+                           messages=[{"role": "user", "content": "hi"}])

@@ -161,3 +161,20 @@ def test_passthrough_stream_is_metered_from_response_completed(gw: Gateway) -> N
 def test_azure_v1_base_url_serves_responses(gw: Gateway) -> None:
     v1 = openai.OpenAI(base_url=gw.url + "/openai/v1", api_key=gw.key, max_retries=0)
     assert v1.responses.create(model="nova", input="hi").output_text == "Hello from Bedrock"
+
+
+def test_mixed_route_falls_back_from_passthrough_to_translation_before_the_first_byte(
+        gw: Gateway) -> None:
+    gw.oss.fault("throttle")  # taken by oss-2 (SigV4), the route's first target
+    with client(gw).responses.with_streaming_response.create(
+            model="mixed", input="hi", stream=True) as raw:
+        assert raw.headers["x-skyrelay-attempts"] == "2"
+        assert raw.headers["x-skyrelay-target"] == "nova"
+        events = [e.type for e in raw.parse()]
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+
+
+def test_residency_applies_to_responses(gw: Gateway) -> None:
+    eu = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.eu_key, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        eu.responses.create(model="nova", input="hi")  # nova processes in us-east-1
