@@ -132,6 +132,8 @@ class GatewayApp:
             routes.add(("POST",), f"{prefix}/v1/responses", DoorHandler(RESPONSES_DOOR))
             routes.add(_GET, f"{prefix}/v1/models", models.models_list)
             routes.add(_GET, f"{prefix}/v1/models/{{model:path}}", models.model_one)
+        # openai.AzureOpenAI posts Responses to /openai/responses?api-version=...
+        routes.add(("POST",), "/openai/responses", DoorHandler(RESPONSES_DOOR, azure=True))
         routes.add(("POST",), "/v1/messages", DoorHandler(
             MESSAGES_DOOR, headers=(MESSAGES_BETA_HEADER.encode(),)))
         doors = {CHAT_DOOR.name: CHAT_DOOR, EMBEDDINGS_DOOR.name: EMBEDDINGS_DOOR}

@@ -8,11 +8,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import botocore.session
 import httpx
 import openai
 import pytest
+from botocore.validate import ParamValidator
 
 from .conftest import Gateway
+
+_CONVERSE = botocore.session.get_session().get_service_model(
+    "bedrock-runtime").operation_model("Converse").input_shape
+
+
+def valid_converse(body: dict[str, Any]) -> None:
+    """The Converse request the gateway sent is valid by botocore's service model."""
+    report = ParamValidator().validate({"modelId": "m", **body}, _CONVERSE)
+    assert not report.has_errors(), report.generate_report()
 
 
 def client(gw: Gateway, **kw: Any) -> openai.OpenAI:
@@ -42,6 +53,7 @@ def test_create_on_converse_translates_instructions_and_reports_usage(gw: Gatewa
     assert body["system"] == [{"text": "Answer briefly."}]
     assert body["messages"] == [{"role": "user", "content": [{"text": "Say hello"}]}]
     assert body["inferenceConfig"] == {"maxTokens": 50, "temperature": 0.3}
+    valid_converse(body)
     record = record_of(gw, raw.headers["x-request-id"])
     assert (record["Outcome"], record["InputTokens"], record["OutputTokens"]) == (
         "success", 9, 3)
@@ -91,6 +103,7 @@ def test_tool_calls_and_function_call_output_round_trip(gw: Gateway) -> None:
     results = body["messages"][2]["content"]
     assert [r["toolResult"]["content"] for r in results] == [[{"text": "sunny"}]] * 2
     assert body["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather"
+    valid_converse(body)
 
 
 def test_tool_call_stream_deltas_reach_the_sdk(gw: Gateway) -> None:
@@ -178,3 +191,10 @@ def test_residency_applies_to_responses(gw: Gateway) -> None:
     eu = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.eu_key, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError):
         eu.responses.create(model="nova", input="hi")  # nova processes in us-east-1
+
+
+def test_azure_client_serves_responses(gw: Gateway) -> None:
+    azure = openai.AzureOpenAI(azure_endpoint=gw.url, api_key=gw.key,
+                               api_version="2025-04-01-preview", max_retries=0)
+    response = azure.responses.create(model="nova", input="hi")
+    assert response.output_text == "Hello from Bedrock"
