@@ -164,3 +164,15 @@ def test_residency_applies_to_messages(gw: Gateway) -> None:
     with pytest.raises(anthropic.PermissionDeniedError):
         eu.messages.create(model="claude", max_tokens=5,  # us.* profile: US regions
                            messages=[{"role": "user", "content": "hi"}])
+
+
+def test_stream_failing_midway_ends_with_an_anthropic_error_event(gw: Gateway) -> None:
+    gw.bedrock.fault("exception")  # a throttlingException frame after two chunks
+    with pytest.raises(anthropic.APIStatusError) as caught, client(gw).messages.stream(
+            model="claude", max_tokens=5,
+            messages=[{"role": "user", "content": "hi"}]) as stream:
+        for _ in stream:
+            pass
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "error"
+    assert "throttling" in body["error"]["message"].lower()

@@ -198,3 +198,29 @@ def test_azure_client_serves_responses(gw: Gateway) -> None:
                                api_version="2025-04-01-preview", max_retries=0)
     response = azure.responses.create(model="nova", input="hi")
     assert response.output_text == "Hello from Bedrock"
+
+
+def test_chat_completions_reach_the_bedrock_openai_endpoint(gw: Gateway) -> None:
+    before = len(gw.oss.bodies)
+    completion = client(gw).chat.completions.create(
+        model="oss", messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content == "Hello from gpt-oss"
+    assert gw.oss.paths[-1] == "/openai/v1/chat/completions"
+    assert gw.oss.bodies[before]["model"] == "openai.gpt-oss-120b-1:0"
+    with client(gw).chat.completions.stream(
+            model="oss", messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "Hello from gpt-oss"
+
+
+def test_translated_stream_failing_midway_ends_with_an_error_event(gw: Gateway) -> None:
+    gw.bedrock.fault("exception")  # a throttlingException frame after two events
+    answer = httpx.post(gw.url + "/v1/responses", timeout=10,
+                        headers={"authorization": "Bearer " + gw.key},
+                        json={"model": "nova", "input": "hi", "stream": True})
+    assert answer.status_code == 200
+    events = [line[7:] for line in answer.text.splitlines() if line.startswith("event: ")]
+    assert events[0] == "response.created" and events[-1] == "error"
+    assert "response.completed" not in events
+    record = record_of(gw, answer.headers["x-request-id"])
+    assert record["Outcome"] != "success" and record["InputTokens"] > 0  # the prompt is billed
