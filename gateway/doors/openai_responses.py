@@ -44,17 +44,25 @@ from skyrelay.gateway.router.tokens import estimate_chat
 SSE_CONTENT_TYPE = b"text/event-stream; charset=utf-8"
 
 
+def _count(value: Any) -> int:
+    """A token count as the client sees it: a non-negative int (upstream data is not
+    trusted; billing validates it separately, in hub.response.Usage)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return max(0, min(int(value), 10**12))
+
+
 def _usage(usage: Any) -> dict[str, int] | None:
     """Responses usage fields from an OpenAI chat ``usage`` (None when there is none)."""
     if not isinstance(usage, dict):
         return None
     prompt = usage.get("prompt_tokens_details")
     completion = usage.get("completion_tokens_details")
-    return {"input_tokens": int(usage.get("prompt_tokens") or 0),
-            "output_tokens": int(usage.get("completion_tokens") or 0),
-            "cached_tokens": int((prompt or {}).get("cached_tokens") or 0)
+    return {"input_tokens": _count(usage.get("prompt_tokens")),
+            "output_tokens": _count(usage.get("completion_tokens")),
+            "cached_tokens": _count(prompt.get("cached_tokens"))
             if isinstance(prompt, dict) else 0,
-            "reasoning_tokens": int((completion or {}).get("reasoning_tokens") or 0)
+            "reasoning_tokens": _count(completion.get("reasoning_tokens"))
             if isinstance(completion, dict) else 0}
 
 
@@ -106,13 +114,18 @@ class ResponsesRender:
         if usage is not None:
             self._usage = usage
         for choice in item.get("choices") or ():
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue  # upstream chunks are not trusted to have the documented shape
             content = delta.get("content")
             if isinstance(content, str):
                 out += self.stream.text(content)
-            for call in delta.get("tool_calls") or ():
-                index = int(call.get("index") or 0)
-                fn = call.get("function") or {}
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                if not isinstance(call, dict):
+                    continue
+                index = call.get("index") if isinstance(call.get("index"), int) else 0
+                fn = call.get("function") if isinstance(call.get("function"), dict) else {}
                 if call.get("id"):
                     out += self.stream.tool_call(index, str(call["id"]), str(fn.get("name")))
                 if fn.get("arguments"):

@@ -151,3 +151,21 @@ def test_usage_object_fills_every_field_the_sdk_requires() -> None:
     assert usage["total_tokens"] == 7
     assert usage["input_tokens_details"] == {"cached_tokens": 0, "cache_write_tokens": 0}
     assert from_completion(HEAD, {"choices": []})["usage"]["total_tokens"] == 0
+
+
+def test_odd_upstream_usage_never_breaks_the_rendering() -> None:
+    completion = {"choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": "lots", "completion_tokens": -4.0,
+                            "prompt_tokens_details": {"cached_tokens": float("nan")}}}
+    usage = Response.model_validate(from_completion(HEAD, completion)).usage
+    assert usage is not None
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (0, 0, 0)
+
+
+def test_malformed_upstream_chunks_are_skipped_not_fatal() -> None:
+    events = render([chunk({"content": "ok"}),
+                     {"choices": ["not a choice", {"delta": "nope"},
+                                  {"delta": {"tool_calls": ["x", {"index": "a"}]}}]},
+                     chunk({}, "stop"), chunk(usage=USAGE)])
+    final = Response.model_validate(events[-1]["response"])
+    assert final.output_text == "ok" and final.status == "completed"
