@@ -482,37 +482,19 @@ class OpenAICompatProvider:
 
     # --- Responses passthrough (Azure OpenAI v1; hub.fields.SPEAKS decides) -------------
 
-    async def _responses(self, target: TargetConfig, request: Any, deadline: float,
-                         stream: bool) -> aiohttp.ClientResponse:
-        # Azure serves Responses on the v1 surface only, whatever the account's chat API:
-        # https://learn.microsoft.com/en-us/azure/foundry/openai/how-to/responses
-        from skyrelay.gateway.providers.openai_wire_io import post, responses_body
-
-        headers = await self.headers(target, deadline)
-        if stream:
-            headers["accept"] = "text/event-stream"
-        url = f"{target.endpoint.rstrip('/')}/openai/v1/responses"
-        sent = [headers.get("api-key", ""), headers.get("authorization", "")[7:]]
-        return await post(self.http, target, url,
-                          responses_body(target, request.native_body(), stream), headers,
-                          deadline, sent)
-
     async def passthrough(self, target: TargetConfig, request: Any, *,
                           deadline: float) -> Any:
-        """The client's Responses body to Azure's ``/openai/v1/responses``."""
-        from skyrelay.gateway.providers.openai_wire_io import read_json, responses_result
+        """The client's Responses body to Azure (``providers.azure_responses``)."""
+        from skyrelay.gateway.providers import azure_responses
 
-        resp = await self._responses(target, request, deadline, False)
-        return responses_result(target, await read_json(target, resp, deadline))
+        return await azure_responses.passthrough(self, target, request, deadline=deadline)
 
-    async def passthrough_stream(self, target: TargetConfig, request: Any, *,
-                                 deadline: float) -> AsyncIterator[Any]:
-        """The streamed response's events (``hub.events.NativeEvent``)."""
-        from skyrelay.gateway.providers.openai_wire_io import native_responses
+    def passthrough_stream(self, target: TargetConfig, request: Any, *,
+                           deadline: float) -> AsyncIterator[Any]:
+        """The streamed response's events (``providers.azure_responses``)."""
+        from skyrelay.gateway.providers import azure_responses
 
-        resp = await self._responses(target, request, deadline, True)
-        async for event in native_responses(target, resp, deadline):
-            yield event
+        return azure_responses.passthrough_stream(self, target, request, deadline=deadline)
 
     async def aclose(self) -> None:
         """Close the pool and the Entra credential."""
