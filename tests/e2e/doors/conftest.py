@@ -1,4 +1,4 @@
-"""One real ``skyrelay gateway serve`` process for the door tests, with local upstreams of
+"""A real ``skyrelay gateway serve`` process per door test module, with local upstreams of
 every target kind the Responses and Messages doors reach: Bedrock Converse and Claude's
 InvokeModel (one local runtime, text; a second answering with tool calls), Bedrock's
 OpenAI-compatible endpoint (API-key auth) and Azure OpenAI v1 (``api-key``)."""
@@ -38,7 +38,7 @@ class Gateway:
         return self.proc.url
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     key, stored = new_key()
     limited_key, limited_stored = new_key()
