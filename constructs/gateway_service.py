@@ -81,20 +81,20 @@ from skyrelay.constructs.secure_defaults import (
     encrypted_log_group,
 )
 
-#: Environment variable that carries the gateway config into the container.
-CONFIG_ENV = "SKYRELAY_GATEWAY_CONFIG"
-#: Environment variables the gateway's shared-state backend reads
-#: (``skyrelay.gateway.tenancy.wiring``): URL without password, and the password.
-REDIS_URL_ENV = "SKYRELAY_REDIS_URL"
-REDIS_PASSWORD_ENV = "SKYRELAY_REDIS_PASSWORD"
-#: The port the gateway container listens on.
-CONTAINER_PORT = 8080
+# The names the container reads (its config, the shared-state URL and password, the drain
+# window, the port) come from the gateway's own module, so what is injected is what is read.
+from skyrelay.gateway.envnames import (
+    CONFIG_ENV,
+    CONTAINER_PORT,
+    DRAIN_ENV,
+    REDIS_PASSWORD_ENV,
+    REDIS_URL_ENV,
+)
+
 #: The CloudWatch namespace of the gateway's EMF usage records (``skyrelay.gateway.metering``).
 METRICS_NAMESPACE = "Skyrelay/Gateway"
 #: Largest advanced-tier parameter value (bytes).
 MAX_CONFIG_BYTES = 8192
-#: The gateway's drain window on SIGTERM (``skyrelay.gateway.server.ops.DRAIN_ENV``).
-DRAIN_ENV = "SKYRELAY_DRAIN_SECONDS"
 #: Fargate's longest stop timeout (SIGTERM -> SIGKILL); 30 s when unset.
 #: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/ecs/aws.sdk.kotlin.services.ecs.model/-container-definition/stop-timeout.html
 MAX_STOP_TIMEOUT = 120

@@ -61,10 +61,9 @@ class TargetConfig:
     api: str = ""
     #: Azure classic api-version (empty: the gateway's default)
     api_version: str = ""
-    #: Bedrock's OpenAI-compatible endpoint: "api_key" (a Bedrock API key, read from the
-    #: environment variable ``key_env``) or "" (SigV4 with the task role)
-    auth: str = ""
-    key_env: str = ""
+    #: an OpenAI-compatible endpoint's key reference (``{"env": V}`` / ``{"secret": N}``,
+    #: read through ``skyrelay.gateway.envnames``), never the key itself
+    api_key: Mapping[str, str] | None = field(default=None, hash=False)
 
     def supports(self, flag: str) -> bool | None:
         """The catalog's answer for one capability flag; None when it is not known."""
@@ -141,7 +140,7 @@ class GatewayConfig:
                 base_model=t.get("base_model", ""), sku=t.get("sku", ""),
                 capabilities=MappingProxyType(dict(t.get("capabilities") or {})),
                 api=str(t.get("api") or ""), api_version=str(t.get("api_version") or ""),
-                auth=str(t.get("auth") or ""), key_env=str(t.get("key_env") or ""),
+                api_key=(MappingProxyType(dict(t["api_key"])) if t.get("api_key") else None),
             )
             for key, t in data["targets"].items()
         }

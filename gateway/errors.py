@@ -36,14 +36,16 @@ _TYPES = {
 class GatewayError(Exception):
     """An error answered to the client: status, OpenAI error fields, extra headers.
 
-    ``retry_after`` (seconds) becomes a ``Retry-After`` header (rounded up).
+    ``retry_after`` (seconds) becomes a ``Retry-After`` header (rounded up) and
+    ``retry-after-ms``; ``should_retry=False`` adds ``x-should-retry: false``, which the
+    official OpenAI SDKs obey (no automatic retry of an answer that cannot change soon).
     """
 
-    __slots__ = ("status", "message", "type", "param", "code", "retry_after")
+    __slots__ = ("status", "message", "type", "param", "code", "retry_after", "should_retry")
 
     def __init__(self, status: int, message: str, *, type: str | None = None,
                  param: str | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, should_retry: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -51,6 +53,7 @@ class GatewayError(Exception):
         self.param = param
         self.code = code
         self.retry_after = retry_after
+        self.should_retry = should_retry
 
     def body(self) -> bytes:
         """The JSON body: ``{"error": {...}}``."""
@@ -62,10 +65,15 @@ class GatewayError(Exception):
                 "code": self.code}
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        """Extra response headers (``retry-after``)."""
-        if self.retry_after is None:
-            return []
-        return [(b"retry-after", str(max(1, math.ceil(self.retry_after))).encode())]
+        """Extra response headers (``retry-after``, ``retry-after-ms``, ``x-should-retry``)."""
+        out: list[tuple[bytes, bytes]] = []
+        if self.retry_after is not None:
+            out.append((b"retry-after", str(max(1, math.ceil(self.retry_after))).encode()))
+            out.append((b"retry-after-ms",
+                        str(max(1, math.ceil(self.retry_after * 1000))).encode()))
+        if self.should_retry is not None:
+            out.append((b"x-should-retry", b"true" if self.should_retry else b"false"))
+        return out
 
     # --- the common cases ---------------------------------------------------------------
 
@@ -114,6 +122,14 @@ class GatewayError(Exception):
                         "attempt(s).", type="timeout", code="deadline_exceeded")
 
     @classmethod
+    def rate_limited_upstream(cls, route: str, retry_after: float | None) -> GatewayError:
+        """429: every eligible target of the route is cooling down after upstream 429s."""
+        return cls(429, f"Every eligible target of route '{route}' is rate limited by its "
+                        "provider; retry after the Retry-After interval.",
+                   type="rate_limit_error", code="rate_limit_exceeded",
+                   retry_after=retry_after if retry_after else 1.0)
+
+    @classmethod
     def unavailable(cls, route: str, retry_after: float | None) -> GatewayError:
         """503: every eligible target of the route is cooling down."""
         return cls(503, f"Every eligible target of route '{route}' is cooling down after "
@@ -157,4 +173,4 @@ def from_provider(err: ProviderError) -> GatewayError:
     # "invalid_api_key" would tell the client its (valid) gateway key is wrong.
     code = err.code if err.code and err.kind != "auth" else f"upstream_{err.kind}"
     return GatewayError(status, f"Upstream {err.kind} error: {err.message}", type=kind_type,
-                        code=code, retry_after=err.retry_after)
+                        param=err.param, code=code, retry_after=err.retry_after)

@@ -29,17 +29,20 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from skyrelay.gateway.config import GatewayConfig, TenantConfig
+from skyrelay.gateway.envnames import (  # noqa: F401 - re-exported for callers
+    SECRET_ENV_PREFIX,
+    SECRETS_DIR_ENV,
+    resolve_reference,
+    secret_env_name,
+)
 
 log = logging.getLogger("skyrelay.gateway.keys")
 
-SECRETS_DIR_ENV = "SKYRELAY_SECRETS_DIR"
-SECRET_ENV_PREFIX = "SKYRELAY_SECRET_"
 #: Keys longer than this are refused before hashing (no tenant key is this long).
 MAX_KEY_LENGTH = 512
 
@@ -53,11 +56,6 @@ class Authenticator(Protocol):
         ...
 
 
-def secret_env_name(name: str) -> str:
-    """The environment variable that holds secret ``name`` when no secrets folder is set."""
-    return SECRET_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", name.upper())
-
-
 def presented_key(authorization: str | None, api_key: str | None) -> str | None:
     """The key a request presents: a Bearer token, else the ``api-key`` header."""
     if authorization:
@@ -67,28 +65,6 @@ def presented_key(authorization: str | None, api_key: str | None) -> str | None:
     if api_key and api_key.strip():
         return api_key.strip()
     return None
-
-
-def resolve_reference(ref: Mapping[str, str], environ: Mapping[str, str],
-                      secrets_dir: Path | None) -> str | None:
-    """The value a spec reference points at, or None when it is not available here."""
-    if "env" in ref:
-        value = environ.get(ref["env"])
-        return value.strip() if value and value.strip() else None
-    name = ref.get("secret")
-    if not name:
-        return None
-    if secrets_dir is not None:
-        path = secrets_dir / name
-        try:
-            if path.resolve().is_relative_to(secrets_dir.resolve()) and path.is_file():
-                text = path.read_text().strip()
-                return text or None
-        except OSError:
-            return None
-        return None
-    value = environ.get(secret_env_name(name))
-    return value.strip() if value and value.strip() else None
 
 
 class PlainKeys:

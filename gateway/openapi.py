@@ -180,6 +180,14 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+_ROUTE_PARAM = {"name": "route", "in": "path", "required": True,
+                "description": "The gateway route (Azure: the deployment name).",
+                "schema": {"type": "string"}}
+_API_VERSION_PARAM = {"name": "api-version", "in": "query", "required": False,
+                      "description": "The client's Azure api-version; every version is "
+                                     "served the same.", "schema": {"type": "string"}}
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document as a dict."""
     errors = {str(s): {"$ref": f"#/components/responses/E{s}"} for s in _ERROR_TEXT}
@@ -215,6 +223,28 @@ def openapi_document() -> dict[str, Any]:
             "/v1/embeddings": {"post": {
                 "operationId": "createEmbedding", "summary": "Embeddings",
                 "parameters": [classification],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("EmbeddingRequest")}}},
+                "responses": {"200": {**_json(_ref("EmbeddingList"), "The embeddings."),
+                                      "headers": _ROUTED_HEADERS}, **model_errors}}},
+            # Azure-style clients (openai.AzureOpenAI): the deployment in the path names the
+            # route; /openai/v1/... mirrors /v1/... for Azure's v1 base URL style
+            "/openai/deployments/{route}/chat/completions": {"post": {
+                "operationId": "createChatCompletionAzure",
+                "summary": "Chat completion, Azure deployment path (the route in the path)",
+                "parameters": [classification, _ROUTE_PARAM, _API_VERSION_PARAM],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("ChatCompletionRequest")}}},
+                "responses": {"200": {
+                    "description": "As POST /v1/chat/completions.", "headers": _ROUTED_HEADERS,
+                    "content": {"application/json": {"schema": _ref("ChatCompletion")},
+                                "text/event-stream": {
+                                    "schema": _ref("ChatCompletionEvent")}}},
+                    **model_errors}}},
+            "/openai/deployments/{route}/embeddings": {"post": {
+                "operationId": "createEmbeddingAzure",
+                "summary": "Embeddings, Azure deployment path (the route in the path)",
+                "parameters": [classification, _ROUTE_PARAM, _API_VERSION_PARAM],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": _ref("EmbeddingRequest")}}},
                 "responses": {"200": {**_json(_ref("EmbeddingList"), "The embeddings."),

@@ -49,7 +49,7 @@ from skyrelay.constructs.gateway_service import GatewayService, gateway_widgets
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.constructs.observability import ModelObservability
 from skyrelay.constructs.secure_defaults import acknowledge, data_key
-from skyrelay.gateway.keys_plain import secret_env_name
+from skyrelay.gateway.envnames import AZURE_CREDENTIAL_FIELDS, reference_env_name
 from skyrelay.link import (
     PARAMETER_OUTPUT,
     TASK_ROLE_OUTPUT,
@@ -65,8 +65,6 @@ from skyrelay.views.gateway_config import gateway_config
 
 LINK_CONTEXT_KEY = "skyrelay:link"
 CERTIFICATE_CONTEXT_PREFIX = "skyrelay:gatewayCertificateArn:"
-AZURE_CREDENTIAL_FIELDS = {"AZURE_TENANT_ID": "tenant_id", "AZURE_CLIENT_ID": "client_id",
-                           "AZURE_CLIENT_SECRET": "client_secret"}
 _PLACEHOLDER_REASON = (
     "The secret's value is set by the operator (a tenant key hash from `skyrelay keys new`, "
     "an upstream key, or the gateway's Entra credential) and replaced by issuing a new one; "
@@ -89,11 +87,10 @@ def reference_secrets(spec: Spec) -> dict[str, str]:
              for m in r.bedrock_models if m.api_key is not None]  # Bedrock API keys
     out: dict[str, str] = {}
     for ref in refs:
-        if ref.secret is not None:
-            out[secret_env_name(ref.secret)] = ref.secret
-        else:
-            assert ref.env is not None
-            out[ref.env] = f"skyrelay/{spec.name}/env/{ref.env}"
+        # the variable the gateway reads the reference from (skyrelay.gateway.envnames)
+        env_name = reference_env_name(ref.model_dump(exclude_none=True))
+        out[env_name] = ref.secret if ref.secret is not None \
+            else f"skyrelay/{spec.name}/env/{ref.env}"
     return dict(sorted(out.items()))
 
 

@@ -7,7 +7,7 @@ and + ``/responses`` (https://docs.aws.amazon.com/bedrock/latest/userguide/infer
 on bedrock-runtime these are synchronous, without server-side tools). Auth is either SigV4
 (service ``bedrock``, the gateway's task role, as for Converse) or a Bedrock API key as
 ``Authorization: Bearer`` (https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-use.html),
-chosen per model in the spec (``auth: api_key`` with the key in ``target.key_env``).
+chosen per model in the spec (an ``api_key`` reference, read as ``gateway.envnames`` says).
 
 The target speaks OpenAI's wire format, so bodies are the client's own with the target's
 model: the canonical chat body for Chat Completions, the client's Responses body for
@@ -31,6 +31,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.envnames import reference_env_name, resolve_reference, secrets_dir_of
 from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.fields import SPEAKS
 from skyrelay.gateway.hub.request import Request
@@ -57,7 +58,8 @@ _NO_END: frozenset[str] = frozenset()
 class BedrockOpenAIProvider:
     """Chat Completions and Responses on bedrock-runtime's OpenAI-compatible endpoint.
 
-    ``environ`` is where API keys are read (each request, so a rotated key applies).
+    ``environ`` is where API keys are read (each request, so a rotated key applies; a
+    mounted secrets folder is honoured as for every key reference).
     """
 
     speaks: frozenset[str] = SPEAKS["bedrock_openai"]
@@ -78,11 +80,11 @@ class BedrockOpenAIProvider:
         """Signed (or keyed) headers, and the secrets to redact from upstream errors."""
         headers = {"content-type": "application/json",
                    "accept": "text/event-stream" if stream else "application/json"}
-        if target.auth == "api_key":
-            key = self.environ.get(target.key_env, "") if target.key_env else ""
+        if target.api_key is not None:  # a Bedrock API key, where the stack put it
+            key = resolve_reference(target.api_key, self.environ, secrets_dir_of(self.environ))
             if not key:
-                raise ProviderError("auth", 503, f"{target.key}: the Bedrock API key variable "
-                                    f"{target.key_env or '(none)'} is not set",
+                raise ProviderError("auth", 503, f"{target.key}: the Bedrock API key "
+                                    f"{reference_env_name(target.api_key)} is not set",
                                     code="no_credentials", retryable=True)
             headers["authorization"] = "Bearer " + key
             return headers, [key]

@@ -2,12 +2,19 @@
 
 One :class:`OpenAICompatProvider` serves every ``azure`` and ``openai`` target:
 
-- **azure**: ``{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V``
-  (and ``/embeddings``); ``target.model`` is the deployment. Auth is the ``api-key`` header
-  when ``SKYRELAY_AZURE_KEY_<ACCOUNT>`` is set, else a Microsoft Entra bearer token
-  (:class:`EntraTokenCache`, scope ``https://cognitiveservices.azure.com/.default``).
+- **azure**, v1 data plane (the default): ``{endpoint}/openai/v1/chat/completions`` (and
+  ``/embeddings``), no api-version, the deployment as ``model`` in the body
+  (learn.microsoft.com/azure/foundry/openai/api-version-lifecycle); **classic** (the
+  account's ``api: classic``): ``{endpoint}/openai/deployments/{deployment}/...
+  ?api-version=V`` (the account's ``api_version``, else ``SKYRELAY_AZURE_API_VERSION``,
+  else 2024-10-21). Auth is the ``api-key`` header when ``SKYRELAY_AZURE_KEY_<ACCOUNT>`` is
+  set, else a Microsoft Entra bearer token (:class:`EntraTokenCache`, scope
+  ``https://cognitiveservices.azure.com/.default``).
 - **openai**: ``{endpoint}/chat/completions`` (and ``/embeddings``); ``target.model`` is the
-  upstream model; ``Authorization: Bearer`` from ``SKYRELAY_OPENAI_KEY_<ENDPOINT>`` if set.
+  upstream model; ``Authorization: Bearer`` with the key the spec's ``api_key`` reference
+  names (``{env: VAR}`` -> ``VAR``; ``{secret: NAME}`` -> ``SKYRELAY_SECRET_<NAME>`` or the
+  mounted file), read as :mod:`skyrelay.gateway.envnames` says, which is where the stack
+  puts it. Without a reference, ``SKYRELAY_OPENAI_KEY_<ENDPOINT>`` (local development).
 
 ``<ACCOUNT>``/``<ENDPOINT>`` is the target's account (Azure account or compatible endpoint
 name from the spec; the URL's host when empty), upper-cased with every other character
@@ -38,6 +45,13 @@ import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.envnames import (
+    AZURE_KEY_PREFIX,
+    OPENAI_KEY_PREFIX,
+    env_suffix,
+    resolve_reference,
+    secrets_dir_of,
+)
 from skyrelay.gateway.hub.fields import SPEAKS
 from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.http import HttpClient
@@ -59,18 +73,13 @@ DRAIN_WAIT = 0.02
 #: Retry-After values beyond this are treated as this (the breaker cools down, not forever).
 MAX_RETRY_AFTER = 3600.0
 _MAX_MESSAGE = 1000
-_NON_ALNUM = re.compile(r"[^A-Z0-9]")
-
-
-def env_suffix(name: str) -> str:
-    """``name`` as an environment-variable suffix: ``oai-eu.1`` -> ``OAI_EU_1``."""
-    return _NON_ALNUM.sub("_", name.upper())
 
 
 def key_env_var(target: TargetConfig) -> str:
-    """The environment variable that may hold ``target``'s api key."""
+    """The variable that may hold the key of a target whose spec entry names no reference
+    (local development; a spec ``api_key`` reference wins)."""
     name = target.account or (urlsplit(target.endpoint).hostname or "")
-    prefix = "SKYRELAY_AZURE_KEY_" if target.cloud == "azure" else "SKYRELAY_OPENAI_KEY_"
+    prefix = AZURE_KEY_PREFIX if target.cloud == "azure" else OPENAI_KEY_PREFIX
     return prefix + env_suffix(name)
 
 
@@ -364,9 +373,12 @@ class OpenAICompatProvider:
             if not base.startswith(("http://", "https://")):
                 raise ProviderError("bad_request", 400, f"{target.key}: endpoint "
                                     f"{target.endpoint!r} is not an http(s) URL")
-            if target.cloud == "azure":
+            if target.cloud == "azure" and target.api == "classic":
+                version = target.api_version or self.azure_api_version
                 url = (f"{base}/openai/deployments/{quote(target.model, safe='')}/{op}"
-                       f"?api-version={self.azure_api_version}")
+                       f"?api-version={quote(version, safe='')}")
+            elif target.cloud == "azure":  # the v1 data plane: no api-version, model in body
+                url = f"{base}/openai/v1/{op}"
             else:
                 url = f"{base}/{op}"
             self._urls[cache_key] = url
@@ -376,10 +388,14 @@ class OpenAICompatProvider:
         """Request headers with the target's credentials."""
         headers = {"content-type": "application/json", "accept": "application/json",
                    "user-agent": "skyrelay-gateway"}
-        var = self._key_vars.get(target.key)
-        if var is None:
-            var = self._key_vars[target.key] = key_env_var(target)
-        key = self.environ.get(var)
+        if target.api_key is not None:  # the spec's reference, read where the stack put it
+            key = resolve_reference(target.api_key, self.environ,
+                                    secrets_dir_of(self.environ))
+        else:
+            var = self._key_vars.get(target.key)
+            if var is None:
+                var = self._key_vars[target.key] = key_env_var(target)
+            key = self.environ.get(var)
         if target.cloud == "azure":
             if key:
                 headers["api-key"] = key

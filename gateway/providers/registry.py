@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from skyrelay.gateway.config import GatewayConfig, TargetConfig
+from skyrelay.gateway.envnames import AZURE_API_VERSION_ENV
 from skyrelay.gateway.providers.base import Provider, ProviderError
 from skyrelay.gateway.providers.http import HttpClient
 from skyrelay.gateway.providers.openai_compat import (
@@ -32,8 +33,6 @@ from skyrelay.gateway.providers.openai_compat import (
 
 log = logging.getLogger("skyrelay.gateway.providers")
 
-#: Environment variable overriding the Azure OpenAI data-plane api-version.
-AZURE_API_VERSION_ENV = "SKYRELAY_AZURE_API_VERSION"
 
 
 class ProviderRegistry:

@@ -5,7 +5,8 @@ tries them in that order while attempts (``max_attempts``) and time (``timeout_s
 deadline across all attempts) remain:
 
 - a target whose circuit breaker is open is skipped; when every eligible target is cooling
-  down the request ends at once with 503 and ``Retry-After`` — a route with a single target
+  down the request ends at once with 503 and ``Retry-After`` (429 ``rate_limit_exceeded``
+  when each of them cooled down after an upstream 429) — a route with a single target
   backs off instead of retrying into an outage;
 - on a fault (rate limit, 5xx, timeout, connection, protocol, upstream auth) the breaker
   hears about it and the next target is tried; the same target is tried again only after
@@ -291,8 +292,13 @@ class Router:
             return GatewayError.deadline(route.timeout_seconds, attempts)
         if last_err is not None:
             return from_provider(last_err)
-        waits = [self.breakers[t.key].retry_in() for t in eligible.targets]
-        return GatewayError.unavailable(route.name, min(waits) if waits else None)
+        breakers = [self.breakers[t.key] for t in eligible.targets]
+        waits = [b.retry_in() for b in breakers]
+        wait = min(waits) if waits else None
+        if breakers and all(b.last_error == "rate_limit" for b in breakers):
+            # the providers said "too many requests": the client hears the same, with a wait
+            return GatewayError.rate_limited_upstream(route.name, wait)
+        return GatewayError.unavailable(route.name, wait)
 
 
 async def _aclose(stream: Any) -> None:

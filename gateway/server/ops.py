@@ -31,17 +31,19 @@ from typing import Any
 
 import orjson
 
+from skyrelay.gateway.envnames import (
+    DRAIN_ENV,
+    HEADER_TIMEOUT_ENV,
+    MAX_CONNECTIONS_ENV,
+    METRICS_HOST_ENV,
+    METRICS_PORT_ENV,
+    METRICS_TOKEN_ENV,
+)
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.server.asgi import send_error, send_json
 
 log = logging.getLogger("skyrelay.gateway.auth")
 
-METRICS_PORT_ENV = "SKYRELAY_METRICS_PORT"
-METRICS_HOST_ENV = "SKYRELAY_METRICS_HOST"
-METRICS_TOKEN_ENV = "SKYRELAY_METRICS_TOKEN"
-DRAIN_ENV = "SKYRELAY_DRAIN_SECONDS"
-HEADER_TIMEOUT_ENV = "SKYRELAY_HEADER_TIMEOUT"
-MAX_CONNECTIONS_ENV = "SKYRELAY_MAX_CONNECTIONS"
 DEFAULT_METRICS_PORT = 9464  # the port Prometheus' registry of exporters lists for OTel
 DEFAULT_METRICS_HOST = "127.0.0.1"
 #: ECS gives a task 30 s between SIGTERM and SIGKILL unless its stopTimeout says otherwise;

@@ -31,6 +31,7 @@ from skyrelay.gateway.server.asgi import Headers, Receive, Scope, Send, send_err
 from skyrelay.gateway.server.billing import delivered_chars
 from skyrelay.gateway.server.hooks import RequestContext
 from skyrelay.gateway.server.inflight import SHUTDOWN, Guard
+from skyrelay.gateway.server.limit_headers import ratelimit_headers
 from skyrelay.gateway.server.stream import aclose, forward, shutting_down
 from skyrelay.gateway.server.validate import ClientGone, parse_json_object, read_body
 
@@ -109,6 +110,7 @@ class Pipeline:
             if app.hooks_on:
                 await app.hooks.admit(ctx)
             ctx.admitted = True
+            base_headers.extend(ratelimit_headers(tenant, ctx.extra.get("ratelimit")))
             guard = app.inflight.guard(receive, stream=ctx.stream)
             try:
                 if ctx.stream:
@@ -119,6 +121,8 @@ class Pipeline:
                 guard.close()
         except GatewayError as err:
             ctx.status, ctx.error_code = err.status, err.code
+            if not ctx.admitted:  # refused by the limits (or before): the headers say why
+                base_headers.extend(ratelimit_headers(tenant, ctx.extra.get("ratelimit")))
             await send_error(send, err, base_headers, door.render_error(err))
         except RouteFailure as failure:
             ctx.target, ctx.attempts = failure.target, failure.attempts

@@ -23,7 +23,12 @@ from skyrelay.gateway.metering import Meter, UsageRecord
 from skyrelay.gateway.server.billing import billable
 from skyrelay.gateway.server.hooks import RequestContext
 from skyrelay.gateway.tenancy.settle_retry import SettleRetry
-from skyrelay.gateway.tenancy.state import StateBackend, StateUnavailable, current_period
+from skyrelay.gateway.tenancy.state import (
+    StateBackend,
+    StateUnavailable,
+    current_period,
+    retry_after,
+)
 
 log = logging.getLogger("skyrelay.gateway.tenancy")
 
@@ -61,8 +66,11 @@ class TenancyHooks:
                 f"({tenant.tokens_per_minute}); lower max_tokens or the input.",
                 param="max_tokens", code="request_exceeds_token_limit")
         try:
-            wait = await self.state.hit(tenant.name, tenant.requests_per_minute,
-                                        tenant.tokens_per_minute, est_in + est_out, now)
+            wait, used_requests, used_tokens = await self.state.hit_counts(
+                tenant.name, tenant.requests_per_minute, tenant.tokens_per_minute,
+                est_in + est_out, now)
+            # for the x-ratelimit-* headers (server/limits_headers.py)
+            ctx.extra["ratelimit"] = (used_requests, used_tokens, retry_after(now))
             if wait is not None:
                 raise GatewayError(429, f"Rate limit reached for tenant {tenant.name!r} "
                                         f"({tenant.requests_per_minute} requests/min, "
@@ -76,9 +84,12 @@ class TenancyHooks:
                                             to_micros(tenant.monthly_budget), amount):
                 # nothing is sent: give the tokens-per-minute allowance back
                 await self.state.add_tokens(tenant.name, -(est_in + est_out), now)
+                # OpenAI's answer for a spent quota; retrying cannot help until the period
+                # (or the budget) changes, so the SDKs are told not to retry
                 raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
                                         "exhausted for this request's worst-case cost.",
-                                   type="insufficient_quota", code="budget_exceeded")
+                                   type="insufficient_quota", code="insufficient_quota",
+                                   should_retry=False)
         except StateUnavailable:
             raise _unavailable() from None
         ctx.extra["reserved"] = amount

@@ -42,6 +42,12 @@ class StateBackend(Protocol):
         """Count one request of ``tokens``; None if admitted, else seconds to wait."""
         ...
 
+    async def hit_counts(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                         now: float) -> tuple[float | None, int, int]:
+        """:meth:`hit`, and the requests and tokens used in the sliding window afterwards
+        (for the ``x-ratelimit-remaining-*`` headers)."""
+        ...
+
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
         """Correct the token count of the minute of ``now`` (the admission's) after the
         fact; may be negative, the count never goes below zero."""
@@ -98,6 +104,11 @@ class MemoryState:
 
     async def hit(self, tenant: str, rpm: int, tpm: int, tokens: int,
                   now: float) -> float | None:
+        return (await self.hit_counts(tenant, rpm, tpm, tokens, now))[0]
+
+    async def hit_counts(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                         now: float) -> tuple[float | None, int, int]:
+        """Like :meth:`hit`, with the requests and tokens used in the window afterwards."""
         bucket, frac = _window(now)
         self._gc(bucket)
         weight = 1.0 - frac
@@ -106,10 +117,10 @@ class MemoryState:
         tok = self._tokens.get((tenant, bucket - 1), 0) * weight + self._tokens.get(
             (tenant, bucket), 0)
         if req + 1 > rpm or tok + tokens > tpm:
-            return retry_after(now)
+            return retry_after(now), int(req), int(tok)
         self._requests[(tenant, bucket)] = self._requests.get((tenant, bucket), 0) + 1
         self._tokens[(tenant, bucket)] = self._tokens.get((tenant, bucket), 0) + tokens
-        return None
+        return None, int(req) + 1, int(tok) + tokens
 
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
         bucket, _ = _window(now)
@@ -142,13 +153,17 @@ local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
 local rp = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tc = tonumber(redis.call('GET', KEYS[3]) or '0')
 local tp = tonumber(redis.call('GET', KEYS[4]) or '0')
-if rp * w + rc + 1 > tonumber(ARGV[1]) then return 1 end
-if tp * w + tc + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return 2 end
+local req = rp * w + rc
+local tok = tp * w + tc
+if req + 1 > tonumber(ARGV[1]) then return {1, math.floor(req), math.floor(tok)} end
+if tok + tonumber(ARGV[3]) > tonumber(ARGV[2]) then
+  return {2, math.floor(req), math.floor(tok)}
+end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], 150)
 redis.call('INCRBY', KEYS[3], ARGV[3])
 redis.call('EXPIRE', KEYS[3], 150)
-return 0
+return {0, math.floor(req) + 1, math.floor(tok) + tonumber(ARGV[3])}
 """
 
 _RESERVE = """
@@ -219,11 +234,17 @@ class RedisState:
 
     async def hit(self, tenant: str, rpm: int, tpm: int, tokens: int,
                   now: float) -> float | None:
+        return (await self.hit_counts(tenant, rpm, tpm, tokens, now))[0]
+
+    async def hit_counts(self, tenant: str, rpm: int, tpm: int, tokens: int,
+                         now: float) -> tuple[float | None, int, int]:
+        """Like :meth:`hit`, with the requests and tokens used in the window afterwards."""
         bucket, frac = _window(now)
         keys = [self._k("rq", tenant, bucket), self._k("rq", tenant, bucket - 1),
                 self._k("tk", tenant, bucket), self._k("tk", tenant, bucket - 1)]
-        verdict = await self._run(self._hit(keys=keys, args=[rpm, tpm, tokens, 1.0 - frac]))
-        return None if int(verdict) == 0 else retry_after(now)
+        verdict, req, tok = await self._run(self._hit(keys=keys,
+                                                      args=[rpm, tpm, tokens, 1.0 - frac]))
+        return (None if int(verdict) == 0 else retry_after(now)), int(req), int(tok)
 
     async def add_tokens(self, tenant: str, tokens: int, now: float) -> None:
         bucket, _ = _window(now)

@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from skyrelay.gateway.envnames import REDIS_PASSWORD_ENV, REDIS_URL_ENV
 from skyrelay.gateway.metering import Meter
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
 from skyrelay.gateway.tenancy.state import MemoryState, RedisState, StateBackend
-
-REDIS_URL_ENV = "SKYRELAY_REDIS_URL"
-REDIS_PASSWORD_ENV = "SKYRELAY_REDIS_PASSWORD"
 
 
 def redis_url(environ: Mapping[str, str]) -> str | None:

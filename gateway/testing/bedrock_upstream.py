@@ -153,9 +153,11 @@ def _reset(request: web.Request) -> None:
 class BedrockUpstream:
     """The server, on 127.0.0.1 in a background thread; stops itself after ``max_lifetime``."""
 
-    def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0) -> None:
+    def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0,
+                 port: int = 0) -> None:
         self.tools = tools
         self.max_lifetime = max_lifetime
+        self._want_port = port  # 0: a free port
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
         self._faults: collections.deque[str] = collections.deque()
@@ -221,7 +223,7 @@ class BedrockUpstream:
         app.router.add_post("/model/{model}/{op}", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self._want_port)
         await site.start()
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()

@@ -52,7 +52,8 @@ FAULTS = {
     "429ms": "HTTP 429 with retry-after-ms and x-ms-retry-after-ms: arg ms (default 1500)",
     "500": "HTTP 500 in OpenAI's error shape",
     "503": "HTTP 503 with Retry-After: arg seconds if given",
-    "400": "HTTP 400 invalid_request_error (not a content filter)",
+    "400": "HTTP 400 invalid_request_error (not a content filter; param temperature unless "
+           "arg gives the message)",
     "401": "HTTP 401 invalid api key",
     "delay": "sleep arg seconds (default 1), then answer normally",
     "reset_before_headers": "TCP reset before any response byte",
@@ -93,8 +94,8 @@ STALL_SECONDS = 30.0
 
 
 def _error(status: int, message: str, type_: str | None, code: str | None,
-           headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+           headers: dict[str, str] | None = None, param: str | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return web.Response(status=status, body=orjson.dumps(body), headers=headers,
                         content_type="application/json")
 
@@ -346,7 +347,8 @@ class OpenAIUpstream:
         if op == "embeddings":
             return self._embeddings(body, model)
         if stream:
-            return await self._stream(request, body, model, azure, name, arg)
+            return await self._stream(request, body, model,
+                                      azure or path.startswith("/openai/v1/"), name, arg)
         return web.Response(body=orjson.dumps(self._completion(body, model)),
                             content_type="application/json")
 
@@ -369,7 +371,8 @@ class OpenAIUpstream:
                           "server_error", None, headers)
         if name == "400":
             return _error(400, arg or "Invalid value for 'temperature'.",
-                          "invalid_request_error", "invalid_value")
+                          "invalid_request_error", "invalid_value",
+                          param=None if arg else "temperature")
         if name == "401":
             return _error(401, "Incorrect API key provided.", "invalid_request_error",
                           "invalid_api_key")

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from skyrelay import regions
+from skyrelay.gateway.envnames import RESERVED_ENV  # noqa: F401 - used and re-exported
 from skyrelay.spec.models import SecretRef, Spec
 from skyrelay.spec.resolve import target_index
 
@@ -312,20 +313,11 @@ def residency_problems(spec: Spec) -> Iterator[Problem]:
 
 
 #: Environment variables the gateway's container gets from the platform itself (its config,
-#: its shared-state connection, its Entra credential; ``constructs/gateway_service.py`` and
-#: ``stacks/gateway.py``). A key reference may not take one of them.
-RESERVED_ENV = frozenset({
-    "SKYRELAY_GATEWAY_CONFIG", "SKYRELAY_REDIS_URL", "SKYRELAY_REDIS_PASSWORD",
-    "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
-    # the gateway's own settings (gateway/server/ops.py)
-    "SKYRELAY_METRICS_PORT", "SKYRELAY_METRICS_HOST", "SKYRELAY_METRICS_TOKEN",
-    "SKYRELAY_DRAIN_SECONDS", "SKYRELAY_HEADER_TIMEOUT", "SKYRELAY_MAX_CONNECTIONS",
-})
-
-
+#: its shared-state connection, its Entra credential, its own settings), named once in
+#: ``skyrelay.gateway.envnames``. A key reference may not take one of them.
 def _check_key_refs(spec: Spec) -> Iterator[Problem]:
     """Each key reference reaches the gateway through its own environment variable."""
-    from skyrelay.gateway.keys_plain import secret_env_name
+    from skyrelay.gateway.envnames import secret_env_name
 
     refs: list[tuple[tuple[str | int, ...], SecretRef]] = [
         (("tenants", i, "api_key"), t.api_key) for i, t in enumerate(spec.tenants)]

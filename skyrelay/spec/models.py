@@ -95,6 +95,21 @@ def _check_retention(value: int) -> int:
 AwsRegionName = Annotated[str, AfterValidator(_check_aws_region)]
 
 
+def _secure_endpoint(value: str) -> str:
+    # Plain http would carry prompts (and an Azure api-key) in the clear: only to loopback.
+    host = value.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"{value!r}: use https:// (plain http only to 127.0.0.1 or "
+                         "localhost, for local development)")
+    return value
+
+
+#: An http(s) base URL without credentials (it lands in the plain gateway config); plain
+#: http only to loopback.
+EndpointUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s@/]+(/[^\s]*)?$"),
+                        AfterValidator(_secure_endpoint)]
+
+
 class SecretRef(Model):
     """Where a secret lives: an environment variable or a secret-store name, never a value."""
 
@@ -128,6 +143,10 @@ class BedrockModel(Model):
         None, description="narrow where a cross-region profile may route (default: its geography)"
     )
     kind: Literal["chat", "embedding"] = "chat"
+    endpoint_url: EndpointUrl | None = Field(
+        None, description="the runtime endpoint the gateway calls instead of "
+        "https://bedrock-runtime.<region>.amazonaws.com: a VPC endpoint's DNS name, or a "
+        "local upstream for development")
     # Bedrock's OpenAI-compatible endpoint (bedrock-runtime /openai/v1: Chat Completions and
     # Responses for OpenAI models; SigV4 or a Bedrock API key):
     # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-chat-completions.html
@@ -135,22 +154,17 @@ class BedrockModel(Model):
     api: Literal["converse", "openai"] = Field(
         "converse", description="'converse': the Converse API (any chat model); 'openai': "
         "bedrock-runtime's OpenAI-compatible endpoint, which also serves the Responses API")
-    auth: Literal["sigv4", "api_key"] = Field(
-        "sigv4", description="'sigv4': the gateway's task role; 'api_key': a Bedrock API key "
-        "(api: openai only) read from api_key")
     api_key: SecretRef | None = Field(
-        None, description="the Bedrock API key (AWS_BEARER_TOKEN_BEDROCK value) when auth is "
-        "api_key: {secret: NAME} or {env: VAR}")
+        None, description="api: openai only: a Bedrock API key ({secret: NAME} or {env: VAR}) "
+        "sent as a bearer token instead of signing with the task role (SigV4)")
 
     @model_validator(mode="after")
     def _api_and_auth(self) -> BedrockModel:
         if self.api == "openai" and self.kind != "chat":
             raise ValueError("api: openai serves chat models only (the OpenAI-compatible "
                              "endpoint has no embeddings)")
-        if self.auth == "api_key" and self.api != "openai":
-            raise ValueError("auth: api_key needs api: openai (Converse is signed with SigV4)")
-        if (self.auth == "api_key") != (self.api_key is not None):
-            raise ValueError("give api_key exactly when auth is api_key")
+        if self.api_key is not None and self.api != "openai":
+            raise ValueError("api_key needs api: openai (Converse is signed with SigV4)")
         return self
 
     @field_validator("model_id")
@@ -310,6 +324,16 @@ class AzureAccount(Model):
                     "private endpoint only, which needs a private path from every gateway")
     vnet_cidr: str = "10.100.0.0/24"
     deployments: tuple[AzureDeployment, ...] = Field(min_length=1)
+    api: Literal["v1", "classic"] = Field(
+        "v1", description="the data-plane API the gateway calls: 'v1' (/openai/v1/..., no "
+        "api-version; learn.microsoft.com/azure/foundry/openai/api-version-lifecycle) or "
+        "'classic' (/openai/deployments/<name>/...?api-version=<api_version>)")
+    api_version: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")] \
+        | None = Field(None, description="the classic api-version (default: the gateway's, "
+                       "2024-10-21); only with api: classic")
+    endpoint_url: EndpointUrl | None = Field(
+        None, description="the data-plane endpoint the gateway calls instead of "
+        "https://<subdomain>.openai.azure.com/ (a local upstream for development)")
 
     @field_validator("location")
     @classmethod
@@ -329,6 +353,13 @@ class AzureAccount(Model):
         if not 8 <= net.prefixlen <= 29:
             raise ValueError(f"{value!r}: the prefix must be between /8 and /29")
         return value
+
+    @model_validator(mode="after")
+    def _api_version_only_for_classic(self) -> AzureAccount:
+        if self.api_version is not None and self.api != "classic":
+            raise ValueError("api_version applies to api: classic only (the v1 API has no "
+                             "api-version); set api: classic or remove api_version")
+        return self
 
     @property
     def subdomain(self) -> str:

@@ -26,7 +26,6 @@ from skyrelay.spec.models import (
     BedrockTarget,
     CompatibleTarget,
     Price,
-    SecretRef,
     Spec,
 )
 
@@ -50,11 +49,13 @@ class ResolvedTarget:
     capabilities: dict[str, Any] = field(default_factory=dict)
     #: False when neither the spec nor the catalog gives a price (validate reports it).
     priced: bool = True
-    #: Bedrock: "openai" for the OpenAI-compatible endpoint ("" is Converse); its auth
-    #: ("api_key" or "" for SigV4) and the variable the stack puts the API key in.
+    #: The upstream API where a cloud offers several (Azure: "v1" or "classic"; Bedrock:
+    #: "openai" for its OpenAI-compatible endpoint, "" for Converse).
     api: str = ""
-    auth: str = ""
-    key_env: str = ""
+    #: Azure classic api-version ("" : the gateway's default).
+    api_version: str = ""
+    #: The key reference of an OpenAI-compatible endpoint ({"env": V} or {"secret": N}).
+    api_key: dict[str, str] | None = None
 
 
 #: Placeholder for a target without any price; validate refuses such a spec.
@@ -68,26 +69,15 @@ def _catalog_price(price: CatalogPrice | None) -> Price | None:
                  output_per_million=price.output_per_million)
 
 
-def _bedrock_api(model: BedrockModel) -> dict[str, str]:
-    """The ResolvedTarget fields of a Bedrock model on its OpenAI-compatible endpoint."""
+def _bedrock_api(model: BedrockModel) -> dict[str, Any]:
+    """The ResolvedTarget fields of a Bedrock model on its OpenAI-compatible endpoint: the
+    API, and its Bedrock API key reference when it has one (SigV4 otherwise)."""
     if model.api != "openai":
         return {}
-    out = {"api": "openai"}
+    out: dict[str, Any] = {"api": "openai"}
     if model.api_key is not None:
-        out["auth"] = "api_key"
-        out["key_env"] = secret_ref_env(model.api_key)
+        out["api_key"] = model.api_key.model_dump(exclude_none=True)
     return out
-
-
-def secret_ref_env(ref: SecretRef) -> str:
-    """The environment variable the gateway stack fills from ``ref`` (its own name for
-    ``{env: VAR}``, ``SKYRELAY_SECRET_<NAME>`` for ``{secret: NAME}``)."""
-    from skyrelay.gateway.keys_plain import secret_env_name  # the name the gateway reads
-
-    if ref.env is not None:
-        return ref.env
-    assert ref.secret is not None
-    return secret_env_name(ref.secret)
 
 
 def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
@@ -106,7 +96,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     processing=regions.processing_regions_for_bedrock(
                         m.model_id, region, m.destination_regions
                     ),
-                    endpoint=f"https://bedrock-runtime.{region}.amazonaws.com",
+                    endpoint=m.endpoint_url or f"https://bedrock-runtime.{region}.amazonaws.com",
                     capabilities=known.capabilities.as_dict() if known else {},
                     **_bedrock_api(m),
                 )
@@ -120,8 +110,10 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     key=key, cloud="azure", kind=d.kind, region=acct.location, model=d.name,
                     price=price or _NO_PRICE, priced=price is not None,
                     processing=regions.processing_regions_for_azure(d.sku, acct.location),
-                    endpoint=acct.endpoint, account=acct.name, base_model=d.model, sku=d.sku,
+                    endpoint=acct.endpoint_url or acct.endpoint, account=acct.name,
+                    base_model=d.model, sku=d.sku,
                     capabilities=version.capabilities.as_dict() if version else {},
+                    api=acct.api, api_version=acct.api_version or "",
                 )
     for ep in spec.openai_compatible:
         for cm in ep.models:
@@ -130,6 +122,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                 key=key, cloud="openai", kind=cm.kind, region="", model=cm.model, price=cm.price,
                 processing=regions.expand_allowed(ep.processing), endpoint=ep.base_url,
                 account=ep.name,
+                api_key=ep.api_key.model_dump(exclude_none=True) if ep.api_key else None,
             )
     return out
 

@@ -28,9 +28,21 @@ def _processing_list(processing: frozenset[str]) -> list[str]:
 
 
 def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
-    # Bedrock's OpenAI-compatible endpoint: which API, and where its API key is (if any).
-    api = {k: v for k, v in (("api", t.api), ("auth", t.auth), ("key_env", t.key_env)) if v}
-    return {**api,
+    entry = _base_entry(t)
+    # Only what differs from the defaults, so configs of specs that do not use them stay put.
+    if t.cloud == "azure" and t.api == "classic":  # v1 is the gateway's default
+        entry["api"] = "classic"
+        if t.api_version:
+            entry["api_version"] = t.api_version
+    if t.cloud == "bedrock" and t.api == "openai":  # bedrock-runtime's OpenAI endpoint
+        entry["api"] = "openai"
+    if t.api_key is not None:  # a reference (env / secret name), never the key itself
+        entry["api_key"] = dict(t.api_key)
+    return entry
+
+
+def _base_entry(t: ResolvedTarget) -> dict[str, Any]:
+    return {
         "cloud": t.cloud,
         "kind": t.kind,
         "region": t.region,

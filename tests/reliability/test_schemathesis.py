@@ -72,11 +72,14 @@ def narrowed(document: bytes, chat_route: str) -> dict[str, Any]:
     schemas = doc["components"]["schemas"]
     schemas["ChatCompletionRequest"]["properties"]["model"] = {"enum": [chat_route]}
     schemas["EmbeddingRequest"]["properties"]["model"] = {"enum": ["embed"]}
-    for path in doc["paths"].values():
+    for name, path in doc["paths"].items():
         for operation in path.values():
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "model":
                     parameter["schema"] = {"enum": ["chat", "bedrock", "embed"]}
+                if parameter["name"] == "route":  # Azure-style deployment paths
+                    parameter["schema"] = {
+                        "enum": ["embed" if name.endswith("/embeddings") else chat_route]}
                 if parameter["name"] == "x-skyrelay-classification":
                     parameter["schema"] = {"enum": ["public"]}
     return doc

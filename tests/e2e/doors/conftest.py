@@ -59,8 +59,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "claude-tools": {"cloud": "bedrock", "region": "us-east-1",
                              "endpoint": tools.url, "model": CLAUDE},
             "oss": {"cloud": "bedrock", "region": "us-west-2", "endpoint": oss.url,
-                    "model": "openai.gpt-oss-120b-1:0", "api": "openai", "auth": "api_key",
-                    "key_env": "BEDROCK_KEY_US_WEST_2"},
+                    "model": "openai.gpt-oss-120b-1:0", "api": "openai",
+                    "api_key": {"env": "BEDROCK_KEY_US_WEST_2"}},
             "oss-2": {"cloud": "bedrock", "region": "us-west-2", "endpoint": oss.url,
                       "model": "openai.gpt-oss-20b-1:0", "api": "openai"},  # SigV4
             "azure": {"cloud": "azure", "region": "swedencentral", "endpoint": oss.url,

@@ -132,7 +132,7 @@ def test_a_settle_that_failed_during_a_pause_is_retried(gw: dict[str, Any]) -> N
 def test_a_request_refused_for_budget_gives_its_tokens_back(gw: dict[str, Any]) -> None:
     client = gw["client"]
     assert _post(gw, gw["poor"]) == 429
-    assert gw["proc"].wait_records(1)[0]["ErrorCode"] == "budget_exceeded"
+    assert gw["proc"].wait_records(1)[0]["ErrorCode"] == "insufficient_quota"
     counts = _token_keys(client, "poor")
     assert sum(counts.values()) == 0, counts
 

@@ -21,14 +21,17 @@ def openai_upstream() -> Iterator[OpenAIUpstream]:
 
 @pytest.fixture
 def oc_target(openai_upstream: OpenAIUpstream) -> Callable[..., TargetConfig]:
-    """Build a target served by ``openai_upstream``: ``oc_target("azure", model="dep")``."""
+    """Build a target served by ``openai_upstream``: ``oc_target("azure", model="dep")``
+    (Azure targets use the classic api-version paths unless ``api="v1"``)."""
 
     def make(cloud: str = "openai", *, model: str = "gpt-test", account: str = "local",
-             kind: str = "chat", key: str | None = None) -> TargetConfig:
+             kind: str = "chat", key: str | None = None,
+             api: str = "classic") -> TargetConfig:
         base = openai_upstream.url + ("/" if cloud == "azure" else "/v1")
         return TargetConfig(key=key or f"{cloud}-{model}", cloud=cloud, kind=kind,
                             region="swedencentral" if cloud == "azure" else "",
                             model=model, endpoint=base, price=TargetPrice(1.0, 2.0),
-                            processing=frozenset({"*"}), account=account)
+                            processing=frozenset({"*"}), account=account,
+                            api=api if cloud == "azure" else "")
 
     return make

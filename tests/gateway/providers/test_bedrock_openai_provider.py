@@ -38,11 +38,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
-def target(url: str, *, auth: str = "", key_env: str = "") -> TargetConfig:
+def target(url: str, *, key_env: str = "") -> TargetConfig:
+    """A gpt-oss target; with ``key_env``, authenticated by the Bedrock API key there."""
     return TargetConfig(key="bedrock:us-west-2/gpt-oss", cloud="bedrock", kind="chat",
                         region="us-west-2", model="openai.gpt-oss-120b-1:0", endpoint=url,
                         price=TargetPrice(0.15, 0.6), processing=frozenset({"aws:us-west-2"}),
-                        auth=auth, key_env=key_env)
+                        api="openai", api_key={"env": key_env} if key_env else None)
 
 
 def run(body: Callable[[BedrockOpenAIProvider], Awaitable[Any]],
@@ -89,7 +90,7 @@ def test_chat_stream_asks_for_usage_and_yields_it_last() -> None:
 
 def test_api_key_auth_sends_the_bearer_key_from_the_spec_variable() -> None:
     with BedrockOpenAIUpstream(api_key=KEY) as up:
-        t = target(up.url, auth="api_key", key_env="BEDROCK_KEY_US_WEST")
+        t = target(up.url, key_env="BEDROCK_KEY_US_WEST")
         result = run(lambda p: p.passthrough(t, responses_request(), deadline=deadline()),
                      environ={"BEDROCK_KEY_US_WEST": KEY})
         assert up.paths == ["/openai/v1/responses"]
@@ -105,7 +106,7 @@ def test_api_key_auth_sends_the_bearer_key_from_the_spec_variable() -> None:
 
 def test_missing_api_key_variable_is_an_auth_fault_naming_it() -> None:
     with BedrockOpenAIUpstream(api_key=KEY) as up:
-        t = target(up.url, auth="api_key", key_env="BEDROCK_KEY_US_WEST")
+        t = target(up.url, key_env="BEDROCK_KEY_US_WEST")
         with pytest.raises(ProviderError) as caught:
             run(lambda p: p.chat(t, {"messages": MSG}, deadline=deadline()))
         assert up.paths == []  # nothing was sent without a credential
@@ -115,7 +116,7 @@ def test_missing_api_key_variable_is_an_auth_fault_naming_it() -> None:
 
 def test_wrong_key_is_refused_and_never_echoed() -> None:
     with BedrockOpenAIUpstream(api_key=KEY) as up:
-        t = target(up.url, auth="api_key", key_env="K")
+        t = target(up.url, key_env="K")
         with pytest.raises(ProviderError) as caught:
             run(lambda p: p.chat(t, {"messages": MSG}, deadline=deadline()),
                 environ={"K": "wrong-key-0000000000"})

@@ -25,11 +25,11 @@ def gateway(openai_upstream: OpenAIUpstream) -> Iterator[tuple[openai.OpenAI, Op
     """A gateway whose route ``chat`` tries Azure deployment ``dep-a`` then model ``m-b``."""
     cfg = base_config(
         {"azure-a": {"cloud": "azure", "model": "dep-a", "account": "acct-a",
-                     "endpoint": openai_upstream.url + "/"},
+                     "endpoint": openai_upstream.url + "/", "api": "classic"},
          "compat-b": {"cloud": "openai", "model": "m-b", "account": "local",
                       "endpoint": openai_upstream.url + "/v1"},
          "emb": {"cloud": "azure", "kind": "embedding", "model": "emb-dep",
-                 "account": "acct-a", "endpoint": openai_upstream.url}},
+                 "account": "acct-a", "endpoint": openai_upstream.url, "api": "classic"}},
         {"chat": {"targets": ["azure-a", "compat-b"], "max_attempts": 2},
          "fast": {"targets": ["azure-a", "compat-b"], "max_attempts": 2,
                   "timeout_seconds": 2.0},

@@ -150,9 +150,24 @@ def test_single_target_backs_off_instead_of_retrying_into_an_outage():
     with pytest.raises(RouteFailure) as second:
         call(router, cfg, policy)
     assert provider.calls == ["a"]  # cooling down: the upstream is not called at all
-    assert second.value.error.status == 503
+    # the provider said "too many requests": so does the gateway (429, not 503), with a wait
+    assert (second.value.error.status, second.value.error.code) == (429,
+                                                                    "rate_limit_exceeded")
     assert 25 < second.value.error.retry_after <= 30
     assert second.value.attempts == 0
+
+
+def test_a_route_cooling_down_after_server_faults_is_503():
+    err = ProviderError("server", 503, "down", retryable=True, retry_after=20)
+    cfg, provider, router, policy = make({"r": {"targets": ["a"], "max_attempts": 1}},
+                                         script={"a": [err, None]})
+    with pytest.raises(RouteFailure):
+        call(router, cfg, policy)
+    with pytest.raises(RouteFailure) as second:
+        call(router, cfg, policy)
+    assert (second.value.error.status, second.value.error.code) == (503,
+                                                                    "upstream_unavailable")
+    assert second.value.error.retry_after is not None
 
 
 def test_same_target_retried_after_others_for_transient_server_errors():

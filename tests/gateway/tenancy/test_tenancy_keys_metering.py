@@ -141,7 +141,8 @@ def test_fifty_concurrent_requests_never_spend_past_the_budget(
             try:
                 await hooks.admit(ctx)
             except GatewayError as err:
-                assert err.status == 429 and err.code == "budget_exceeded"
+                assert err.status == 429 and err.code == "insufficient_quota"
+                assert err.should_retry is False  # the SDKs must not retry a spent budget
                 refused += 1
                 ctx.status, ctx.error_code = 429, err.code
                 await hooks.finish(ctx)
