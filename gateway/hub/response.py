@@ -92,7 +92,9 @@ class Usage:
 
 @dataclass(slots=True)
 class Result:
-    """A provider's non-streamed answer: ``body`` in ``api``'s shape, its raw ``usage``."""
+    """A provider's non-streamed answer: ``body`` in ``api``'s shape, its raw ``usage`` with
+    OpenAI's names (``prompt_tokens``, ``completion_tokens``; a passthrough provider of
+    another API maps its own names), validated once by :meth:`Usage.parse` at billing."""
 
     body: dict[str, Any]
     api: str

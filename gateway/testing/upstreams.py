@@ -479,8 +479,9 @@ class OpenAIUpstream:
         options = body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
             chunks.append({**base, "choices": [], "usage": complete["usage"]})
-        limit = {"cut_stream": int(arg or 2), "stall": int(arg or 1),
-                 "stream_error": int(arg or 1), "invalid_json": int(arg or 1)}.get(fault)
+        # only a stream fault's own arg is a chunk count ("delay:0.3" is seconds)
+        chunk_faults = {"cut_stream": 2, "stall": 1, "stream_error": 1, "invalid_json": 1}
+        limit = int(arg or chunk_faults[fault]) if fault in chunk_faults else None
         for i, chunk in enumerate(chunks):
             if limit is not None and i == limit:
                 break

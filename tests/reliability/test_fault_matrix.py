@@ -196,7 +196,9 @@ def _records(out: io.BytesIO) -> list[dict[str, Any]]:
 
 
 def _hits(oai: OpenAIUpstream, bedrock: BedrockUpstream) -> dict[str, int]:
-    return {"faulty": oai.hits["/openai/deployments/dep-f/chat/completions"]
+    # the Azure target uses the v1 data plane (the default); the classic path is counted too
+    return {"faulty": oai.hits["/openai/v1/chat/completions"]
+            + oai.hits["/openai/deployments/dep-f/chat/completions"]
             + sum(v for k, v in bedrock.hits.items() if k.startswith("/model/")),
             "fallback": oai.hits["/v1/chat/completions"]}
 

@@ -176,6 +176,7 @@ def test_load_with_failing_upstreams_loses_nothing(
     ids = [r["ClientRequestId"] for r in records]  # the client's ids, recorded apart
     own_ids = [r["RequestId"] for r in records]  # the gateway's own: unique
     upstream_hits = (oai.hits["/openai/deployments/dep-a/chat/completions"]
+                     + oai.hits["/openai/v1/chat/completions"]  # Azure's v1 API (default)
                      + oai.hits["/v1/chat/completions"] + sum(bedrock.hits.values()))
     attempts = sum(r["Attempts"] for r in records)
     capped = [r for r in records if r["Tenant"] == "capped"]
