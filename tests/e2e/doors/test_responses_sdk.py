@@ -74,7 +74,13 @@ def test_async_client_streams_too(gw: Gateway) -> None:
             events = await aclient.responses.create(model="nova", input="hi", stream=True)
             kinds = [event.type async for event in events]
             return kinds, None
-    kinds, _ = asyncio.run(main())
+    # a private loop: asyncio.run would leave the main thread without a current loop, which
+    # later tests that rely on the implicit one (Pulumi's mocks) do not survive
+    loop = asyncio.new_event_loop()
+    try:
+        kinds, _ = loop.run_until_complete(main())
+    finally:
+        loop.close()
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert kinds[-1] == "response.completed"
 
