@@ -94,6 +94,8 @@ def reference_secrets(spec: Spec) -> dict[str, str]:
     """Environment variable -> Secrets Manager secret name, for every key reference."""
     refs: list[SecretRef] = [t.api_key for t in spec.tenants]
     refs += [ep.api_key for ep in spec.openai_compatible if ep.api_key is not None]
+    refs += [m.api_key for r in (spec.aws.regions.values() if spec.aws else ())
+             for m in r.bedrock_models if m.api_key is not None]  # Bedrock API keys
     out: dict[str, str] = {}
     for ref in refs:
         # the variable the gateway reads the reference from (skyrelay.gateway.envnames)

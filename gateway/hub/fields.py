@@ -55,7 +55,6 @@ SPEAKS: dict[str, frozenset[str]] = {
     "azure_openai": frozenset({API_CHAT, API_EMBEDDINGS, API_RESPONSES}),
     "openai_compatible": frozenset({API_CHAT, API_EMBEDDINGS}),
 }
-_ = API_MESSAGES  # Claude on Bedrock's InvokeModel speaks it; its door registers that
 
 
 def target_kind(target: TargetConfig) -> str:
@@ -66,6 +65,15 @@ def target_kind(target: TargetConfig) -> str:
     if cloud == "azure":
         return "azure_openai"
     return "openai_compatible"
+
+
+def speaks(target: TargetConfig) -> frozenset[str]:
+    """The client APIs ``target`` accepts natively: its kind's, plus the Anthropic Messages
+    API for Claude on Bedrock (InvokeModel takes the Messages body)."""
+    apis = SPEAKS[target_kind(target)]
+    if target.cloud == "bedrock" and _fields_messages.speaks_messages(target):
+        return apis | {API_MESSAGES}
+    return apis
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,5 +221,7 @@ def all_of(*tests: Test) -> Test:
     return lambda value, target: all(t(value, target) for t in tests)
 
 
-# The OpenAI doors' tables live beside their fields' meaning.
+# Each door's table lives beside its fields' meaning (Chat, embeddings, Responses, Messages).
+from skyrelay.gateway.hub import fields_messages as _fields_messages  # noqa: E402
 from skyrelay.gateway.hub import fields_openai as _fields_openai  # noqa: E402,F401
+from skyrelay.gateway.hub import fields_responses as _fields_responses  # noqa: E402,F401

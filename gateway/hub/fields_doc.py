@@ -20,7 +20,10 @@ from pathlib import Path
 from skyrelay.gateway.hub import fields
 
 _DOORS = {"openai_chat": "OpenAI Chat Completions (`/v1/chat/completions`, Azure paths)",
-          "openai_embeddings": "OpenAI embeddings (`/v1/embeddings`, Azure paths)"}
+          "openai_embeddings": "OpenAI embeddings (`/v1/embeddings`, Azure paths)",
+          "openai_responses": "OpenAI Responses (`/v1/responses`, Azure paths)",
+          "anthropic_messages": "Anthropic Messages (`/v1/messages`): Claude on Bedrock "
+                                "only; every other target kind answers 400 unsupported_api"}
 
 
 def _cell(rule: fields.Rule | None, unknown: fields.Decision) -> str:

@@ -123,6 +123,7 @@ class BedrockProvider:
         self.http = http or HttpClient()
         self.credentials = _Credentials()
         self._counter = 0
+        self._messages: Any = None
 
     def _request_id(self) -> str:
         self._counter += 1
@@ -276,6 +277,26 @@ class BedrockProvider:
                        else int(header_count) if header_count.isdigit() else 0)
         return {"object": "list", "data": data, "model": target.model,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    # --- Anthropic Messages passthrough (Claude; hub.fields.speaks decides) ------------
+
+    def _claude(self) -> Any:
+        if self._messages is None:
+            from skyrelay.gateway.providers.bedrock_anthropic import BedrockAnthropic
+            self._messages = BedrockAnthropic(self)
+        return self._messages
+
+    async def passthrough(self, target: TargetConfig, request: Any, *,
+                          deadline: float) -> Any:
+        """InvokeModel with the client's Messages body (bedrock_anthropic)."""
+        return await self._claude().passthrough(target, request, deadline=deadline)
+
+    def passthrough_stream(self, target: TargetConfig, request: Any, *,
+                           deadline: float) -> AsyncIterator[Any]:
+        """InvokeModelWithResponseStream with the client's Messages body."""
+        stream: AsyncIterator[Any] = self._claude().passthrough_stream(
+            target, request, deadline=deadline)
+        return stream
 
     async def aclose(self) -> None:
         """The pool belongs to the registry's HttpClient; nothing of our own to close."""

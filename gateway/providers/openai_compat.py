@@ -496,6 +496,22 @@ class OpenAICompatProvider:
                     self._draining.add(task)
                     task.add_done_callback(self._draining.discard)
 
+    # --- Responses passthrough (Azure OpenAI v1; hub.fields.SPEAKS decides) -------------
+
+    async def passthrough(self, target: TargetConfig, request: Any, *,
+                          deadline: float) -> Any:
+        """The client's Responses body to Azure (``providers.azure_responses``)."""
+        from skyrelay.gateway.providers import azure_responses
+
+        return await azure_responses.passthrough(self, target, request, deadline=deadline)
+
+    def passthrough_stream(self, target: TargetConfig, request: Any, *,
+                           deadline: float) -> AsyncIterator[Any]:
+        """The streamed response's events (``providers.azure_responses``)."""
+        from skyrelay.gateway.providers import azure_responses
+
+        return azure_responses.passthrough_stream(self, target, request, deadline=deadline)
+
     async def aclose(self) -> None:
         """Close the pool and the Entra credential."""
         for task in list(self._draining):

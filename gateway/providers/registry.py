@@ -54,6 +54,7 @@ class ProviderRegistry:
         self._openai = OpenAICompatProvider(self.http, azure_api_version=version,
                                             environ=self.environ, tokens=tokens)
         self._bedrock: Any = None
+        self._bedrock_openai: Any = None  # bedrock-runtime's /openai/v1 (api: openai)
         if config is not None:
             unknown = sorted({t.cloud for t in config.targets.values()}
                              - {"azure", "openai", "bedrock"})
@@ -65,6 +66,11 @@ class ProviderRegistry:
         cloud = target.cloud
         if cloud in ("azure", "openai"):
             return self._openai
+        if cloud == "bedrock" and target.api == "openai":
+            if self._bedrock_openai is None:
+                from skyrelay.gateway.providers.bedrock_openai import BedrockOpenAIProvider
+                self._bedrock_openai = BedrockOpenAIProvider(self.http, environ=self.environ)
+            return self._bedrock_openai
         if cloud == "bedrock":
             if self._bedrock is None:
                 self._bedrock = self._make_bedrock()
@@ -84,8 +90,7 @@ class ProviderRegistry:
     async def aclose(self) -> None:
         """Close every provider created (each failure logged, none raised)."""
         providers: list[Any] = [self._openai]
-        if self._bedrock is not None:
-            providers.append(self._bedrock)
+        providers += [p for p in (self._bedrock, self._bedrock_openai) if p is not None]
         for provider in providers:
             try:
                 await provider.aclose()

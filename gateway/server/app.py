@@ -36,8 +36,11 @@ from typing import Any
 
 from skyrelay.gateway.config import GatewayConfig
 from skyrelay.gateway.doors import azure_paths, models
+from skyrelay.gateway.doors.anthropic_messages import BETA_HEADER as MESSAGES_BETA_HEADER
+from skyrelay.gateway.doors.anthropic_messages import DOOR as MESSAGES_DOOR
 from skyrelay.gateway.doors.openai_chat import DOOR as CHAT_DOOR
 from skyrelay.gateway.doors.openai_embeddings import DOOR as EMBEDDINGS_DOOR
+from skyrelay.gateway.doors.openai_responses import DOOR as RESPONSES_DOOR
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.hub.door import Door
 from skyrelay.gateway.hub.request import PathParams
@@ -77,11 +80,14 @@ _GET = ("GET", "HEAD")
 class DoorHandler:
     """A route-table entry that runs a door through the pipeline."""
 
-    __slots__ = ("door", "azure")
+    __slots__ = ("door", "azure", "headers")
 
-    def __init__(self, door: Door, *, azure: bool = False) -> None:
+    def __init__(self, door: Door, *, azure: bool = False,
+                 headers: tuple[bytes, ...] = ()) -> None:
         self.door = door
         self.azure = azure
+        #: request headers the door reads, copied into ``PathParams.extra`` (by name)
+        self.headers = headers
 
 
 class GatewayApp:
@@ -123,8 +129,13 @@ class GatewayApp:
         for prefix in ("", azure_paths.V1_PREFIX):  # /v1/... and Azure's /openai/v1/...
             routes.add(("POST",), f"{prefix}/v1/chat/completions", DoorHandler(CHAT_DOOR))
             routes.add(("POST",), f"{prefix}/v1/embeddings", DoorHandler(EMBEDDINGS_DOOR))
+            routes.add(("POST",), f"{prefix}/v1/responses", DoorHandler(RESPONSES_DOOR))
             routes.add(_GET, f"{prefix}/v1/models", models.models_list)
             routes.add(_GET, f"{prefix}/v1/models/{{model:path}}", models.model_one)
+        # openai.AzureOpenAI posts Responses to /openai/responses?api-version=...
+        routes.add(("POST",), "/openai/responses", DoorHandler(RESPONSES_DOOR, azure=True))
+        routes.add(("POST",), "/v1/messages", DoorHandler(
+            MESSAGES_DOOR, headers=(MESSAGES_BETA_HEADER.encode(),)))
         doors = {CHAT_DOOR.name: CHAT_DOOR, EMBEDDINGS_DOOR.name: EMBEDDINGS_DOOR}
         for pattern, door in azure_paths.DEPLOYMENT_PATHS:
             routes.add(("POST",), pattern, DoorHandler(doors[door], azure=True))
@@ -222,6 +233,10 @@ class GatewayApp:
         if type(handler) is DoorHandler:
             door_params = (azure_paths.params_of(scope, params) if handler.azure
                            else PathParams())
+            if handler.headers:
+                door_params.extra.update(
+                    (name.decode(), value.decode("latin-1")) for name, value in scope["headers"]
+                    if name in handler.headers)
             await self.pipeline.handle(handler.door, door_params, scope, receive, send,
                                        request_id, base, client_id)
         else:

@@ -1,9 +1,10 @@
 """One credential per request: the tenant key from exactly one header, once.
 
-A request may carry its key as ``Authorization: Bearer <key>`` or as ``api-key: <key>``
-(Azure style), not both with different values, and neither header twice: a proxy or a
-client library that adds its own credential next to the caller's would otherwise make the
-gateway pick one of two tenants by header order. Such a request is refused with 400
+A request may carry its key as ``Authorization: Bearer <key>``, as ``api-key: <key>``
+(Azure style) or as ``x-api-key: <key>`` (Anthropic style), not two with different
+values, and no header twice (``api-key`` and ``x-api-key`` count as one header): a proxy or
+a client library that adds its own credential next to the caller's would otherwise make
+the gateway pick one of two tenants by header order. Such a request is refused with 400
 ``conflicting_credentials``, naming neither key. The same key in both headers is one
 credential.
 
@@ -38,7 +39,7 @@ def single_credential(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, s
             if authorization is not None:
                 raise conflicting()
             authorization = value
-        elif name == b"api-key":
+        elif name == b"api-key" or name == b"x-api-key":  # Azure style / Anthropic style
             if api_key is not None:
                 raise conflicting()
             api_key = value

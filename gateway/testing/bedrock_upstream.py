@@ -4,7 +4,9 @@
 event-stream frames (prelude with total and header lengths and its CRC32, string headers
 ``:event-type``/``:content-type``/``:message-type``, JSON payload, message CRC32) exactly as
 botocore's ``EventStreamBuffer`` decodes them; ``/model/{id}/invoke`` answers Titan
-embeddings. Requests must carry a SigV4 ``Authorization`` header.
+embeddings, or Claude's Anthropic Messages body (``invoke`` and
+``invoke-with-response-stream``: :mod:`~skyrelay.gateway.testing.bedrock_anthropic`).
+Requests must carry a SigV4 ``Authorization`` header.
 
 Faults, queued per request with :meth:`BedrockUpstream.fault` (see :data:`FAULTS`):
 throttling with Retry-After, 500 and 503, an answer after a delay, resets before and after
@@ -40,6 +42,8 @@ import threading
 from typing import Any
 
 from aiohttp import web
+
+from skyrelay.gateway.testing import bedrock_anthropic as claude
 
 TEXT = ["Hello", " from", " Bedrock"]
 USAGE = {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10, "cacheReadInputTokens": 2}
@@ -218,7 +222,8 @@ class BedrockUpstream:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
+        # past max_lifetime the server stopped itself and its loop is closed already
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(10)
@@ -274,6 +279,8 @@ class BedrockUpstream:
             await resp.prepare(request)
             _reset(request)
             return resp
+        if op.startswith("invoke") and "anthropic_version" in body:
+            return await self._anthropic(request, op, body, fault)
         if op == "invoke":
             if "texts" in body:  # Cohere Embed v3: token count in a header
                 words = sum(len(str(t).split()) for t in body["texts"])
@@ -340,6 +347,29 @@ class BedrockUpstream:
                       event("contentBlockStop", {"contentBlockIndex": 0}),
                       event("messageStop", {"stopReason": "guardrail_intervened"}),
                       event("metadata", metadata)):
+            await resp.write(frame)
+        await resp.write_eof()
+        return resp
+
+    async def _anthropic(self, request: web.Request, op: str, body: dict[str, Any],
+                         fault: str) -> web.StreamResponse:
+        """Claude's Messages body on InvokeModel (+WithResponseStream): bedrock_anthropic."""
+        problem = claude.check_body(body)
+        if problem is not None:
+            return web.json_response({"message": problem}, status=400,
+                                     headers={"x-amzn-errortype": "ValidationException"})
+        model = request.match_info["model"]
+        if op == "invoke":
+            return web.json_response(claude.message(body, model))
+        resp = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
+        await resp.prepare(request)
+        for i, frame in enumerate(claude.stream_frames(body, model)):
+            if i == 2 and fault == "cut":
+                _reset(request)
+                return resp
+            if i == 2 and fault == "exception":
+                await resp.write(exception("throttlingException", "slow down"))
+                break
             await resp.write(frame)
         await resp.write_eof()
         return resp

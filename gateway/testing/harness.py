@@ -92,6 +92,7 @@ def base_config_dict(targets: dict[str, dict[str, Any]], routes: dict[str, dict[
             "processing": t.get("processing", ["aws:us-east-1"]),
             "capabilities": t.get("capabilities", {}),
             "api": t.get("api", ""), "api_version": t.get("api_version", ""),
+            **({"api_key": t["api_key"]} if "api_key" in t else {}),  # upstream key reference
         }
     full_routes = {}
     for name, r in routes.items():

@@ -147,6 +147,25 @@ class BedrockModel(Model):
         None, description="the runtime endpoint the gateway calls instead of "
         "https://bedrock-runtime.<region>.amazonaws.com: a VPC endpoint's DNS name, or a "
         "local upstream for development")
+    # Bedrock's OpenAI-compatible endpoint (bedrock-runtime /openai/v1: Chat Completions and
+    # Responses for OpenAI models; SigV4 or a Bedrock API key):
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-chat-completions.html
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-responses-api.html
+    api: Literal["converse", "openai"] = Field(
+        "converse", description="'converse': the Converse API (any chat model); 'openai': "
+        "bedrock-runtime's OpenAI-compatible endpoint, which also serves the Responses API")
+    api_key: SecretRef | None = Field(
+        None, description="api: openai only: a Bedrock API key ({secret: NAME} or {env: VAR}) "
+        "sent as a bearer token instead of signing with the task role (SigV4)")
+
+    @model_validator(mode="after")
+    def _api_and_auth(self) -> BedrockModel:
+        if self.api == "openai" and self.kind != "chat":
+            raise ValueError("api: openai serves chat models only (the OpenAI-compatible "
+                             "endpoint has no embeddings)")
+        if self.api_key is not None and self.api != "openai":
+            raise ValueError("api_key needs api: openai (Converse is signed with SigV4)")
+        return self
 
     @field_validator("model_id")
     @classmethod

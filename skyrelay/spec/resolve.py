@@ -22,6 +22,7 @@ from skyrelay.catalog import load_catalog
 from skyrelay.catalog.schema import CatalogPrice
 from skyrelay.spec.models import (
     AzureTarget,
+    BedrockModel,
     BedrockTarget,
     CompatibleTarget,
     Price,
@@ -48,7 +49,8 @@ class ResolvedTarget:
     capabilities: dict[str, Any] = field(default_factory=dict)
     #: False when neither the spec nor the catalog gives a price (validate reports it).
     priced: bool = True
-    #: The upstream API where a cloud offers several (Azure: "v1" or "classic").
+    #: The upstream API where a cloud offers several (Azure: "v1" or "classic"; Bedrock:
+    #: "openai" for its OpenAI-compatible endpoint, "" for Converse).
     api: str = ""
     #: Azure classic api-version ("" : the gateway's default).
     api_version: str = ""
@@ -65,6 +67,17 @@ def _catalog_price(price: CatalogPrice | None) -> Price | None:
         return None
     return Price(input_per_million=price.input_per_million,
                  output_per_million=price.output_per_million)
+
+
+def _bedrock_api(model: BedrockModel) -> dict[str, Any]:
+    """The ResolvedTarget fields of a Bedrock model on its OpenAI-compatible endpoint: the
+    API, and its Bedrock API key reference when it has one (SigV4 otherwise)."""
+    if model.api != "openai":
+        return {}
+    out: dict[str, Any] = {"api": "openai"}
+    if model.api_key is not None:
+        out["api_key"] = model.api_key.model_dump(exclude_none=True)
+    return out
 
 
 def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
@@ -85,6 +98,7 @@ def target_index(spec: Spec) -> dict[str, ResolvedTarget]:
                     ),
                     endpoint=m.endpoint_url or f"https://bedrock-runtime.{region}.amazonaws.com",
                     capabilities=known.capabilities.as_dict() if known else {},
+                    **_bedrock_api(m),
                 )
     if spec.azure:
         for acct in spec.azure.accounts:

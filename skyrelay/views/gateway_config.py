@@ -45,6 +45,8 @@ def _target_entry(t: ResolvedTarget) -> dict[str, Any]:
         entry["api"] = "classic"
         if t.api_version:
             entry["api_version"] = t.api_version
+    if t.cloud == "bedrock" and t.api == "openai":  # bedrock-runtime's OpenAI endpoint
+        entry["api"] = "openai"
     if t.api_key is not None:  # a reference (env / secret name), never the key itself
         entry["api_key"] = dict(t.api_key)
     return entry

@@ -1,0 +1,205 @@
+"""Reading OpenAI-wire answers (JSON bodies and SSE streams) off an aiohttp response.
+
+Shared by the providers whose upstream speaks OpenAI's wire format but is reached with its
+own URL and auth (Bedrock's OpenAI-compatible endpoint, Azure OpenAI v1 for Responses):
+bounded reads, the deadline, and every failure as a :class:`ProviderError` the router can
+act on. Also how a Responses answer reports usage, in the gateway's (OpenAI chat) names.
+
+Example::
+
+    resp = await post(http, target, url, body, headers, deadline)   # 200, or ProviderError
+    async for name, event in sse_events(target, resp, deadline, end="response.completed"):
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.hub.events import NativeEvent
+from skyrelay.gateway.hub.request import API_RESPONSES
+from skyrelay.gateway.hub.response import Result
+from skyrelay.gateway.providers.base import ProviderError
+from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.openai_compat import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BYTES,
+    SSEParser,
+    error_from_response,
+)
+
+#: Responses stream events after which the stream is over.
+RESPONSES_END = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _timeout(target: TargetConfig) -> ProviderError:
+    return ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
+                         retryable=True)
+
+
+def _connection(target: TargetConfig, err: BaseException) -> ProviderError:
+    return ProviderError("connection", 502, f"{target.key}: {type(err).__name__}",
+                         retryable=True, unreachable=isinstance(err, aiohttp.ClientConnectorError))
+
+
+def protocol(target: TargetConfig, what: str) -> ProviderError:
+    """A ``protocol`` error: the upstream answered something that is not the API."""
+    return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
+
+
+async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
+               headers: dict[str, str], deadline: float,
+               credentials: Sequence[str] = ()) -> aiohttp.ClientResponse:
+    """POST; the 200 response with its body unread, or the upstream's error classified
+    (``credentials`` are redacted from its message)."""
+    resp: aiohttp.ClientResponse | None = None
+    try:
+        async with asyncio.timeout_at(deadline):
+            resp = await http.session().post(url, data=body, headers=headers,
+                                             timeout=http.timeout(deadline),
+                                             allow_redirects=False)
+            if resp.status == 200:
+                return resp
+            raw = await resp.content.read(MAX_ERROR_BYTES)
+    except TimeoutError:
+        if resp is not None:
+            resp.close()
+        raise _timeout(target) from None
+    except (aiohttp.ClientError, OSError) as err:
+        if resp is not None:
+            resp.close()
+        raise _connection(target, err) from None
+    resp.close()
+    raise error_from_response(resp.status, resp.headers, raw, credentials)
+
+
+async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
+                    deadline: float) -> dict[str, Any]:
+    """The body as a JSON object (at most ``MAX_BODY_BYTES``)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            raw = await resp.content.read(MAX_BODY_BYTES + 1)
+    except TimeoutError:
+        resp.close()
+        raise _timeout(target) from None
+    except (aiohttp.ClientError, OSError) as err:
+        resp.close()
+        raise _connection(target, err) from None
+    if len(raw) > MAX_BODY_BYTES:
+        resp.close()
+        raise protocol(target, f"the answer exceeds {MAX_BODY_BYTES} bytes")
+    resp.release()
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise protocol(target, "the upstream answered invalid JSON") from None
+    if not isinstance(value, dict):
+        raise protocol(target, "the upstream answered JSON that is not an object")
+    return value
+
+
+async def sse_events(target: TargetConfig, resp: aiohttp.ClientResponse, deadline: float,
+                     *, end: frozenset[str] = RESPONSES_END
+                     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """``(event name, data object)`` per SSE event; the stream must reach an ``end`` event
+    (by its ``type``) or ``data: [DONE]``, else it was cut (``connection``).
+
+    An ``error`` event raises ``server`` with the upstream's message and code.
+    """
+    if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+        resp.close()
+        raise protocol(target, "a stream was answered without text/event-stream")
+    parser = SSEParser()
+    finished = False
+    try:
+        while not finished:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    data = await resp.content.readany()
+            except TimeoutError:
+                raise _timeout(target) from None
+            except (aiohttp.ClientError, OSError) as err:
+                raise _connection(target, err) from None
+            for name, payload in (parser.feed(data) if data else parser.close()):
+                if payload == b"[DONE]":
+                    finished = True
+                    break
+                try:
+                    event = orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    raise protocol(target, "the stream sent data that is not JSON") from None
+                if not isinstance(event, dict):
+                    raise protocol(target, "the stream sent data that is not an object")
+                kind = event.get("type", name)
+                if kind == "error" or name == "error":
+                    err = event.get("error") if isinstance(event.get("error"), dict) else event
+                    code = err.get("code")
+                    raise ProviderError("server", 502, f"{target.key}: the upstream stream "
+                                        f"failed: {str(err.get('message'))[:500]}",
+                                        code=code if isinstance(code, str) else None,
+                                        retryable=True)
+                yield str(kind), event
+                if kind in end:
+                    finished = True
+                    break
+            if not data and not finished:
+                raise ProviderError("connection", 502, f"{target.key}: the upstream stream "
+                                    "ended before its last event", retryable=True)
+    finally:
+        resp.close()
+
+
+def responses_usage(response: Any) -> dict[str, Any] | None:
+    """The usage of a Responses ``response`` object in OpenAI chat names (raw, unvalidated).
+
+    >>> responses_usage({"usage": {"input_tokens": 5, "output_tokens": 2,
+    ...     "input_tokens_details": {"cached_tokens": 1}}})["prompt_tokens_details"]
+    {'cached_tokens': 1}
+    """
+    usage = response.get("usage") if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    out: dict[str, Any] = {"prompt_tokens": usage.get("input_tokens"),
+                           "completion_tokens": usage.get("output_tokens")}
+    details = usage.get("input_tokens_details")
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}
+    return out
+
+
+def delivered_chars(name: str, event: dict[str, Any]) -> int:
+    """Model output characters a Responses stream event carries (for billing a cut stream)."""
+    if name in ("response.output_text.delta", "response.function_call_arguments.delta",
+                "response.refusal.delta"):
+        delta = event.get("delta")
+        return len(delta) if isinstance(delta, str) else 0
+    return 0
+
+
+def responses_body(target: TargetConfig, native: dict[str, Any], stream: bool) -> bytes:
+    """The client's Responses body for ``target``: its model, the stream flag, and
+    ``store: false`` unless the client said so itself (the gateway keeps no responses, so
+    the upstream should not either; ``store: true`` was refused at the door)."""
+    return orjson.dumps({**native, "model": target.model, "stream": stream,
+                         "store": native.get("store", False)})
+
+
+async def native_responses(target: TargetConfig, resp: aiohttp.ClientResponse,
+                           deadline: float) -> AsyncIterator[NativeEvent]:
+    """A Responses SSE stream as :class:`NativeEvent` items, usage read off the last one."""
+    async for name, event in sse_events(target, resp, deadline):
+        usage = responses_usage(event.get("response")) if name in RESPONSES_END else None
+        yield NativeEvent(API_RESPONSES, name, event, usage, delivered_chars(name, event))
+
+
+def responses_result(target: TargetConfig, value: dict[str, Any]) -> Result:
+    """A Responses ``response`` object as the hub's :class:`Result` (checked first)."""
+    if value.get("object") != "response" or not isinstance(value.get("output"), list):
+        raise protocol(target, "the answer is not a Responses 'response' object")
+    return Result(value, API_RESPONSES, responses_usage(value))
