@@ -75,6 +75,9 @@ MODULES: tuple[Module, ...] = (
            ("tests/skyrelay/views",)),
     Module("gateway-config", "skyrelay/views/gateway_config.py",
            ("tests/skyrelay/views",)),
+    # Which targets each gateway region can call: the per-region configs and IAM follow it.
+    Module("reachability", "skyrelay/views/reachability.py",
+           ("tests/skyrelay/views",)),
     # Only the policy tests that need no synthesized templates: mutmut re-runs a selected
     # test per mutant, and a session fixture that synthesizes costs 20 s each time.
     Module("gateway-rules", "policies/gateway_rules.py",
@@ -90,7 +93,12 @@ MODULES: tuple[Module, ...] = (
     # The provider tests run real servers (seconds per test); the translation is pure.
     Module("bedrock-translate", "gateway/providers/bedrock_translate.py",
            ("tests/gateway/providers/test_bedrock_provider.py::test_translation_rules",
-            "tests/gateway/providers/test_bedrock_translate.py"), timeout=900),
+            "tests/gateway/providers/test_bedrock_translate.py",
+            "tests/gateway/hub/test_field_decisions.py"), timeout=900),
+    Module("gateway-checks", "skyrelay/spec/gateway_checks.py",
+           ("tests/skyrelay/spec/test_gateway_tls.py",
+            "tests/skyrelay/views/test_regional_routing.py",
+            "tests/skyrelay/spec/test_check_messages.py")),
     Module("spec-checks", "skyrelay/spec/checks.py",
            ("tests/skyrelay/spec/test_checks.py", "tests/skyrelay/spec/test_check_messages.py",
             "tests/skyrelay/spec/test_spec_errors.py"), timeout=900),
