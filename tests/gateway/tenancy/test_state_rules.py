@@ -434,3 +434,15 @@ def test_a_token_correction_below_zero_leaves_the_whole_limit(make_state) -> Non
         await state.add_tokens("t", -500, MINUTE + 1)
         assert await state.hit("t", 100, 1000, 1000, MINUTE + 2) is None
     run(make_state, body)
+
+
+def test_hit_counts_report_the_window_after_the_request(make_state) -> None:  # type: ignore[no-untyped-def]
+    """What ``x-ratelimit-remaining-*`` is computed from: the requests and tokens used in
+    the window once this request is counted (a refused one adds nothing). Both backends
+    must report the same numbers, or the headers differ by replica."""
+    async def body(state: State) -> None:
+        assert await state.hit_counts("t", 3, 1000, 100, MINUTE) == (None, 1, 100)
+        assert await state.hit_counts("t", 3, 1000, 50, MINUTE + 1) == (None, 2, 150)
+        wait, req, tok = await state.hit_counts("t", 3, 1000, 900, MINUTE + 2)
+        assert wait is not None and (req, tok) == (2, 150)
+    run(make_state, body)

@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def spec_with(model: dict[str, object]) -> Spec:
-    """The default spec with ``model`` added to us-east-1 and a route ``oss`` to it."""
+    """The default spec with ``model`` added to us-east-1 and a route ``oss`` to it (and to
+    an Azure deployment every gateway region reaches)."""
     data = yaml.safe_load((ROOT / "examples" / "platform.yaml").read_text())
     price = {"input_per_million": 0.15, "output_per_million": 0.6}
     data["aws"]["regions"]["us-east-1"]["bedrock_models"].append({"price": price, **model})
+    # The Azure deployment as a second target: the eu-central-1 gateway may not call
+    # us-east-1's Bedrock, and validate refuses a route it could not serve at all.
     data["routes"].append({"name": "oss", "targets": [
-        {"cloud": "bedrock", "region": "us-east-1", "model": model["name"]}]})
+        {"cloud": "bedrock", "region": "us-east-1", "model": model["name"]},
+        {"cloud": "azure", "account": "acme-openai-swc", "deployment": "gpt-4o-mini"}]})
     return parse_spec_text(yaml.safe_dump(data), "platform.yaml")
 
 
