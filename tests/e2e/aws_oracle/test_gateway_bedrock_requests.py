@@ -28,7 +28,11 @@ CORPUS = REPO / "tests" / "gateway" / "providers"
 #: Any model id the translation corpus may be sent to; the wire records carry their own.
 MODEL_ID = "amazon.nova-pro-v1:0"
 OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream",
-              "invoke": "InvokeModel"}
+              "invoke": "InvokeModel",
+              # Claude's Messages body streamed (the Anthropic Messages door's passthrough)
+              "invoke-with-response-stream": "InvokeModelWithResponseStream"}
+#: InvokeModel operations: the body is model-specific JSON, sent as bytes.
+BODY_AS_BYTES = ("invoke", "invoke-with-response-stream")
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +65,12 @@ def calls_of(records: list[dict[str, Any]]) -> list[Call]:
             for op in ("Converse", "ConverseStream"):
                 calls.append(Call("bedrock-runtime", op,
                                   converse_input(op, MODEL_ID, r["body"]), "translation"))
-        elif r["op"] == "invoke":
-            calls.append(Call("bedrock-runtime", "InvokeModel", {
-                "modelId": r["model"], "body": json.dumps(r["body"]).encode(),
-                "contentType": "application/json", "accept": r["accept"]}, "wire"))
+        elif r["op"] in BODY_AS_BYTES:
+            params = {"modelId": r["model"], "body": json.dumps(r["body"]).encode(),
+                      "contentType": "application/json"}
+            if r.get("accept"):
+                params["accept"] = r["accept"]
+            calls.append(Call("bedrock-runtime", OPERATIONS[r["op"]], params, "wire"))
         else:
             op = OPERATIONS[r["op"]]
             calls.append(Call("bedrock-runtime", op, converse_input(op, r["model"], r["body"]),
@@ -79,7 +85,7 @@ def test_every_request_the_gateway_builds_is_valid(records: list[dict[str, Any]]
            if check(c).errors or doc_problems(c)]
     assert bad == []
     ops = {c.operation for c in calls}
-    assert ops == {"Converse", "ConverseStream", "InvokeModel"}
+    assert ops == set(OPERATIONS.values())
     # The corpus exercises what the translation does: images, tools, tool results, system.
     bodies = [r["body"] for r in records if r["kind"] == "translation"]
     text = json.dumps(bodies)
@@ -119,7 +125,8 @@ def test_a_broken_request_fails_the_validation(records: list[dict[str, Any]], ne
 
 
 def test_a_broken_embeddings_body_fails(records: list[dict[str, Any]]) -> None:
-    wire = next(r for r in records if r.get("op") == "invoke")
+    wire = next(r for r in records
+                if r.get("op") == "invoke" and "titan-embed-text-v2" in r.get("model", ""))
     body = {**wire["body"], "dimensions": 300, "input": "x"}
     call = Call("bedrock-runtime", "InvokeModel", {
         "modelId": "amazon.titan-embed-text-v2:0", "body": json.dumps(body).encode(),
