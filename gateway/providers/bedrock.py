@@ -83,6 +83,32 @@ def _error(name: str, message: str, status: int | None = None) -> ProviderError:
                          retryable=retryable)
 
 
+#: What reading an event stream may raise that :func:`stream_fault` turns into a ProviderError.
+STREAM_FAULTS: tuple[type[BaseException], ...] = (
+    ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError,  # orjson's is a subclass
+    TimeoutError, aiohttp.ClientError, OSError)
+
+
+def stream_fault(target: TargetConfig, exc: BaseException) -> ProviderError:
+    """The :class:`ProviderError` for a failure (one of :data:`STREAM_FAULTS`) while reading
+    a Bedrock event stream: a bad frame is ``protocol``, the deadline ``timeout``, the rest
+    ``connection``.
+
+    Example::
+
+        except STREAM_FAULTS as exc:
+            raise stream_fault(target, exc) from None
+    """
+    if isinstance(exc, TimeoutError):
+        return ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
+                             "deadline", retryable=True)
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return ProviderError("connection", 502, f"{target.key}: stream cut "
+                             f"({type(exc).__name__})", retryable=True)
+    return ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
+                         f"({type(exc).__name__})", retryable=True)
+
+
 class _Credentials:
     """botocore's credential chain, resolved off the loop and cached."""
 
@@ -241,15 +267,8 @@ class BedrockProvider:
                             stopped = True
                         if chunk is not None:
                             yield chunk
-        except (ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError) as exc:
-            raise ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
-                                f"({type(exc).__name__})", retryable=True) from None
-        except TimeoutError:
-            raise ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
-                                "deadline", retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ProviderError("connection", 502, f"{target.key}: stream cut "
-                                f"({type(exc).__name__})", retryable=True) from None
+        except STREAM_FAULTS as exc:
+            raise stream_fault(target, exc) from None
         finally:
             resp.release()
         if not stopped:
