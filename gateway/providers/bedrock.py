@@ -83,6 +83,22 @@ def _error(name: str, message: str, status: int | None = None) -> ProviderError:
                          retryable=retryable)
 
 
+def frame_exception(headers: dict[str, Any], payload: bytes) -> ProviderError | None:
+    """The :class:`ProviderError` an event-stream ``exception``/``error`` frame carries, or
+    None for any other frame.
+
+    Example::
+
+        if (err := frame_exception(message.headers, message.payload)) is not None:
+            raise err
+    """
+    if headers.get(":message-type") not in ("exception", "error"):
+        return None
+    body = json.loads(payload or b"{}")
+    name = headers.get(":exception-type") or headers.get(":error-code", "")
+    return _error(str(name), str(body.get("message", "stream error")))
+
+
 #: What reading an event stream may raise that :func:`stream_fault` turns into a ProviderError.
 STREAM_FAULTS: tuple[type[BaseException], ...] = (
     ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError,  # orjson's is a subclass
@@ -255,12 +271,9 @@ class BedrockProvider:
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers
-                        kind = headers.get(":message-type")
+                        if (err := frame_exception(headers, message.payload)) is not None:
+                            raise err
                         payload = json.loads(message.payload or b"{}")
-                        if kind == "exception" or kind == "error":
-                            name = headers.get(":exception-type") or headers.get(
-                                ":error-code", "")
-                            raise _error(str(name), payload.get("message", "stream error"))
                         name = str(headers.get(":event-type", ""))
                         chunk = mapper.event(name, payload)
                         if name == "metadata":

@@ -36,7 +36,7 @@ from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.bedrock import (
     STREAM_FAULTS,
     BedrockProvider,
-    _error,
+    frame_exception,
     stream_fault,
 )
 
@@ -134,13 +134,8 @@ class BedrockAnthropic:
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers
-                        kind = headers.get(":message-type")
-                        if kind in ("exception", "error"):
-                            payload = orjson.loads(message.payload or b"{}")
-                            name = headers.get(":exception-type") or headers.get(
-                                ":error-code", "")
-                            raise _error(str(name), str(payload.get("message",
-                                                                    "stream error")))
+                        if (err := frame_exception(headers, message.payload)) is not None:
+                            raise err
                         if headers.get(":event-type") != "chunk":
                             continue
                         event = self._decode(target, message.payload)
