@@ -83,6 +83,48 @@ def _error(name: str, message: str, status: int | None = None) -> ProviderError:
                          retryable=retryable)
 
 
+def frame_exception(headers: dict[str, Any], payload: bytes) -> ProviderError | None:
+    """The :class:`ProviderError` an event-stream ``exception``/``error`` frame carries, or
+    None for any other frame.
+
+    Example::
+
+        if (err := frame_exception(message.headers, message.payload)) is not None:
+            raise err
+    """
+    if headers.get(":message-type") not in ("exception", "error"):
+        return None
+    body = json.loads(payload or b"{}")
+    name = headers.get(":exception-type") or headers.get(":error-code", "")
+    return _error(str(name), str(body.get("message", "stream error")))
+
+
+#: What reading an event stream may raise that :func:`stream_fault` turns into a ProviderError.
+STREAM_FAULTS: tuple[type[BaseException], ...] = (
+    ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError,  # orjson's is a subclass
+    TimeoutError, aiohttp.ClientError, OSError)
+
+
+def stream_fault(target: TargetConfig, exc: BaseException) -> ProviderError:
+    """The :class:`ProviderError` for a failure (one of :data:`STREAM_FAULTS`) while reading
+    a Bedrock event stream: a bad frame is ``protocol``, the deadline ``timeout``, the rest
+    ``connection``.
+
+    Example::
+
+        except STREAM_FAULTS as exc:
+            raise stream_fault(target, exc) from None
+    """
+    if isinstance(exc, TimeoutError):
+        return ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
+                             "deadline", retryable=True)
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return ProviderError("connection", 502, f"{target.key}: stream cut "
+                             f"({type(exc).__name__})", retryable=True)
+    return ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
+                         f"({type(exc).__name__})", retryable=True)
+
+
 class _Credentials:
     """botocore's credential chain, resolved off the loop and cached."""
 
@@ -229,27 +271,17 @@ class BedrockProvider:
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers
-                        kind = headers.get(":message-type")
+                        if (err := frame_exception(headers, message.payload)) is not None:
+                            raise err
                         payload = json.loads(message.payload or b"{}")
-                        if kind == "exception" or kind == "error":
-                            name = headers.get(":exception-type") or headers.get(
-                                ":error-code", "")
-                            raise _error(str(name), payload.get("message", "stream error"))
                         name = str(headers.get(":event-type", ""))
                         chunk = mapper.event(name, payload)
                         if name == "metadata":
                             stopped = True
                         if chunk is not None:
                             yield chunk
-        except (ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError) as exc:
-            raise ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
-                                f"({type(exc).__name__})", retryable=True) from None
-        except TimeoutError:
-            raise ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
-                                "deadline", retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ProviderError("connection", 502, f"{target.key}: stream cut "
-                                f"({type(exc).__name__})", retryable=True) from None
+        except STREAM_FAULTS as exc:
+            raise stream_fault(target, exc) from None
         finally:
             resp.release()
         if not stopped:

@@ -24,9 +24,8 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
-from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHeadersLength
+from botocore.eventstream import EventStreamBuffer
 
 from skyrelay.gateway.config import TargetConfig
 from skyrelay.gateway.doors.anthropic_messages import bedrock_body, usage_of
@@ -34,7 +33,12 @@ from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.request import API_MESSAGES, Request
 from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
-from skyrelay.gateway.providers.bedrock import BedrockProvider, _error
+from skyrelay.gateway.providers.bedrock import (
+    STREAM_FAULTS,
+    BedrockProvider,
+    frame_exception,
+    stream_fault,
+)
 
 #: Bedrock's own per-invocation metrics inside the last stream event: not Anthropic's shape.
 BEDROCK_METRICS = "amazon-bedrock-invocationMetrics"
@@ -130,13 +134,8 @@ class BedrockAnthropic:
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers
-                        kind = headers.get(":message-type")
-                        if kind in ("exception", "error"):
-                            payload = orjson.loads(message.payload or b"{}")
-                            name = headers.get(":exception-type") or headers.get(
-                                ":error-code", "")
-                            raise _error(str(name), str(payload.get("message",
-                                                                    "stream error")))
+                        if (err := frame_exception(headers, message.payload)) is not None:
+                            raise err
                         if headers.get(":event-type") != "chunk":
                             continue
                         event = self._decode(target, message.payload)
@@ -144,14 +143,8 @@ class BedrockAnthropic:
                             stopped = True
                             event.pop(BEDROCK_METRICS, None)
                         yield event
-        except (ChecksumMismatch, InvalidHeadersLength, orjson.JSONDecodeError) as exc:
-            raise _protocol(target, f"bad event-stream frame ({type(exc).__name__})") from None
-        except TimeoutError:
-            raise ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
-                                "deadline", retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ProviderError("connection", 502, f"{target.key}: stream cut "
-                                f"({type(exc).__name__})", retryable=True) from None
+        except STREAM_FAULTS as exc:
+            raise stream_fault(target, exc) from None
         finally:
             resp.release()
         if not stopped:

@@ -23,6 +23,11 @@ than A-Z and 0-9 turned into ``_``: account ``oai-eu-1`` -> ``SKYRELAY_AZURE_KEY
 Every upstream failure becomes a :class:`ProviderError` the router can act on; a prompt
 refused by Azure's content filter is ``content_filter`` (not a fault, no fallback).
 
+This module builds the requests (URL, auth headers, body) and speaks the Provider protocol;
+the error mapping is :mod:`.openai_errors`, SSE parsing :mod:`.openai_sse`, bounded reads
+:mod:`.openai_wire_io` and Entra tokens :mod:`.azure_entra` (their public names are
+importable from here too).
+
 Example::
 
     provider = OpenAICompatProvider(HttpClient())
@@ -33,11 +38,9 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import os
 import re
-import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -53,26 +56,34 @@ from skyrelay.gateway.envnames import (
     secrets_dir_of,
 )
 from skyrelay.gateway.hub.fields import SPEAKS
-from skyrelay.gateway.providers.base import ProviderError, redact
+from skyrelay.gateway.providers.azure_entra import AZURE_SCOPE, EntraTokenCache
+from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.openai_errors import (
+    MAX_ERROR_BYTES,
+    MAX_MESSAGE,
+    error_from_response,
+    parse_retry_after,
+    protocol,
+)
+from skyrelay.gateway.providers.openai_sse import MAX_EVENT_BYTES, SSEParser
+from skyrelay.gateway.providers.openai_wire_io import (
+    MAX_BODY_BYTES,
+    drain,
+    post,
+    read_chunk,
+    read_json,
+)
+
+# The names other modules and tests import from here (moved to one module per job).
+__all__ = ["AZURE_SCOPE", "DEFAULT_AZURE_API_VERSION", "DRAIN_WAIT", "MAX_BODY_BYTES",
+           "MAX_ERROR_BYTES", "MAX_EVENT_BYTES", "EntraTokenCache", "OpenAICompatProvider",
+           "SSEParser", "error_from_response", "key_env_var", "parse_retry_after"]
 
 #: The Azure OpenAI data-plane API version used unless configured otherwise (GA).
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-#: The Entra scope of Azure OpenAI / Cognitive Services.
-AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
-#: Inner codes Azure uses for a prompt its content filter refused.
-_FILTER_CODES = frozenset({"content_filter", "ResponsibleAIPolicyViolation", "ContentFiltered"})
-#: One SSE event may not exceed this (a stream that never sends a newline is not SSE).
-MAX_EVENT_BYTES = 8 * 1024 * 1024
-#: A non-streamed answer larger than this is refused (memory stays bounded per request).
-MAX_BODY_BYTES = 64 * 1024 * 1024
-#: Error bodies are read up to this size only.
-MAX_ERROR_BYTES = 64 * 1024
 #: How long the end of a stream waits for the body's last bytes before draining in background.
 DRAIN_WAIT = 0.02
-#: Retry-After values beyond this are treated as this (the breaker cools down, not forever).
-MAX_RETRY_AFTER = 3600.0
-_MAX_MESSAGE = 1000
 
 
 def key_env_var(target: TargetConfig) -> str:
@@ -81,254 +92,6 @@ def key_env_var(target: TargetConfig) -> str:
     name = target.account or (urlsplit(target.endpoint).hostname or "")
     prefix = AZURE_KEY_PREFIX if target.cloud == "azure" else OPENAI_KEY_PREFIX
     return prefix + env_suffix(name)
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, ``x-ms-retry-after-ms`` or ``retry-after``.
-
-    ``retry-after`` may be seconds or an HTTP date. Unparseable values give None; the
-    result is clamped to ``[0, MAX_RETRY_AFTER]``.
-    """
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return min(max(float(value) / 1000.0, 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
-
-
-def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
-                        credentials: Sequence[str] = ()) -> ProviderError:
-    """Classify a non-200 upstream answer (OpenAI/Azure error shape, or anything else).
-
-    ``credentials`` (what the request carried) are redacted from the upstream's message.
-    """
-    message = ""
-    code: str | None = None
-    param: str | None = None
-    inner: str | None = None
-    try:
-        body = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        message = redact(str(error.get("message") or ""), credentials)[:_MAX_MESSAGE]
-        code = error.get("code") if isinstance(error.get("code"), str) else None
-        param = error.get("param")[:200] if isinstance(error.get("param"), str) else None
-        details = error.get("innererror")
-        if isinstance(details, dict) and isinstance(details.get("code"), str):
-            inner = details["code"]
-    elif isinstance(error, str):  # some compatible servers answer {"error": "text"}
-        message = redact(error, credentials)[:_MAX_MESSAGE]
-    if not message:
-        snippet = (redact(raw[:MAX_ERROR_BYTES].decode("utf-8", "replace"), credentials)
-                   [:200].strip() if body is None else "")
-        message = f"upstream answered HTTP {status}" + (f": {snippet}" if snippet else "")
-    if status == 400 and (code in _FILTER_CODES or inner in _FILTER_CODES):
-        return ProviderError("content_filter", 400, message, code="content_filter",
-                             retryable=False, param=param)
-    if status == 429:
-        return ProviderError("rate_limit", 429, message, code=code, retryable=True,
-                             retry_after=parse_retry_after(headers))
-    if status >= 500:
-        return ProviderError("server", status, message, code=code, retryable=True,
-                             retry_after=parse_retry_after(headers))
-    if status in (401, 403):
-        return ProviderError("auth", status, message, code=code, retryable=True)
-    if status == 408:
-        return ProviderError("timeout", 504, message, code=code, retryable=True)
-    if 400 <= status < 500:
-        return ProviderError("bad_request", status, message, code=code, retryable=False,
-                             param=param)
-    # 1xx/3xx (redirects are not followed): the upstream is not speaking the API.
-    return ProviderError("protocol", 502, message, code=code, retryable=True)
-
-
-class SSEParser:
-    """Incremental server-sent-events parser yielding each event's ``data``.
-
-    Strict on purpose: a line that is not an SSE field (``data``, ``event``, ``id``,
-    ``retry``) or comment raises ``ProviderError(kind="protocol")``, so an upstream answering
-    something else is a fault, not a silently empty stream.
-    """
-
-    __slots__ = ("_buffer", "_data", "_event", "_size")
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[bytes] = []
-        self._event = b""
-        self._size = 0  # bytes of the event being built (its data lines together)
-
-    def feed(self, chunk: bytes) -> list[tuple[str, bytes]]:
-        """Add bytes; return the completed events as ``(event_name, data)``."""
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\n" not in buffer:
-            if len(buffer) > MAX_EVENT_BYTES:
-                raise ProviderError("protocol", 502, "an upstream SSE line exceeds "
-                                    f"{MAX_EVENT_BYTES} bytes", retryable=True)
-            self._buffer = buffer
-            return []
-        *lines, self._buffer = buffer.split(b"\n")
-        events: list[tuple[str, bytes]] = []
-        for line in lines:
-            self._line(line[:-1] if line.endswith(b"\r") else line, events)
-        return events
-
-    def close(self) -> list[tuple[str, bytes]]:
-        """End of input: the last event if it lacked its blank line."""
-        events: list[tuple[str, bytes]] = []
-        if self._buffer:
-            self._line(self._buffer.rstrip(b"\r"), events)
-            self._buffer = b""
-        self._line(b"", events)
-        return events
-
-    def _line(self, line: bytes, events: list[tuple[str, bytes]]) -> None:
-        if not line:
-            if self._data:
-                events.append((self._event.decode("utf-8", "replace") or "message",
-                               b"\n".join(self._data)))
-            self._data, self._event, self._size = [], b"", 0
-            return
-        if line.startswith(b":"):
-            return
-        field, sep, value = line.partition(b":")
-        if value.startswith(b" "):
-            value = value[1:]
-        if field == b"data":
-            self._size += len(value) + 1
-            if self._size > MAX_EVENT_BYTES:  # many lines without a blank one: one event
-                raise ProviderError("protocol", 502, "an upstream SSE event exceeds "
-                                    f"{MAX_EVENT_BYTES} bytes", retryable=True)
-            self._data.append(value)
-        elif field == b"event":
-            self._event = value
-        elif field in (b"id", b"retry") and sep:
-            return
-        else:
-            text = line[:80].decode("utf-8", "replace")
-            raise ProviderError("protocol", 502, f"the upstream sent a line that is not SSE: "
-                                f"{text!r}", retryable=True)
-
-
-CredentialFactory = Callable[[], Any]
-
-
-def _default_credential() -> Any:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
-
-
-class EntraTokenCache:
-    """Microsoft Entra bearer tokens for Azure OpenAI, cached and refreshed before expiry.
-
-    ``credential_factory`` builds an azure-identity (sync) credential, by default
-    ``DefaultAzureCredential()`` (managed identity, workload identity, environment, CLI).
-    Building it and ``get_token`` run in a worker thread, never on the event loop; one
-    refresh at a time (concurrent callers wait for it). A token is refreshed once it has
-    less than ``refresh_margin`` seconds left.
-    """
-
-    def __init__(self, credential_factory: CredentialFactory | None = None, *,
-                 scope: str = AZURE_SCOPE, refresh_margin: float = 300.0) -> None:
-        self.credential_factory = credential_factory or _default_credential
-        self.scope = scope
-        self.refresh_margin = refresh_margin
-        self._credential: Any = None
-        self._token = ""
-        self._expires_on = 0.0
-        self._lock: asyncio.Lock | None = None
-
-    def _fresh(self) -> bool:
-        return bool(self._token) and self._expires_on - self.refresh_margin > time.time()
-
-    async def token(self, deadline: float) -> str:
-        """A valid access token (fetched if needed before ``deadline``, loop time)."""
-        if self._fresh():
-            return self._token
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        try:
-            async with asyncio.timeout_at(deadline), self._lock:
-                if self._fresh():
-                    return self._token
-                if self._credential is None:
-                    self._credential = await asyncio.to_thread(self.credential_factory)
-                access = await asyncio.to_thread(self._credential.get_token, self.scope)
-        except TimeoutError:
-            raise ProviderError("timeout", 504, "no Microsoft Entra token before the deadline",
-                                retryable=True) from None
-        except ImportError as err:
-            raise ProviderError("auth", 401, f"azure-identity is not installed ({err}); set "
-                                "an api key instead", retryable=True) from None
-        except Exception as err:  # azure-identity raises many types; all mean "no token"
-            raise ProviderError("auth", 401, "could not get a Microsoft Entra token: "
-                                f"{type(err).__name__}: {str(err)[:300]}",
-                                retryable=True) from None
-        self._token, self._expires_on = access.token, float(access.expires_on)
-        return self._token
-
-    async def aclose(self) -> None:
-        """Close the credential (its HTTP pipeline), off the loop."""
-        credential, self._credential = self._credential, None
-        close = getattr(credential, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
-
-
-def _timeout(target: TargetConfig) -> ProviderError:
-    return ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
-                         retryable=True)
-
-
-def _connection(target: TargetConfig, err: BaseException) -> ProviderError:
-    return ProviderError("connection", 502, f"{target.key}: connection failed "
-                         f"({type(err).__name__}: {str(err)[:200]})", retryable=True,
-                         unreachable=isinstance(err, aiohttp.ClientConnectorError))
-
-
-def _protocol(target: TargetConfig, what: str) -> ProviderError:
-    return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
-
-
-async def _drain(resp: aiohttp.ClientResponse, limit: float = 2.0) -> None:
-    """Read what is left of a finished stream, then pool the connection (or close it)."""
-    try:
-        async with asyncio.timeout(limit):
-            while await resp.content.readany():
-                pass
-    except (TimeoutError, aiohttp.ClientError, OSError):
-        resp.close()
-        return
-    resp.release()
-
-
-async def _read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body up to ``limit`` bytes (all segments, not just the first that arrived)."""
-    parts: list[bytes] = []
-    size = 0
-    async for part in resp.content.iter_any():
-        parts.append(part)
-        size += len(part)
-        if size >= limit:
-            break
-    return b"".join(parts)[:limit]
 
 
 class OpenAICompatProvider:
@@ -431,7 +194,7 @@ class OpenAICompatProvider:
         value = await self._call(target, "chat/completions",
                                  self.chat_body(target, request, False), deadline)
         if not isinstance(value.get("choices"), list):
-            raise _protocol(target, "the upstream's chat completion has no 'choices' array")
+            raise protocol(target, "the upstream's chat completion has no 'choices' array")
         return value
 
     async def embeddings(self, target: TargetConfig, request: dict[str, Any], *,
@@ -440,7 +203,7 @@ class OpenAICompatProvider:
         body = orjson.dumps({**request, "model": target.model})
         value = await self._call(target, "embeddings", body, deadline)
         if not isinstance(value.get("data"), list):
-            raise _protocol(target, "the upstream's embeddings answer has no 'data' array")
+            raise protocol(target, "the upstream's embeddings answer has no 'data' array")
         return value
 
     async def chat_stream(self, target: TargetConfig, request: dict[str, Any], *,
@@ -457,18 +220,11 @@ class OpenAICompatProvider:
         try:
             ctype = resp.headers.get("content-type", "")
             if not ctype.startswith("text/event-stream"):
-                raise _protocol(target, f"the upstream answered a stream with content-type "
-                                f"{ctype!r}, not text/event-stream")
+                raise protocol(target, f"the upstream answered a stream with content-type "
+                               f"{ctype!r}, not text/event-stream")
             parser = SSEParser()
-            content = resp.content
             while not done:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        data = await content.readany()
-                except TimeoutError:
-                    raise _timeout(target) from None
-                except (aiohttp.ClientError, OSError) as err:
-                    raise _connection(target, err) from None
+                data = await read_chunk(target, resp, deadline)
                 events = parser.feed(data) if data else parser.close()
                 for name, payload in events:
                     if payload == b"[DONE]":
@@ -490,7 +246,7 @@ class OpenAICompatProvider:
                 # a separate write, microseconds later): give it a moment so the connection
                 # is back in the pool for the next request, then leave the rest to a
                 # background task rather than make the client wait.
-                task = asyncio.get_running_loop().create_task(_drain(resp))
+                task = asyncio.get_running_loop().create_task(drain(resp))
                 await asyncio.wait((task,), timeout=DRAIN_WAIT)
                 if not task.done():
                     self._draining.add(task)
@@ -526,19 +282,19 @@ class OpenAICompatProvider:
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            raise _protocol(target, "the upstream stream sent data that is not JSON") from None
+            raise protocol(target, "the upstream stream sent data that is not JSON") from None
         if not isinstance(chunk, dict):
-            raise _protocol(target, "the upstream stream sent data that is not a JSON object")
+            raise protocol(target, "the upstream stream sent data that is not a JSON object")
         error = chunk.get("error")
         if error is not None or event == "error":
             message = error.get("message") if isinstance(error, dict) else error
             code = error.get("code") if isinstance(error, dict) else None
             raise ProviderError("server", 502, f"{target.key}: the upstream stream failed: "
-                                f"{str(message or payload[:200])[:_MAX_MESSAGE]}",
+                                f"{str(message or payload[:200])[:MAX_MESSAGE]}",
                                 code=code if isinstance(code, str) else None, retryable=True)
         choices = chunk.get("choices")
         if not isinstance(choices, list):
-            raise _protocol(target, "an upstream stream chunk has no 'choices' array")
+            raise protocol(target, "an upstream stream chunk has no 'choices' array")
         if not choices and chunk.get("usage") is None:
             return None  # Azure's prompt_filter_results chunk: nothing for the client
         return chunk
@@ -548,58 +304,10 @@ class OpenAICompatProvider:
         """POST and return the 200 response with its body unread (raises ProviderError)."""
         url = self.url(target, op)
         headers = await self.headers(target, deadline)
-        resp: aiohttp.ClientResponse | None = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                resp = await self.http.session().post(url, data=body, headers=headers,
-                                                      timeout=self.http.timeout(deadline),
-                                                      allow_redirects=False)
-                if resp.status == 200:
-                    return resp
-                raw = await _read_up_to(resp, MAX_ERROR_BYTES)
-        except TimeoutError:
-            if resp is not None:
-                resp.close()
-            raise _timeout(target) from None
-        except (aiohttp.ClientError, OSError) as err:
-            if resp is not None:
-                resp.close()
-            raise _connection(target, err) from None
-        resp.close()  # the rest of an error body is not worth reading to keep the socket
         sent = [headers.get("api-key", ""), headers.get("authorization", "")[7:]]
-        raise error_from_response(resp.status, resp.headers, raw, sent)
+        return await post(self.http, target, url, body, headers, deadline, sent)
 
     async def _call(self, target: TargetConfig, op: str, body: bytes,
                     deadline: float) -> dict[str, Any]:
         resp = await self._open(target, op, body, deadline)
-        declared = resp.content_length
-        if declared is not None and declared > MAX_BODY_BYTES:
-            resp.close()
-            raise _protocol(target, f"the upstream's answer ({declared} bytes) exceeds "
-                            f"{MAX_BODY_BYTES} bytes")
-        try:
-            async with asyncio.timeout_at(deadline):
-                parts: list[bytes] = []
-                size = 0
-                async for part in resp.content.iter_any():
-                    size += len(part)
-                    if size > MAX_BODY_BYTES:
-                        resp.close()
-                        raise _protocol(target, f"the upstream's answer exceeds "
-                                        f"{MAX_BODY_BYTES} bytes")
-                    parts.append(part)
-                raw = b"".join(parts)
-        except TimeoutError:
-            resp.close()
-            raise _timeout(target) from None
-        except (aiohttp.ClientError, OSError) as err:
-            resp.close()
-            raise _connection(target, err) from None
-        resp.release()
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise _protocol(target, "the upstream answered invalid JSON") from None
-        if not isinstance(value, dict):
-            raise _protocol(target, "the upstream answered JSON that is not an object")
-        return value
+        return await read_json(target, resp, deadline)

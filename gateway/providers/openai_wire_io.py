@@ -27,30 +27,43 @@ from skyrelay.gateway.hub.request import API_RESPONSES
 from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.providers.http import HttpClient
-from skyrelay.gateway.providers.openai_compat import (
-    MAX_BODY_BYTES,
+from skyrelay.gateway.providers.openai_errors import (
     MAX_ERROR_BYTES,
-    SSEParser,
+    connection_error,
     error_from_response,
+    protocol,
+    timeout_error,
 )
+from skyrelay.gateway.providers.openai_sse import SSEParser
 
 #: Responses stream events after which the stream is over.
 RESPONSES_END = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: A non-streamed answer larger than this is refused (memory stays bounded per request).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-def _timeout(target: TargetConfig) -> ProviderError:
-    return ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
-                         retryable=True)
+async def read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body up to ``limit`` bytes (all segments, not just the first that arrived)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in resp.content.iter_any():
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
 
 
-def _connection(target: TargetConfig, err: BaseException) -> ProviderError:
-    return ProviderError("connection", 502, f"{target.key}: {type(err).__name__}",
-                         retryable=True, unreachable=isinstance(err, aiohttp.ClientConnectorError))
-
-
-def protocol(target: TargetConfig, what: str) -> ProviderError:
-    """A ``protocol`` error: the upstream answered something that is not the API."""
-    return ProviderError("protocol", 502, f"{target.key}: {what}", retryable=True)
+async def drain(resp: aiohttp.ClientResponse, limit: float = 2.0) -> None:
+    """Read what is left of a finished stream, then pool the connection (or close it)."""
+    try:
+        async with asyncio.timeout(limit):
+            while await resp.content.readany():
+                pass
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        resp.close()
+        return
+    resp.release()
 
 
 async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
@@ -66,34 +79,45 @@ async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
                                              allow_redirects=False)
             if resp.status == 200:
                 return resp
-            raw = await resp.content.read(MAX_ERROR_BYTES)
+            raw = await read_up_to(resp, MAX_ERROR_BYTES)
     except TimeoutError:
         if resp is not None:
             resp.close()
-        raise _timeout(target) from None
+        raise timeout_error(target) from None
     except (aiohttp.ClientError, OSError) as err:
         if resp is not None:
             resp.close()
-        raise _connection(target, err) from None
-    resp.close()
+        raise connection_error(target, err) from None
+    resp.close()  # the rest of an error body is not worth reading to keep the socket
     raise error_from_response(resp.status, resp.headers, raw, credentials)
 
 
 async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
                     deadline: float) -> dict[str, Any]:
-    """The body as a JSON object (at most ``MAX_BODY_BYTES``)."""
+    """The body as a JSON object (at most ``MAX_BODY_BYTES``, else ``protocol``)."""
+    declared = resp.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        resp.close()
+        raise protocol(target, f"the upstream's answer ({declared} bytes) exceeds "
+                       f"{MAX_BODY_BYTES} bytes")
     try:
         async with asyncio.timeout_at(deadline):
-            raw = await resp.content.read(MAX_BODY_BYTES + 1)
+            parts: list[bytes] = []
+            size = 0
+            async for part in resp.content.iter_any():
+                size += len(part)
+                if size > MAX_BODY_BYTES:
+                    resp.close()
+                    raise protocol(target, f"the upstream's answer exceeds "
+                                   f"{MAX_BODY_BYTES} bytes")
+                parts.append(part)
+            raw = b"".join(parts)
     except TimeoutError:
         resp.close()
-        raise _timeout(target) from None
+        raise timeout_error(target) from None
     except (aiohttp.ClientError, OSError) as err:
         resp.close()
-        raise _connection(target, err) from None
-    if len(raw) > MAX_BODY_BYTES:
-        resp.close()
-        raise protocol(target, f"the answer exceeds {MAX_BODY_BYTES} bytes")
+        raise connection_error(target, err) from None
     resp.release()
     try:
         value = orjson.loads(raw)
@@ -102,6 +126,18 @@ async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
     if not isinstance(value, dict):
         raise protocol(target, "the upstream answered JSON that is not an object")
     return value
+
+
+async def read_chunk(target: TargetConfig, resp: aiohttp.ClientResponse,
+                     deadline: float) -> bytes:
+    """The next bytes of a streamed body (``b""`` at its end), before ``deadline``."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await resp.content.readany()
+    except TimeoutError:
+        raise timeout_error(target) from None
+    except (aiohttp.ClientError, OSError) as err:
+        raise connection_error(target, err) from None
 
 
 async def sse_events(target: TargetConfig, resp: aiohttp.ClientResponse, deadline: float,
@@ -119,13 +155,7 @@ async def sse_events(target: TargetConfig, resp: aiohttp.ClientResponse, deadlin
     finished = False
     try:
         while not finished:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    data = await resp.content.readany()
-            except TimeoutError:
-                raise _timeout(target) from None
-            except (aiohttp.ClientError, OSError) as err:
-                raise _connection(target, err) from None
+            data = await read_chunk(target, resp, deadline)
             for name, payload in (parser.feed(data) if data else parser.close()):
                 if payload == b"[DONE]":
                     finished = True

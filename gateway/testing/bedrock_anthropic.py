@@ -21,6 +21,8 @@ import base64
 import json
 from typing import Any
 
+from skyrelay.gateway.testing.bedrock_frames import encode_frame
+
 TEXT = ["Hello", " from", " Claude"]
 INPUT_TOKENS, CACHE_READ, OUTPUT_TOKENS = 9, 3, 4
 MESSAGE_ID = "msg_bdrk_01"
@@ -77,7 +79,6 @@ def message(body: dict[str, Any], model: str) -> dict[str, Any]:
 
 def chunk(event: dict[str, Any]) -> bytes:
     """One ``chunk`` frame carrying ``event``."""
-    from skyrelay.gateway.testing.bedrock_upstream import encode_frame  # it imports us
     payload = json.dumps({"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
     return encode_frame({":event-type": "chunk", ":content-type": "application/json",
                          ":message-type": "event"}, payload.encode())

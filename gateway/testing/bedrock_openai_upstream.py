@@ -17,14 +17,13 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
 import json
-import threading
 from typing import Any
 
 from aiohttp import web
+
+from skyrelay.gateway.testing.loopback_server import LoopbackServer
 
 TEXT = ["Hello", " from", " gpt-oss"]
 USAGE_CHAT = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
@@ -71,23 +70,20 @@ def response_events(model: str) -> list[dict[str, Any]]:
     return events
 
 
-class BedrockOpenAIUpstream:
+class BedrockOpenAIUpstream(LoopbackServer):
     """The server, on 127.0.0.1 in a background thread."""
+
+    server_name = "bedrock OpenAI upstream"
 
     def __init__(self, *, api_key: str | None = None, azure_key: str | None = None,
                  max_lifetime: float = 120.0) -> None:
+        super().__init__(max_lifetime=max_lifetime)
         self.api_key = api_key
         self.azure_key = azure_key
-        self.max_lifetime = max_lifetime
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.auth: list[str] = []
         self._faults: collections.deque[str] = collections.deque()
-        self._port = 0
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -101,34 +97,8 @@ class BedrockOpenAIUpstream:
                 raise ValueError(f"unknown fault {name!r}")
         self._faults.extend(names)
 
-    def __enter__(self) -> BedrockOpenAIUpstream:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("bedrock OpenAI upstream did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # past max_lifetime the server stopped itself and its loop is closed already
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/openai/v1/{op:.*}", self._answer)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.max_lifetime)
-        await runner.cleanup()
 
     def _authorized(self, header: str, azure_key: str) -> bool:
         if self.azure_key is not None and azure_key == self.azure_key:

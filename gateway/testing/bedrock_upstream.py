@@ -20,7 +20,9 @@ version; others get Bedrock's 400 ValidationException) is judged like a content 
 would: a prompt containing :data:`BLOCK_PROMPT` is blocked before the model runs, one
 containing :data:`BLOCK_ANSWER` has its answer blocked; both end with
 ``stopReason: guardrail_intervened``, the guardrail's blocked message and, with ``trace``
-enabled, the input or output assessment that says which.
+enabled, the input or output assessment that says which
+(:mod:`~skyrelay.gateway.testing.bedrock_guardrail`). Frames are built by
+:mod:`~skyrelay.gateway.testing.bedrock_frames`.
 
 Example::
 
@@ -30,29 +32,26 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import binascii
 import collections
-import contextlib
 import json
 import random
-import socket
-import struct
-import threading
 from typing import Any
 
 from aiohttp import web
 
 from skyrelay.gateway.testing import bedrock_anthropic as claude
+from skyrelay.gateway.testing import bedrock_guardrail as guardrail
+from skyrelay.gateway.testing.bedrock_frames import encode_frame, event, exception
+from skyrelay.gateway.testing.bedrock_guardrail import BLOCK_ANSWER, BLOCK_PROMPT, BLOCKED_TEXT
+from skyrelay.gateway.testing.loopback_server import LoopbackServer, reset_connection
+
+# Names tests import from here (the frames and the guardrail play have their own modules).
+__all__ = ["BLOCKED_TEXT", "BLOCK_ANSWER", "BLOCK_PROMPT", "FAULTS", "BedrockUpstream",
+           "encode_frame", "event", "exception", "example_of", "stream_events"]
 
 TEXT = ["Hello", " from", " Bedrock"]
 USAGE = {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10, "cacheReadInputTokens": 2}
 STALL_SECONDS = 30.0
-#: Words that make a guardrail intervene on the prompt or on the answer.
-BLOCK_PROMPT = "GUARDRAIL-BLOCK-PROMPT"
-BLOCK_ANSWER = "GUARDRAIL-BLOCK-ANSWER"
-BLOCKED_TEXT = "Blocked by the guardrail."
-
 #: Fault names (``name`` or ``name:arg``) and what they do.
 FAULTS = {
     "throttle": "HTTP 429 ThrottlingException with Retry-After: arg seconds (default 2)",
@@ -68,34 +67,6 @@ FAULTS = {
     "exception": "stream: an in-stream throttlingException frame after two events",
     "badcrc": "stream: a frame with a wrong message CRC after two events",
 }
-
-
-def encode_frame(headers: dict[str, str], payload: bytes, *, corrupt: bool = False) -> bytes:
-    """One event-stream message with string-typed headers and correct (or broken) CRCs."""
-    head = b""
-    for name, value in headers.items():
-        raw_name, raw_value = name.encode(), value.encode()
-        head += struct.pack("!B", len(raw_name)) + raw_name + b"\x07"
-        head += struct.pack("!H", len(raw_value)) + raw_value
-    total = 12 + len(head) + len(payload) + 4
-    prelude = struct.pack("!II", total, len(head))
-    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
-    body = prelude + head + payload
-    crc = binascii.crc32(body) & 0xFFFFFFFF
-    return body + struct.pack("!I", crc ^ 1 if corrupt else crc)
-
-
-def event(name: str, payload: dict[str, Any], *, corrupt: bool = False) -> bytes:
-    """An ``event`` message as ConverseStream sends it."""
-    return encode_frame({":event-type": name, ":content-type": "application/json",
-                         ":message-type": "event"}, json.dumps(payload).encode(),
-                        corrupt=corrupt)
-
-
-def exception(name: str, message: str) -> bytes:
-    """An in-stream ``exception`` message."""
-    return encode_frame({":exception-type": name, ":content-type": "application/json",
-                         ":message-type": "exception"}, json.dumps({"message": message}).encode())
 
 
 def stream_events(tools: bool) -> list[bytes]:
@@ -149,36 +120,20 @@ def example_of(schema: dict[str, Any]) -> Any:
     return "Hello from Bedrock"
 
 
-def _reset(request: web.Request) -> None:
-    """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-class BedrockUpstream:
+class BedrockUpstream(LoopbackServer):
     """The server, on 127.0.0.1 in a background thread; stops itself after ``max_lifetime``."""
+
+    server_name = "bedrock upstream"
 
     def __init__(self, *, tools: bool = False, max_lifetime: float = 120.0,
                  guardrails: dict[str, str] | None = None, port: int = 0) -> None:
+        super().__init__(max_lifetime=max_lifetime, port=port)
         self.tools = tools
         self.guardrails = dict(guardrails or {})
-        self.max_lifetime = max_lifetime
-        self._want_port = port  # 0: a free port
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
         self._faults: collections.deque[str] = collections.deque()
         self._random: tuple[float, list[str], random.Random] | None = None
-        self._port = 0
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -208,40 +163,8 @@ class BedrockUpstream:
         fault, _, arg = name.partition(":")
         return fault, arg
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but no longer than until the server stops."""
-        assert self._stop is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-
-    def __enter__(self) -> BedrockUpstream:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("bedrock upstream did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # past max_lifetime the server stopped itself and its loop is closed already
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/model/{model}/{op}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._want_port)
-        await site.start()
-        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self.max_lifetime)
-        await runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -269,7 +192,7 @@ class BedrockUpstream:
         if fault == "delay":
             await self._sleep(float(arg or 1))
         if fault == "reset":
-            _reset(request)
+            reset_connection(request)
             return web.Response()
         if fault == "reset_after_headers":
             content_type = ("application/vnd.amazon.eventstream" if op == "converse-stream"
@@ -277,7 +200,7 @@ class BedrockUpstream:
             resp = web.StreamResponse(headers={"content-type": content_type,
                                                "content-length": "4096"})
             await resp.prepare(request)
-            _reset(request)
+            reset_connection(request)
             return resp
         if op.startswith("invoke") and "anthropic_version" in body:
             return await self._anthropic(request, op, body, fault)
@@ -291,65 +214,14 @@ class BedrockUpstream:
             text = body.get("inputText", "")
             return web.json_response({"embedding": [0.1] * int(body.get("dimensions") or 4),
                                       "inputTextTokenCount": len(text.split())})
-        verdict = self._guardrail(body)
+        verdict = guardrail.verdict(self.guardrails, body)
         if isinstance(verdict, web.Response):
             return verdict
         if verdict is not None:
-            return await self._intervene(request, op, body, verdict)
+            return await guardrail.intervene(request, op, body, verdict)
         if op == "converse":
             return await self._converse_answer(request, fault)
         return await self._stream(request, fault)
-
-    def _guardrail(self, body: dict[str, Any]) -> web.Response | str | None:
-        """None (no intervention), "prompt"/"answer" (blocked there), or a 400."""
-        config = body.get("guardrailConfig")
-        if config is None:
-            return None
-        gid, version = config.get("guardrailIdentifier"), config.get("guardrailVersion")
-        if self.guardrails.get(gid) != version:
-            return web.json_response(
-                {"message": f"The guardrail {gid} version {version} was not found."},
-                status=400, headers={"x-amzn-errortype": "ValidationException"})
-        text = json.dumps(body.get("messages", []))
-        if BLOCK_PROMPT in text:
-            return "prompt"
-        return "answer" if BLOCK_ANSWER in text else None
-
-    async def _intervene(self, request: web.Request, op: str, body: dict[str, Any],
-                         where: str) -> web.StreamResponse:
-        gid = body["guardrailConfig"]["guardrailIdentifier"]
-        assessment = {gid: {"contentPolicy": {"filters": [{
-            "type": "VIOLENCE", "confidence": "HIGH", "filterStrength": "HIGH",
-            "action": "BLOCKED", "detected": True}]}}}
-        trace: dict[str, Any] = {}
-        if body["guardrailConfig"].get("trace") in ("enabled", "enabled_full"):
-            trace = {"guardrail": {"inputAssessment": assessment} if where == "prompt"
-                     else {"inputAssessment": {gid: {}}, "outputAssessments": {gid: [
-                         assessment[gid]]}}}
-        usage = {"inputTokens": 7, "outputTokens": 0 if where == "prompt" else 3,
-                 "totalTokens": 7 if where == "prompt" else 10}
-        if op == "converse":
-            answer: dict[str, Any] = {
-                "output": {"message": {"role": "assistant", "content": [{"text": BLOCKED_TEXT}]}},
-                "stopReason": "guardrail_intervened", "usage": usage,
-                "metrics": {"latencyMs": 5}}
-            if trace:
-                answer["trace"] = trace
-            return web.json_response(answer)
-        resp = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
-        await resp.prepare(request)
-        metadata: dict[str, Any] = {"usage": usage, "metrics": {"latencyMs": 5}}
-        if trace:
-            metadata["trace"] = trace
-        for frame in (event("messageStart", {"role": "assistant"}),
-                      event("contentBlockDelta", {"contentBlockIndex": 0,
-                                                  "delta": {"text": BLOCKED_TEXT}}),
-                      event("contentBlockStop", {"contentBlockIndex": 0}),
-                      event("messageStop", {"stopReason": "guardrail_intervened"}),
-                      event("metadata", metadata)):
-            await resp.write(frame)
-        await resp.write_eof()
-        return resp
 
     async def _anthropic(self, request: web.Request, op: str, body: dict[str, Any],
                          fault: str) -> web.StreamResponse:
@@ -365,7 +237,7 @@ class BedrockUpstream:
         await resp.prepare(request)
         for i, frame in enumerate(claude.stream_frames(body, model)):
             if i == 2 and fault == "cut":
-                _reset(request)
+                reset_connection(request)
                 return resp
             if i == 2 and fault == "exception":
                 await resp.write(exception("throttlingException", "slow down"))
@@ -385,7 +257,7 @@ class BedrockUpstream:
                                                "content-length": str(len(payload))})
             await resp.prepare(request)
             await resp.write(payload[: len(payload) // 2])
-            _reset(request)
+            reset_connection(request)
             return resp
         return web.json_response(self._converse(_schema_of(await request.json())))
 
@@ -411,7 +283,7 @@ class BedrockUpstream:
         frames = stream_events(self.tools)
         for i, frame in enumerate(frames):
             if i == 2 and fault == "cut":
-                _reset(request)
+                reset_connection(request)
                 return resp
             if i == 2 and fault == "stall":
                 await self._sleep(STALL_SECONDS)

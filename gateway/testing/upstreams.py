@@ -12,7 +12,8 @@ own event loop:
   only ``prompt_filter_results``).
 
 Faults are queued (:meth:`OpenAIUpstream.fault`) and consumed one per request, globally or
-per model (deployment). A fault is ``"name"`` or ``"name:arg"``; see :data:`FAULTS`.
+per model (deployment). A fault is ``"name"`` or ``"name:arg"``; see :data:`FAULTS`
+(:mod:`~skyrelay.gateway.testing.openai_faults`, which also answers them).
 :meth:`OpenAIUpstream.fail_randomly` draws a fault for a share of the requests instead
 (seeded), for load tests.
 Hits are counted per path; the last requests (headers and bodies) are kept, bounded.
@@ -35,8 +36,6 @@ import contextlib
 import hashlib
 import logging
 import random
-import socket
-import struct
 import threading
 import time
 from typing import Any
@@ -44,43 +43,19 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from skyrelay.gateway.testing.loopback_server import reset_connection
+from skyrelay.gateway.testing.openai_faults import (
+    AZURE_CONTENT_FILTER_ERROR,
+    FAULTS,
+    STALL_SECONDS,
+    answer_fault,
+    error_response,
+)
+
+# Names other code imports from here (the fault table lives in openai_faults).
+__all__ = ["AZURE_CONTENT_FILTER_ERROR", "FAULTS", "MAX_RECORDED", "OpenAIUpstream"]
+
 log = logging.getLogger("skyrelay.gateway.testing")
-
-#: Fault names and their optional argument.
-FAULTS = {
-    "429": "HTTP 429 with Retry-After: arg seconds (default 1)",
-    "429ms": "HTTP 429 with retry-after-ms and x-ms-retry-after-ms: arg ms (default 1500)",
-    "500": "HTTP 500 in OpenAI's error shape",
-    "503": "HTTP 503 with Retry-After: arg seconds if given",
-    "400": "HTTP 400 invalid_request_error (not a content filter; param temperature unless "
-           "arg gives the message)",
-    "401": "HTTP 401 invalid api key",
-    "delay": "sleep arg seconds (default 1), then answer normally",
-    "reset_before_headers": "TCP reset before any response byte",
-    "reset_after_headers": "status line and headers, then a TCP reset",
-    "cut_stream": "stream: arg chunks (default 2) then a reset without [DONE]; JSON: half a body",
-    "stall": "stream: arg chunks (default 1) then silence for 30 s; JSON: silence",
-    "invalid_json": "HTTP 200 whose JSON is not JSON; stream: arg chunks (default 1), then "
-                    "an SSE data line that is not JSON",
-    "invalid_sse": "HTTP 200 text/event-stream whose lines are not SSE",
-    "content_filter": "HTTP 400 in Azure's exact content-filter shape (arg 'slow': in 2 writes)",
-    "stream_error": "stream: arg chunks (default 1) then an in-stream error event",
-    "long_event": "stream: arg 8 KiB data lines (default 4000) never ended by a blank line",
-}
-
-#: Azure's answer to a prompt its content filter blocks (shape as documented by Microsoft).
-AZURE_CONTENT_FILTER_ERROR: dict[str, Any] = {"error": {
-    "message": ("The response was filtered due to the prompt triggering Azure OpenAI's "
-                "content management policy. Please modify your prompt and retry. To learn "
-                "more about our content filtering policies please read our documentation: "
-                "https://go.microsoft.com/fwlink/?linkid=2198766"),
-    "type": None, "param": "prompt", "code": "content_filter", "status": 400,
-    "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
-        "hate": {"filtered": False, "severity": "safe"},
-        "jailbreak": {"filtered": False, "detected": False},
-        "self_harm": {"filtered": False, "severity": "safe"},
-        "sexual": {"filtered": False, "severity": "safe"},
-        "violence": {"filtered": True, "severity": "medium"}}}}}
 
 _SAFE = {"filtered": False, "severity": "safe"}
 _PROMPT_FILTER_CHUNK: dict[str, Any] = {
@@ -90,26 +65,6 @@ _PROMPT_FILTER_CHUNK: dict[str, Any] = {
         "jailbreak": {"filtered": False, "detected": False}}}]}
 
 MAX_RECORDED = 200
-STALL_SECONDS = 30.0
-
-
-def _error(status: int, message: str, type_: str | None, code: str | None,
-           headers: dict[str, str] | None = None, param: str | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    return web.Response(status=status, body=orjson.dumps(body), headers=headers,
-                        content_type="application/json")
-
-
-def _reset(request: web.Request) -> None:
-    """Abort the connection with a TCP RST (SO_LINGER 0), not a clean FIN."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 def _words(value: Any) -> int:
@@ -308,8 +263,8 @@ class OpenAIUpstream:
                 self.connections.add(int(peer[1]))
             total = sum(self.hits.values())
         if total > self.max_requests:
-            return _error(503, "request budget of the test upstream exhausted", "server_error",
-                          None)
+            return error_response(503, "request budget of the test upstream exhausted",
+                                  "server_error", None)
         raw = await request.read()
         self.requests.append({"path": path, "query": dict(request.query),
                               "headers": {k.lower(): v for k, v in request.headers.items()},
@@ -322,26 +277,27 @@ class OpenAIUpstream:
                                                     "message": "Resource not found"}},
                                          status=404)
         if not self._authorized(request):
-            return _error(401, "Incorrect API key provided.", "invalid_request_error",
-                          "invalid_api_key")
+            return error_response(401, "Incorrect API key provided.", "invalid_request_error",
+                                  "invalid_api_key")
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return _error(400, "We could not parse the JSON body of your request.",
-                          "invalid_request_error", None)
+            return error_response(400, "We could not parse the JSON body of your request.",
+                                  "invalid_request_error", None)
         if not isinstance(body, dict):
-            return _error(400, "The body must be a JSON object.", "invalid_request_error", None)
+            return error_response(400, "The body must be a JSON object.",
+                                  "invalid_request_error", None)
         model = path.split("/")[3] if azure else str(body.get("model", ""))
         if path.endswith("/chat/completions"):
             op = "chat"
         elif path.endswith("/embeddings"):
             op = "embeddings"
         else:
-            return _error(404, f"Unknown path {path}", "invalid_request_error", None)
+            return error_response(404, f"Unknown path {path}", "invalid_request_error", None)
         name, arg = self._next_fault(model)
         stream = op == "chat" and body.get("stream") is True
         if name:
-            answer = await self._fault(request, name, arg, stream)
+            answer = await answer_fault(request, name, arg, stream, self._sleep)
             if answer is not None:
                 return answer
         if op == "embeddings":
@@ -351,87 +307,6 @@ class OpenAIUpstream:
                                       azure or path.startswith("/openai/v1/"), name, arg)
         return web.Response(body=orjson.dumps(self._completion(body, model)),
                             content_type="application/json")
-
-    async def _fault(self, request: web.Request, name: str, arg: str,
-                     stream: bool) -> web.StreamResponse | None:
-        """Answer a fault, or None to answer normally (maybe a stream fault)."""
-        if name == "429":
-            seconds = arg or "1"
-            return _error(429, "Rate limit reached for requests. Please retry after "
-                          f"{seconds} seconds.", "requests", "rate_limit_exceeded",
-                          {"retry-after": seconds})
-        if name == "429ms":
-            ms = arg or "1500"
-            return _error(429, "Requests have exceeded the token rate limit of your current "
-                          "pricing tier.", None, "429",
-                          {"retry-after-ms": ms, "x-ms-retry-after-ms": ms})
-        if name in ("500", "503"):
-            headers = {"retry-after": arg} if arg else None
-            return _error(int(name), "The server had an error while processing your request.",
-                          "server_error", None, headers)
-        if name == "400":
-            return _error(400, arg or "Invalid value for 'temperature'.",
-                          "invalid_request_error", "invalid_value",
-                          param=None if arg else "temperature")
-        if name == "401":
-            return _error(401, "Incorrect API key provided.", "invalid_request_error",
-                          "invalid_api_key")
-        if name == "content_filter":
-            payload = orjson.dumps(AZURE_CONTENT_FILTER_ERROR)
-            if arg != "slow":
-                return web.Response(status=400, body=payload, content_type="application/json")
-            # the same body in two TCP writes 50 ms apart: readers must not stop at the first
-            resp = web.StreamResponse(status=400, headers={
-                "content-type": "application/json", "content-length": str(len(payload))})
-            await resp.prepare(request)
-            await resp.write(payload[:40])
-            await self._sleep(0.05)
-            await resp.write(payload[40:])
-            await resp.write_eof()
-            return resp
-        if name == "delay":
-            await self._sleep(float(arg or 1), request)
-            return None
-        if name == "reset_before_headers":
-            _reset(request)
-            return web.Response(status=500)  # never written: the socket is gone
-        if name in ("reset_after_headers", "cut_stream") and not stream:
-            resp = web.StreamResponse(headers={"content-type": "application/json",
-                                               "content-length": "4096"})
-            await resp.prepare(request)
-            if name == "cut_stream":
-                await resp.write(b'{"id": "chatcmpl-cut", "choices": [')
-            _reset(request)
-            return resp
-        if name == "reset_after_headers":
-            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-            await resp.prepare(request)
-            _reset(request)
-            return resp
-        if name == "stall" and not stream:
-            await self._sleep(STALL_SECONDS)
-            return None
-        if name == "invalid_json" and not stream:
-            return web.Response(body=b'{"id": "chatcmpl-x", "choices": [', status=200,
-                                content_type="application/json")
-        if name == "long_event" and stream:
-            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-            await resp.prepare(request)
-            line = b"data: " + b"x" * 8186 + b"\n"
-            try:
-                for _ in range(int(arg or 4000)):
-                    await resp.write(line)
-                await resp.write_eof()
-            except (ConnectionResetError, RuntimeError):
-                pass  # the gateway gave up on the stream: that is the point
-            return resp
-        if name == "invalid_sse":
-            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-            await resp.prepare(request)
-            await resp.write(b"<html><body>502 Bad Gateway</body></html>\n\n")
-            await resp.write_eof()
-            return resp
-        return None  # stream faults (cut_stream, stall, invalid_json, stream_error)
 
     def _completion(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         prompt = sum(_words(m.get("content")) for m in body.get("messages", [])
@@ -491,7 +366,7 @@ class OpenAIUpstream:
                     return resp
             await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
         if fault == "cut_stream":
-            _reset(request)
+            reset_connection(request)
             return resp
         if fault == "stall":
             await self._sleep(STALL_SECONDS)

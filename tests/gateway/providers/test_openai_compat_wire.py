@@ -323,9 +323,9 @@ def test_registry_maps_clouds_and_isolates_a_missing_bedrock(
 
 def test_oversized_answer_is_refused(openai_upstream: OpenAIUpstream, oc_target: Any,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from skyrelay.gateway.providers import openai_compat
+    from skyrelay.gateway.providers import openai_wire_io
 
-    monkeypatch.setattr(openai_compat, "MAX_BODY_BYTES", 100)
+    monkeypatch.setattr(openai_wire_io, "MAX_BODY_BYTES", 100)
 
     async def go(p: OpenAICompatProvider, d: float) -> ProviderError:
         with pytest.raises(ProviderError) as info:
