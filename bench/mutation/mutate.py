@@ -46,7 +46,7 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 #: pytest plugins (entry points) that none of the mapped fast tests needs.
 UNUSED_PLUGINS = ("schemathesis", "syrupy", "typeguard", "anyio", "platformdirs")
 #: Folders the tests read by path besides the package (specs, fixtures).
-ALSO_COPY = ("examples", "tests")
+ALSO_COPY = ("examples", "tests", "docs")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ MODULES: tuple[Module, ...] = (
            ("tests/policies/test_policies_check.py::test_gateway_rule_names_tenant_and_route",
             "tests/policies/test_gateway_rules.py")),
     Module("aws-templates", "policies/aws_templates.py",
-           ("tests/policies/test_policies_aws.py", "tests/policies/test_aws_templates.py"),
+           ("tests/policies/test_policies_aws.py", "tests/policies/test_aws_templates.py",
+            "tests/stacks/test_aws_cross_region.py::test_the_listener_rules_on_hand_made_templates"),
            select=("-k", "not default")),
     Module("azure-graph", "policies/azure_graph.py",
            ("tests/policies/test_policies_azure.py", "tests/policies/test_azure_graph.py"),
