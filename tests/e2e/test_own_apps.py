@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi_mocks import recording_pulumi_mocks
 
-from skyrelay.pulumi.azure_mocks import AzureMocks
 from skyrelay.pulumi.offline import RecordingMonitor
 from skyrelay.pulumi.type_tokens import ACCOUNT, DEPLOYMENT, ROLE_ASSIGNMENT
 
@@ -44,10 +44,8 @@ def test_the_cdk_example_synthesizes(tmp_path: Path) -> None:
 
 @pytest.fixture
 def monitor() -> Iterator[RecordingMonitor]:
-    recorder = RecordingMonitor(AzureMocks())
-    pulumi.runtime.set_mocks(recorder.mocks, project="own", stack="dev", preview=False,
-                             monitor=recorder)
-    yield recorder
+    with recording_pulumi_mocks("own", "dev") as recorder:
+        yield recorder
 
 
 def test_the_pulumi_example_registers_the_account(monitor: RecordingMonitor) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi_azure_native import managedidentity, resources
+from pulumi_mocks import recording_pulumi_mocks
 
-from skyrelay.pulumi.azure_mocks import AzureMocks
 from skyrelay.pulumi.components import (
     AzureArgsError,
     ContentFilterPolicy,
@@ -32,10 +32,8 @@ PRINCIPAL = "6f1c2b9e-0a43-4c55-9a0e-2d7f5a1b3c4d"
 
 @pytest.fixture
 def monitor() -> Iterator[RecordingMonitor]:
-    recorder = RecordingMonitor(AzureMocks())
-    pulumi.runtime.set_mocks(recorder.mocks, project="skyrelay", stack="unit", preview=False,
-                             monitor=recorder)
-    yield recorder
+    with recording_pulumi_mocks("skyrelay", "unit") as recorder:
+        yield recorder
 
 
 def _one(name: str = "chat") -> list[ModelDeployment]:
@@ -163,10 +161,6 @@ def test_grant_more_principals(monitor: RecordingMonitor) -> None:
 
 
 def _urns_and_names(component_name: str) -> set[tuple[str, str | None]]:
-    recorder = RecordingMonitor(AzureMocks())
-    pulumi.runtime.set_mocks(recorder.mocks, project="skyrelay", stack="unit", preview=False,
-                             monitor=recorder)
-
     @pulumi.runtime.test
     def build() -> pulumi.Output[Any]:
         account = OpenAIAccount(component_name, OpenAIAccountArgs(
@@ -174,7 +168,8 @@ def _urns_and_names(component_name: str) -> set[tuple[str, str | None]]:
             content_filters=[ContentFilterPolicy(name="strict")], gateway_principal_id=PRINCIPAL))
         return account.deployment_names
 
-    build()
+    with recording_pulumi_mocks() as recorder:
+        build()
     return {(urn, r["id"]) for urn, r in recorder.records.items()
             if r["custom"] and r["type"] != STACK}
 

@@ -7,13 +7,14 @@ inputs the recording monitor saw.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pulumi
 import pytest
+from pulumi_mocks import recording_pulumi_mocks
 
-from skyrelay.pulumi.azure_mocks import AzureMocks
 from skyrelay.pulumi.components import (
     ContentFilterPolicy,
     ExistingNetwork,
@@ -46,10 +47,8 @@ WORKSPACE_ID = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGro
 @pytest.fixture
 def monitor() -> Iterator[RecordingMonitor]:
     """Mocks set before anything is built; the monitor records every registration."""
-    recorder = RecordingMonitor(AzureMocks())
-    pulumi.runtime.set_mocks(recorder.mocks, project="skyrelay", stack="unit", preview=False,
-                             monitor=recorder)
-    yield recorder
+    with recording_pulumi_mocks("skyrelay", "unit") as recorder:
+        yield recorder
 
 
 def _inputs(monitor: RecordingMonitor, type_token: str) -> list[dict[str, Any]]:
@@ -144,3 +143,24 @@ def test_bad_args_fail_before_any_resource(monitor: RecordingMonitor) -> None:
             deployments=[ModelDeployment(name="d", model="m", version="1", sku="Standard",
                                          capacity=0)]))
     assert [r for r in monitor.records.values() if r["type"] != STACK] == []
+
+
+def test_components_build_after_an_asyncio_run_in_the_same_thread() -> None:
+    """An earlier ``asyncio.run()`` (any SDK or server test) leaves the main thread without an
+    event loop; Pulumi's runtime needs one, so the shared mocks bring their own. This was an
+    order-dependent failure of the README example test."""
+    async def nothing() -> int:
+        return 1
+
+    assert asyncio.run(nothing()) == 1
+
+    @pulumi.runtime.test
+    def build() -> pulumi.Output[Any]:
+        return OpenAIAccount("after-run", OpenAIAccountArgs(
+            account_name="contoso-after", location="eastus2",
+            deployments=[ModelDeployment(name="d", model="gpt-4o-mini", version="2024-07-18",
+                                         sku="GlobalStandard", capacity=10)])).endpoint
+
+    with recording_pulumi_mocks() as recorder:
+        build()
+    assert ACCOUNT in {r["type"] for r in recorder.records.values()}
