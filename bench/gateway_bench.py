@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gwbench.before import BEFORE_REF
 from gwbench.contenders import CONTENDERS
 from gwbench.procs import HarnessError
 
@@ -85,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra environment for the gateway (repeatable)")
     p.add_argument("--keep-logs", type=Path, default=None,
                    help="copy the servers' logs into this folder")
+    p.add_argument("--before-ref", default=BEFORE_REF,
+                   help="also compare the gateway's CPU per request with this commit's, "
+                        "alternating rounds (gwbench/before.py; 'none' to skip)")
+    p.add_argument("--cpu-rounds", type=int, default=3,
+                   help="rounds of the CPU comparison per concurrency (default 3)")
     p.add_argument("--soak", action="store_true", help="run the memory soak instead")
     p.add_argument("--soak-seconds", type=float, default=300.0)
     p.add_argument("--soak-concurrency", type=int, default=16)
@@ -156,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration, levels=args.levels, contenders=args.contenders,
             warmup=args.warmup, ttfb_iterations=args.ttfb_iterations,
             wrk_threads=args.wrk_threads, litellm_venv=args.litellm_venv,
-            gateway_argv=gateway_argv, gateway_env=gateway_env, keep_tmp=args.keep_logs),
-            log=_log)
+            gateway_argv=gateway_argv, gateway_env=gateway_env, keep_tmp=args.keep_logs,
+            before_ref=None if args.before_ref.lower() == "none" else args.before_ref,
+            cpu_rounds=args.cpu_rounds), log=_log)
     except HarnessError as exc:
         _log(f"benchmark failed: {exc}")
         return 2

@@ -21,6 +21,8 @@ TARGET_LITELLM_FACTOR = 50.0
 TARGET_TTFB_ADDED_MS = 1.0
 TARGET_RSS_MB = 150.0
 TARGET_SOAK_GROWTH_PCT = 5.0
+#: Issue 23: the chat path's CPU per request within 10 % of the gateway before it.
+TARGET_CPU_VS_BEFORE_PCT = 10.0
 
 
 def by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -181,6 +183,7 @@ def render_markdown(results: dict[str, Any], *, soak: dict[str, Any] | None = No
             f"{_opt(entry.get('startup_s'))} | {_ms(ttfb.get('median_ms'))} | "
             f"{_ms(ttfb.get('p90_ms'))} | {_signed(extra)} | "
             f"{_opt(entry.get('rss_start_mb'))} | {_opt(entry.get('rss_after_mb'))} |")
+    out += render_cpu_vs_before(results.get("cpu_vs_before"), cfg)
     failed = [e for e in results["contenders"] if e.get("error")]
     if failed:
         out.append("")
@@ -207,6 +210,28 @@ def render_markdown(results: dict[str, Any], *, soak: dict[str, Any] | None = No
         out += ["", notes.strip()]
     out.append("")
     return "\n".join(out)
+
+
+def render_cpu_vs_before(section: dict[str, Any] | None, cfg: dict[str, Any]) -> list[str]:
+    """The "CPU per request against an earlier commit" section (gwbench.before), or nothing."""
+    if not section:
+        return []
+    out = ["", f"## CPU per request against {section['ref']}", ""]
+    if section.get("error"):
+        return [*out, f"Not measured: {section['error'].splitlines()[0]}"]
+    out.append(f"The gateway now and the gateway of commit {section['ref']} (built from this "
+               "repository's history with the same libraries, gwbench/before.py), alternated "
+               f"{cfg.get('cpu_rounds', '?')} times, {cfg['duration']:g} s per run. "
+               f"Target: within {TARGET_CPU_VS_BEFORE_PCT:g} % of before.")
+    out.append("")
+    out.append("| conc. | now µs/req | before µs/req | now / before (median) | rounds | |")
+    out.append("|---:|---:|---:|---:|---|---|")
+    for lvl in section["levels"]:
+        verdict = "met" if lvl["ratio"] <= 1 + TARGET_CPU_VS_BEFORE_PCT / 100 else "missed"
+        out.append(f"| {lvl['connections']} | {lvl['now_us']} | {lvl['before_us']} | "
+                   f"{lvl['ratio']:.3f} | {', '.join(f'{r:.3f}' for r in lvl['ratios'])} | "
+                   f"{verdict} |")
+    return out
 
 
 def render_soak(soak: dict[str, Any], command: str) -> str:

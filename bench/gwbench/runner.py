@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,11 @@ class BenchConfig:
     gateway_argv: list[str] | None = None
     gateway_env: dict[str, str] = field(default_factory=dict)
     keep_tmp: Path | None = None  # copy the temp folder's logs here (debugging)
+    # CPU per request against the gateway of an earlier commit (gwbench.before); None: skip.
+    before_ref: str | None = None
+    before_root: Path = Path(__file__).resolve().parent.parent / ".before"
+    cpu_rounds: int = 3
+    cpu_levels: tuple[int, ...] = (1, 16)
 
 
 def _post(ep: Endpoint, path: str, body: str, timeout: float = 30) -> tuple[int, str, bytes]:
@@ -208,10 +213,51 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[
                     results["contenders"].append(
                         {"name": name, "label": CONTENDERS[name].label, "levels": [],
                          "error": str(exc)})
+            if cfg.before_ref and "gateway" in cfg.contenders:
+                results["cpu_vs_before"] = _cpu_vs_before(ctx, cfg, log)
         finally:
             _keep_logs(tmp, cfg.keep_tmp)
     results["meta"]["elapsed_s"] = round(time.monotonic() - begin, 1)
     return results
+
+
+def _cpu_vs_before(ctx: Context, cfg: BenchConfig,
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """The gateway now against the gateway of ``cfg.before_ref``, alternated (gwbench.before)."""
+    from gwbench import before
+
+    assert cfg.before_ref is not None
+    log(f"CPU per request, now against {cfg.before_ref}:")
+    try:
+        earlier = before.ensure_before(cfg.before_ref, cfg.before_root, log=log)
+    except HarnessError as exc:
+        log(f"  skipped: {exc}")
+        return {"ref": cfg.before_ref, "error": str(exc), "levels": []}
+    then = replace(ctx, gateway_argv=earlier.argv, gateway_env={**ctx.gateway_env, **earlier.env})
+
+    def start(which: str) -> Endpoint:
+        ep = CONTENDERS["gateway"]().start(ctx if which == "now" else then)
+        check_endpoint(ep)
+        return ep
+
+    def measure(ep: Endpoint, conns: int) -> float:
+        url = f"http://127.0.0.1:{ep.port}{ep.json_path}"
+        script = write_script(ctx.tmp, body=request_body(ep.chat_model), api_key=ep.api_key,
+                              name="post-cpu")
+        run_wrk(url, script, connections=conns, duration=cfg.warmup, threads=cfg.wrk_threads,
+                timeout_s=cfg.wrk_timeout)
+        assert ep.pid is not None
+        cpu0 = procs.tree_cpu_seconds(ep.pid)
+        res = run_wrk(url, script, connections=conns, duration=cfg.duration,
+                      threads=cfg.wrk_threads, timeout_s=cfg.wrk_timeout)
+        if not res.requests or res.errors:
+            raise HarnessError(f"{ep.name}: {res.requests} requests, {res.errors} errors")
+        return (procs.tree_cpu_seconds(ep.pid) - cpu0) / res.requests * 1e6
+
+    rounds = before.compare_cpu(start, measure, rounds=cfg.cpu_rounds, levels=cfg.cpu_levels,
+                                log=log, pause=cfg.pause)
+    return {"ref": earlier.commit, "error": None,
+            "levels": before.summarize(rounds)}
 
 
 @dataclass

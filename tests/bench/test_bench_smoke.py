@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gwbench import before
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "gateway_bench.py"
 CONTENDERS = ("direct", "nginx", "gateway")
 LEVELS = (1, 16)
@@ -27,7 +29,7 @@ def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "results"
     argv = [sys.executable, str(BENCH), "--duration", "1", "--levels", "1,16",
             "--contenders", ",".join(CONTENDERS), "--warmup", "0", "--ttfb-iterations", "20",
-            "--out", str(out), "--keep-logs", str(tmp_path / "logs")]
+            "--cpu-rounds", "1", "--out", str(out), "--keep-logs", str(tmp_path / "logs")]
     env = {**os.environ, "GWBENCH_COMMAND": "pytest smoke run"}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env,
                           cwd=tmp_path, check=False)
@@ -57,6 +59,14 @@ def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
         for conns in LEVELS:
             assert any(r.startswith(f"| {labels[name]} | {conns} |") for r in rows), (name, conns)
     assert "`pytest smoke run`" in table
+    # The gateway against the one of before issue 23, built from history in the same run.
+    versus = results["cpu_vs_before"]
+    if versus["error"] is None:
+        assert [lvl["connections"] for lvl in versus["levels"]] == list(LEVELS)
+        assert all(lvl["now_us"] > 0 and lvl["before_us"] > 0 for lvl in versus["levels"])
+        assert f"## CPU per request against {versus['ref']}" in table
+    else:  # only a shallow clone lacks the commit, and then the report says so
+        assert before.is_shallow() and "shallow" in versus["error"]
     assert "| added median latency at concurrency 1 ≤ 0.5 ms |" in table
     assert (out / "gateway.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.tmp*"))
