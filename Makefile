@@ -48,7 +48,7 @@ decision-table: install
 
 lint: install
 	$(BIN)/ruff check skyrelay stacks constructs pulumi policies gateway tests app.py
-	$(BIN)/mypy skyrelay
+	$(BIN)/mypy skyrelay gateway
 
 # Gateway benchmark (issue 9): direct, nginx proxy_pass, skyrelay gateway, LiteLLM on loopback;
 # writes bench/results/gateway.{md,json,png}. Installs Debian's nginx and wrk when missing.

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from skyrelay.gateway.openapi_doors import door_paths, door_schemas
+
 VERSION = "0.1.0"
 
 
@@ -249,6 +251,7 @@ def openapi_document() -> dict[str, Any]:
                     "schema": _ref("EmbeddingRequest")}}},
                 "responses": {"200": {**_json(_ref("EmbeddingList"), "The embeddings."),
                                       "headers": _ROUTED_HEADERS}, **model_errors}}},
+            **door_paths(classification, model_errors, _ROUTED_HEADERS, _ERROR_TEXT),
             "/v1/models": {"get": {
                 "operationId": "listModels", "summary": "Routes the calling tenant may use",
                 "responses": {"200": _json(_ref("ModelList"), "The tenant's routes."),
@@ -281,10 +284,13 @@ def openapi_document() -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "The tenant's API key."},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "api-key",
-                           "description": "The tenant's API key, Azure-client style."}},
+                           "description": "The tenant's API key, Azure-client style."},
+                "anthropicKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
+                                 "description": "The tenant's API key, Anthropic-client "
+                                                "style."}},
             "responses": {f"E{s}": _json(_ref("Error"), text)
                           for s, text in _ERROR_TEXT.items()},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **door_schemas()},
         },
     }
 

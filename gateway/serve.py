@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -160,7 +161,8 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
         loop = "asyncio"
     return uvicorn.Config(app, host=host, port=port, http=http, loop=loop, lifespan="on",
                           access_log=False, log_level=log_level, server_header=False,
-                          timeout_graceful_shutdown=graceful_seconds, timeout_keep_alive=75,
+                          timeout_graceful_shutdown=math.ceil(graceful_seconds),
+                          timeout_keep_alive=75,
                           h11_max_incomplete_event_size=48 * 1024,
                           backlog=2048, proxy_headers=False)
 

@@ -112,9 +112,10 @@ def parse_messages(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(stream, bool):
         raise _bad("stream", "'stream' must be a boolean.")
     system = body.get("system")
-    if system is not None and not isinstance(system, str | list):
+    if system is not None and (not isinstance(system, str | list) or isinstance(system, list)
+                               and not all(isinstance(b, dict) for b in system)):
         raise _bad("system", "'system' must be a string or an array of text blocks.")
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "top_k"):
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise _bad(name, f"'{name}' must be a number.")
@@ -123,8 +124,12 @@ def parse_messages(body: dict[str, Any]) -> dict[str, Any]:
                               or not all(isinstance(s, str) for s in stops)):
         raise _bad("stop_sequences", "'stop_sequences' must be an array of strings.")
     tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad("tools", "'tools' must be an array.")
+    if tools is not None and (not isinstance(tools, list)
+                              or not all(isinstance(tool, dict) for tool in tools)):
+        raise _bad("tools", "'tools' must be an array of tool objects.")
+    choice = body.get("tool_choice")
+    if choice is not None and not isinstance(choice, dict):
+        raise _bad("tool_choice", "'tool_choice' must be an object such as {\"type\": \"auto\"}.")
     return body
 
 
@@ -168,8 +173,8 @@ def usage_of(usage: Any) -> dict[str, Any] | None:
     cached = count("cache_read_input_tokens")
     prompt = count("input_tokens") + cached + count("cache_creation_input_tokens")
     completion = count("output_tokens")
-    out = {"prompt_tokens": prompt, "completion_tokens": completion,
-           "total_tokens": prompt + completion}
+    out: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                           "total_tokens": prompt + completion}
     if cached:
         out["prompt_tokens_details"] = {"cached_tokens": cached}
     return out

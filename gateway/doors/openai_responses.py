@@ -125,7 +125,8 @@ class ResponsesRender:
                 if not isinstance(call, dict):
                     continue
                 index = call.get("index") if isinstance(call.get("index"), int) else 0
-                fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+                fn_value = call.get("function")
+                fn: dict[str, Any] = fn_value if isinstance(fn_value, dict) else {}
                 if call.get("id"):
                     out += self.stream.tool_call(index, str(call["id"]), str(fn.get("name")))
                 if fn.get("arguments"):

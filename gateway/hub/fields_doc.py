@@ -16,6 +16,7 @@ import argparse
 import collections
 import sys
 from pathlib import Path
+from typing import cast
 
 from skyrelay.gateway.hub import fields
 
@@ -58,6 +59,7 @@ def markdown() -> str:
     for door, kind, tbl in fields.tables():
         by_door[door][kind] = tbl
     c = counts()
+    per_door = cast(dict[str, int], c["per_door"])
     actions = c["actions"]
     assert isinstance(actions, dict)
     lines = [
@@ -74,7 +76,7 @@ def markdown() -> str:
         "can honour every field; when none can, the first refusal is the answer.",
         "",
         f"Counts: {c['cells']} cells (door x field x target kind); "
-        + ", ".join(f"{d}: {n}" for d, n in sorted(c["per_door"].items()))  # type: ignore[union-attr]
+        + ", ".join(f"{d}: {n}" for d, n in sorted(per_door.items()))
         + "; decisions possible per cell: "
         + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())) + ".",
         "",

@@ -46,7 +46,7 @@ def _claude(value: object, target: TargetConfig) -> bool:
 
 def _on_claude(decision_on_claude: object) -> Rule:
     return Rule(_NOT_CLAUDE, (Case("Claude on Bedrock", _claude,
-                                   decision_on_claude),))  # type: ignore[arg-type]
+                                   decision_on_claude),))
 
 
 _RULES: dict[str, Rule] = {

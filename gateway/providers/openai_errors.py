@@ -83,7 +83,8 @@ def error_from_response(status: int, headers: Mapping[str, str], raw: bytes,
     if isinstance(error, dict):
         message = redact(str(error.get("message") or ""), credentials)[:MAX_MESSAGE]
         code = error.get("code") if isinstance(error.get("code"), str) else None
-        param = error.get("param")[:200] if isinstance(error.get("param"), str) else None
+        raw_param = error.get("param")
+        param = raw_param[:200] if isinstance(raw_param, str) else None
         details = error.get("innererror")
         if isinstance(details, dict) and isinstance(details.get("code"), str):
             inner = details["code"]

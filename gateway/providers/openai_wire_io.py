@@ -168,7 +168,8 @@ async def sse_events(target: TargetConfig, resp: aiohttp.ClientResponse, deadlin
                     raise protocol(target, "the stream sent data that is not an object")
                 kind = event.get("type", name)
                 if kind == "error" or name == "error":
-                    err = event.get("error") if isinstance(event.get("error"), dict) else event
+                    inner = event.get("error")
+                    err: dict[str, Any] = inner if isinstance(inner, dict) else event
                     code = err.get("code")
                     raise ProviderError("server", 502, f"{target.key}: the upstream stream "
                                         f"failed: {str(err.get('message'))[:500]}",

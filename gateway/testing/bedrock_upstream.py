@@ -267,7 +267,7 @@ class BedrockUpstream(LoopbackServer):
             return {"output": {"message": {"role": "assistant", "content": content}},
                     "stopReason": "end_turn", "usage": USAGE, "metrics": {"latencyMs": 12}}
         if self.tools:
-            content: list[dict[str, Any]] = [
+            content = [
                 {"toolUse": {"toolUseId": "tu-1", "name": "get_weather",
                              "input": {"city": "Paris"}}},
                 {"toolUse": {"toolUseId": "tu-2", "name": "get_time", "input": {"tz": "CET"}}}]

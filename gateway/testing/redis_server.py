@@ -72,7 +72,7 @@ class RedisServer:
             value = client.get(key)
         finally:
             client.close()
-        return int(value or 0)  # type: ignore[arg-type]
+        return int(value or 0)
 
     def ttl(self, key: str) -> int:
         """Seconds until ``key`` expires (-1: never, -2: absent)."""
@@ -80,7 +80,7 @@ class RedisServer:
 
         client = redis.Redis.from_url(self.url)
         try:
-            return int(client.ttl(key))  # type: ignore[arg-type]
+            return int(client.ttl(key))
         finally:
             client.close()
 

@@ -59,6 +59,8 @@ class Capabilities:
     stop_sequences: bool | None = None
     max_output_tokens: int | None = None
     embedding_dimensions: tuple[int, ...] = ()
+    #: Sources of further blocks, when the flags were read on more than one page.
+    more_facts: tuple[Fact, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The flags that are known, JSON-ready (unknown ones are left out)."""
@@ -208,7 +210,11 @@ class _Reader:
             raise self.fail(where, f"not a known region: {', '.join(map(str, bad))}")
         return tuple(values)
 
-    def capabilities(self, rec: Mapping[str, Any] | None, where: str) -> Capabilities:
+    def capabilities(self, rec: Mapping[str, Any] | list[Any] | None,
+                     where: str) -> Capabilities:
+        """One block, or a list of blocks when the facts come from several sources."""
+        if isinstance(rec, list):
+            return self.capability_blocks(rec, where)
         if not rec:
             return Capabilities()
         known = {*CAPABILITY_FLAGS, "max_output_tokens", "embedding_dimensions",
@@ -224,6 +230,25 @@ class _Reader:
         return Capabilities(fact=self.fact(rec, where), **flags,
                             max_output_tokens=rec.get("max_output_tokens"),
                             embedding_dimensions=tuple(rec.get("embedding_dimensions") or ()))
+
+    def capability_blocks(self, recs: list[Any], where: str) -> Capabilities:
+        """Blocks merged in order; a flag two sources disagree on is an error."""
+        merged: dict[str, Any] = {}
+        facts: list[Fact] = []
+        for i, rec in enumerate(recs):
+            if not isinstance(rec, Mapping):
+                raise self.fail(f"{where}[{i}]", "expected a mapping of capability flags")
+            block = self.capabilities(rec, f"{where}[{i}]")
+            assert block.fact is not None
+            facts.append(block.fact)
+            for key, value in block.as_dict().items():
+                if key in merged and merged[key] != value:
+                    raise self.fail(f"{where}[{i}].{key}",
+                                    f"{value!r} contradicts {merged[key]!r} of an earlier block")
+                merged[key] = value
+        dims = tuple(merged.pop("embedding_dimensions", ()))
+        return Capabilities(fact=facts[0] if facts else None, more_facts=tuple(facts[1:]),
+                            **merged, embedding_dimensions=dims)
 
     def price(self, rec: Mapping[str, Any] | None, where: str) -> CatalogPrice | None:
         if not rec:

@@ -72,6 +72,8 @@ def narrowed(document: bytes, chat_route: str) -> dict[str, Any]:
     schemas = doc["components"]["schemas"]
     schemas["ChatCompletionRequest"]["properties"]["model"] = {"enum": [chat_route]}
     schemas["EmbeddingRequest"]["properties"]["model"] = {"enum": ["embed"]}
+    schemas["ResponseRequest"]["properties"]["model"] = {"enum": [chat_route]}
+    schemas["MessageRequest"]["properties"]["model"] = {"enum": ["bedrock"]}  # Claude only
     for name, path in doc["paths"].items():
         for operation in path.values():
             for parameter in operation.get("parameters", []):

@@ -25,7 +25,8 @@ def _facts(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
     out = []
     if isinstance(node, dict):
         if {"id", "name", "regions", "locations", "retirement", "input_per_million",
-                "sources", "tool_use", "image_input", "system_prompt"} & set(node):
+                "sources", "tool_use", "image_input", "system_prompt", "structured_output",
+                "embedding_dimensions"} & set(node):
             out.append((path, node))
         for k, v in node.items():
             if k != "sources" or isinstance(v, list):
@@ -115,6 +116,29 @@ def test_the_reader_refuses_a_fact_without_source_or_date() -> None:
     data = _raw("bedrock.yaml")
     data["profiles"][0]["destinations"] = ["us-east-9"]
     with pytest.raises(CatalogDataError, match="not a known region: us-east-9"):
+        read_bedrock("bedrock.yaml", data, frozenset(regions.AWS_REGIONS))
+
+
+def test_capability_blocks_from_two_sources_merge_and_keep_both_sources() -> None:
+    """Sonnet 4.5's image input is Anthropic's fact, its structured output Bedrock's page:
+    each flag keeps the page it was read on, and the gateway sees both flags."""
+    caps = CAT.bedrock_models["anthropic.claude-sonnet-4-5-20250929-v1:0"].capabilities
+    assert caps.image_input is True and caps.structured_output is True
+    assert caps.fact is not None and caps.fact.source.key == "anthropic-models-overview"
+    assert [f.source.key for f in caps.more_facts] == ["aws-claude-structured-outputs"]
+    # The page names Sonnet 4.5, Haiku 4.5, Opus 4.5 and 4.6 only: Claude Sonnet 4 stays unknown.
+    assert CAT.bedrock_models["anthropic.claude-sonnet-4-20250514-v1:0"].capabilities \
+        .structured_output is None
+
+
+def test_capability_blocks_that_contradict_each_other_are_refused() -> None:
+    data = _raw("bedrock.yaml")
+    index = next(i for i, m in enumerate(data["models"])
+                 if m["id"] == "anthropic.claude-haiku-4-5-20251001-v1:0")
+    data["models"][index]["capabilities"].append(
+        {"structured_output": False, "source": "aws-converse-features", "checked": "2026-12-01"})
+    with pytest.raises(CatalogDataError, match=r"capabilities\[2\]\.structured_output: False "
+                                              r"contradicts True"):
         read_bedrock("bedrock.yaml", data, frozenset(regions.AWS_REGIONS))
 
 
