@@ -45,3 +45,26 @@ def test_the_gateway_never_imports_the_catalog() -> None:
                  in p.read_text()]
     assert offenders == []
     assert any(gateway.rglob("*.py"))
+
+
+def test_structured_output_follows_the_catalog_into_the_field_decision(tmp_path: Path) -> None:
+    """response_format json_schema is translated (Converse outputConfig) for Claude Sonnet 4.5,
+    which AWS lists for structured outputs, and refused for Claude Sonnet 4, which it does not:
+    the catalog decides, through the derived config, at request time."""
+    from skyrelay.gateway.hub import fields
+
+    text = (ROOT / "examples" / "platform.yaml").read_text()
+    newer = text.replace("model_id: us.anthropic.claude-sonnet-4-20250514-v1:0",
+                         "model_id: us.anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+                         "          price: {input_per_million: 3.0, output_per_million: 15.0}", 1)
+    assert newer != text
+    (tmp_path / "platform.yaml").write_text(newer)
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": {"type": "object"}}}}
+    for spec_path, decided in ((tmp_path / "platform.yaml", None),
+                               (ROOT / "examples" / "platform.yaml", "response_format")):
+        cfg = GatewayConfig.from_dict(json.loads(json.dumps(gateway_config(load_spec(spec_path)))))
+        target = cfg.targets["bedrock:us-east-1/claude-sonnet"]
+        refusal = fields.refusal("openai_chat", body, target)
+        assert (refusal.param if refusal else None) == decided, spec_path
