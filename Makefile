@@ -26,16 +26,20 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
-# Debian packages the tests and benchmarks run for real (redis-server, nginx, wrk, iproute2):
-# installed when missing, as root or through sudo; otherwise one line says how.
+# Debian packages the tests and benchmarks run for real (redis-server, nginx, wrk, iproute2,
+# graphviz for the plan page, chromium for its browser tests): installed when missing, as
+# root or through sudo; otherwise one line says how.
 system-packages:
 	@tools/system-packages
 
-# Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks.
+# Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks;
+# the plan page (topology, residency, cost; laid out by Graphviz's dot) goes to
+# cdk.out/plan.html, and `plan` prints its path.
 synth: install
+	@tools/system-packages graphviz
 	$(BIN)/skyrelay synth $(SPEC)
 	$(BIN)/skyrelay validate $(SPEC)
-	$(BIN)/skyrelay plan $(SPEC)
+	$(BIN)/skyrelay plan $(SPEC) --html cdk.out/plan.html
 	$(BIN)/skyrelay check $(SPEC) --from cdk.out
 
 test: install system-packages
