@@ -36,7 +36,10 @@ PROBE = """
   const XLINK = "http://www.w3.org/1999/xlink";
   const svg = document.querySelector("div.figure svg");
   const own = (el) => !el.classList.contains("legend");
-  const tip = (el) => { const a = el.querySelector("a"); return a ? a.getAttributeNS(XLINK, "title") : ""; };
+  const tip = (el) => {
+    const a = el.querySelector("a");
+    return a ? a.getAttributeNS(XLINK, "title") : "";
+  };
   const frame = svg.getBoundingClientRect();
   // On-screen boxes relative to the drawing (Graphviz translates its top group).
   const box = (el) => { const b = el.getBoundingClientRect();
