@@ -82,6 +82,7 @@ def test_html_escapes_values(tmp_path: Path) -> None:
 
 
 def test_plan_svg_writes_the_diagram_alone(tmp_path: Path) -> None:
+    import os
     import xml.etree.ElementTree as ET
 
     svg = tmp_path / "topology.svg"
@@ -93,6 +94,9 @@ def test_plan_svg_writes_the_diagram_alone(tmp_path: Path) -> None:
     graph = root.find("{http://www.w3.org/2000/svg}g")
     assert graph is not None and graph.get("id") == "topology"
     assert "acme-openai-swc (swedencentral)" in "".join(root.itertext())
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert svg.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it
 
 
 def test_plan_without_graphviz_says_how_to_get_it_and_writes_nothing(tmp_path: Path) -> None:
