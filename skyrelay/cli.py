@@ -150,26 +150,18 @@ def plan(spec: str | None, as_json: bool, html_file: str | None, svg_file: str |
 
 def write_plan_figures(spec: Spec, document: dict[str, Any], html_file: str | None,
                        svg_file: str | None) -> list[str]:
-    """Write the HTML page and/or the topology SVG; every figure is computed first, so a
-    missing Graphviz writes neither. Returns the paths written."""
+    """Write the HTML page and/or the topology SVG (nothing when Graphviz is missing)."""
     if not html_file and not svg_file:
         return []
     # The residency matrix is the gateway's own access policy, so its modules are needed.
     require("gateway", "skyrelay plan --html/--svg")
-    from skyrelay.plan_page import plan_figures
-    from skyrelay.render_html import render_plan_html, write_text_atomically
+    from skyrelay.plan_page import write_plan_outputs
     from skyrelay.render_svg_topology import DotMissing
 
     try:
-        figures = plan_figures(spec, document)
+        return write_plan_outputs(spec, document, html_file, svg_file)
     except DotMissing as exc:
         fail(f"skyrelay plan: {exc}")
-    outputs = [(svg_file, figures.topology_svg)] if svg_file else []
-    if html_file:
-        outputs.append((html_file, render_plan_html(document, figures)))
-    for name, text in outputs:
-        write_text_atomically(Path(name), text)
-    return [name for name, _ in outputs]
 
 
 def azure_resources_or_exit(path: Path, spec: Spec,

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skyrelay.render_svg_cost import cost_svg
@@ -57,6 +58,22 @@ def reach_table(document: dict[str, Any]) -> dict[str, dict[str, ReachCell]]:
                 out.setdefault(u["key"], {})[gateway["region"]] = ReachCell(
                     "unreachable", u["reason"], False, False)
     return out
+
+
+def write_plan_outputs(spec: Spec, document: dict[str, Any], html_file: str | None,
+                       svg_file: str | None) -> list[str]:
+    """Write the page (``html_file``) and/or the diagram alone (``svg_file``), each
+    atomically. Every figure is computed first, so a missing Graphviz (``DotMissing``)
+    writes neither. Returns the paths written."""
+    from skyrelay.render_html import render_plan_html, write_text_atomically
+
+    figures = plan_figures(spec, document)
+    outputs = [(svg_file, figures.topology_svg)] if svg_file else []
+    if html_file:
+        outputs.append((html_file, render_plan_html(document, figures)))
+    for name, text in outputs:
+        write_text_atomically(Path(name), text)
+    return [name for name, _ in outputs]
 
 
 def plan_figures(spec: Spec, document: dict[str, Any]) -> PlanFigures:
