@@ -63,11 +63,6 @@ class DotMissing(RuntimeError):
                          "macOS: brew install graphviz; see https://graphviz.org/download/)")
 
 
-def _gv_id(value: str) -> str:
-    """A DOT node name without ``:`` (DOT reads ``a:b`` as node ``a``, port ``b``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
-
-
 def _svg_id(value: str) -> str:
     """An XML id for an SVG element (letters, digits, ``-``, ``_``, ``.``)."""
     return "n-" + re.sub(r"[^A-Za-z0-9_.-]", "-", value)
@@ -131,13 +126,19 @@ def to_dot(topology: Topology) -> graphviz.Digraph:
     members: dict[str | None, list[Node]] = {}
     for node in topology.nodes:
         members.setdefault(node.cluster, []).append(node)
+    # DOT names by position: DOT reads ``a:b`` in an edge as node ``a``, port ``b``, and
+    # names made from ids by replacing characters could collide.
+    names = {node.id: f"n{i}" for i, node in enumerate(topology.nodes)}
+
+    seen: list[str] = []  # clusters drawn so far (DOT needs unique cluster names)
 
     def fill(g: graphviz.Digraph, cluster_id: str | None) -> None:
         for node in members.get(cluster_id, ()):
-            g.node(_gv_id(node.id), _label(node), id=_svg_id(node.id), tooltip=_text(node.id),
+            g.node(names[node.id], _label(node), id=_svg_id(node.id), tooltip=_text(node.id),
                    **_NODE_STYLE[node.kind], **{"class": node.kind})
         for child in children.get(cluster_id, ()):
-            with g.subgraph(name=f"cluster_{_gv_id(child.id)}") as sub:
+            with g.subgraph(name=f"cluster_{len(seen)}") as sub:
+                seen.append(child.id)
                 style = _CLUSTER_STYLE["cloud" if child.id.startswith("cloud:") else "default"]
                 sub.attr(label=_text(child.label), id=_svg_id(child.id), fontcolor=INK,
                          **style, **{"class": "group " + child.id.partition(":")[0]})
@@ -145,7 +146,7 @@ def to_dot(topology: Topology) -> graphviz.Digraph:
 
     fill(graph, None)
     for edge in topology.edges:
-        graph.edge(_gv_id(edge.source), _gv_id(edge.target), **_edge_attrs(edge))
+        graph.edge(names[edge.source], names[edge.target], **_edge_attrs(edge))
     _add_legend(graph)
     return graph
 

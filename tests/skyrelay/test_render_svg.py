@@ -127,3 +127,15 @@ def test_cost_chart_shows_fixed_costs_and_escapes_names(default_spec: Spec) -> N
     assert kinds == [("bar route", "r&d"), ("bar fixed", "fixed: azure:a/<b>"),
                      ("bar target", "bedrock:x/y")]
     assert list(cost_series(cost)) == ["by route", "by target"]
+
+
+def test_ids_that_differ_only_in_punctuation_stay_two_nodes() -> None:
+    from skyrelay.views.topology import Edge, Node, Topology
+
+    topo = Topology(clusters=(), nodes=(Node("route:a_b", "route", "a_b"),
+                                        Node("route:a:b", "route", "a:b")),
+                    edges=(Edge("route:a_b", "route:a:b", "uses"),))
+    root = ET.fromstring(topology_svg(topo).encode())
+    assert sorted(tooltip(g) for g in groups(root, "node route")) == ["route:a:b", "route:a_b"]
+    (edge,) = [g for g in groups(root, "edge uses") if "legend" not in g.get("class", "")]
+    assert tooltip(edge) == "route:a_b -> route:a:b: uses"
