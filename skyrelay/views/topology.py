@@ -155,7 +155,13 @@ def _endpoint_nodes(spec: Spec) -> list[Node]:
         if acct.public_network_access == "gateway-egress-only":
             how = ("public endpoint, default deny", f"allow-list: NAT egress of {gateways}")
         else:
-            how = ("private endpoint only", "no path from a gateway")
+            # Whatever private path reachability knows of (none in today's spec) is named.
+            key = f"azure:{acct.name}/{acct.deployments[0].name}"
+            paths = sorted({p for r in spec.gateway.regions
+                            if isinstance(p := target_path(spec, r, key), str)})
+            how = ("private endpoint only",
+                   f"over: {', '.join(PATH_LABEL.get(p, p) for p in paths)}" if paths
+                   else "no path from a gateway")
         out.append(Node(f"endpoint:azure:{acct.name}", "endpoint", acct.endpoint, how,
                         f"azure:{acct.name}"))
     for ep in spec.openai_compatible:
