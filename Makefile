@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth system-packages mutate decision-table
+.PHONY: synth test lint install clean bench soak bench-synth bench-plan system-packages mutate decision-table
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -26,16 +26,20 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
-# Debian packages the tests and benchmarks run for real (redis-server, nginx, wrk, iproute2):
-# installed when missing, as root or through sudo; otherwise one line says how.
+# Debian packages the tests and benchmarks run for real (redis-server, nginx, wrk, iproute2,
+# graphviz for the plan page, chromium for its browser tests): installed when missing, as
+# root or through sudo; otherwise one line says how.
 system-packages:
 	@tools/system-packages
 
-# Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks.
+# Templates for every stack of the spec into cdk.out/ (all or nothing), then the checks;
+# the plan page (topology, residency, cost; laid out by Graphviz's dot) goes to
+# cdk.out/plan.html, and `plan` prints its path.
 synth: install
+	@tools/system-packages graphviz
 	$(BIN)/skyrelay synth $(SPEC)
 	$(BIN)/skyrelay validate $(SPEC)
-	$(BIN)/skyrelay plan $(SPEC)
+	$(BIN)/skyrelay plan $(SPEC) --html cdk.out/plan.html
 	$(BIN)/skyrelay check $(SPEC) --from cdk.out
 
 test: install system-packages
@@ -79,6 +83,12 @@ clean:
 # Bedrock models; writes bench/results/synth.{md,json}.
 bench-synth: install
 	$(PY) bench/synth/bench_synth.py
+
+# Plan page benchmark (issue 26): the page with its Graphviz diagram against the same page
+# without it, for the default spec and 50 routes; writes bench/results/plan_page.{md,json}.
+bench-plan: install
+	@tools/system-packages graphviz
+	$(PY) bench/plan_page/bench_plan_page.py
 
 # Mutation testing (issue 27): mutmut over the core modules, each against the fast tests
 # mapped to it in bench/mutation/mutate.py, one module at a time, at most MUTATE_JOBS worker

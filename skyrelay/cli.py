@@ -120,7 +120,10 @@ def validate(spec: str | None, as_json: bool) -> None:
 @spec_argument
 @json_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
-              help="Also write the plan as a self-contained HTML page.")
+              help="Also write the plan as a self-contained HTML page: topology diagram, "
+                   "reachability, residency matrix, cost chart and the tables.")
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the topology diagram alone as an SVG file.")
 @click.option("--requests-per-month", default=100_000, show_default=True, type=click.IntRange(0),
               help="Traffic profile: requests per route per month.")
 @click.option("--input-tokens", default=1_500, show_default=True, type=click.IntRange(0))
@@ -128,23 +131,37 @@ def validate(spec: str | None, as_json: bool) -> None:
 @click.option("--stack-config", type=click.Path(exists=True, dir_okay=False),
               help="A Pulumi.<stack>.yaml: plan the Azure side with its config instead of "
                    "placeholders (what `pulumi up` would do with that stack).")
-def plan(spec: str | None, as_json: bool, html_file: str | None, requests_per_month: int,
-         input_tokens: int, output_tokens: int, stack_config: str | None) -> None:
+def plan(spec: str | None, as_json: bool, html_file: str | None, svg_file: str | None,
+         requests_per_month: int, input_tokens: int, output_tokens: int,
+         stack_config: str | None) -> None:
     """Show what each cloud gets, every route's targets and residency, and the monthly cost."""
     path, loaded = load_or_exit(spec, as_json)
     traffic = TrafficProfile(RouteTraffic(requests_per_month, input_tokens, output_tokens))
     document = build_plan(loaded, traffic)
     document["azure_resources"] = azure_resources_or_exit(path, loaded, stack_config)
-    if html_file:
-        from skyrelay.render_html import write_plan_html
-
-        write_plan_html(document, Path(html_file))
+    written = write_plan_figures(loaded, document, html_file, svg_file)
     if as_json:
         click.echo(json.dumps(document, indent=2))
         return
     render_plan(document)
-    if html_file:
-        console.print(f"wrote {html_file}")
+    for name in written:
+        console.print(f"wrote {name}", highlight=False)
+
+
+def write_plan_figures(spec: Spec, document: dict[str, Any], html_file: str | None,
+                       svg_file: str | None) -> list[str]:
+    """Write the HTML page and/or the topology SVG (nothing when Graphviz is missing)."""
+    if not html_file and not svg_file:
+        return []
+    # The residency matrix is the gateway's own access policy, so its modules are needed.
+    require("gateway", "skyrelay plan --html/--svg")
+    from skyrelay.plan_page import write_plan_outputs
+    from skyrelay.render_svg_topology import DotMissing
+
+    try:
+        return write_plan_outputs(spec, document, html_file, svg_file)
+    except DotMissing as exc:
+        fail(f"skyrelay plan: {exc}")
 
 
 def azure_resources_or_exit(path: Path, spec: Spec,

@@ -49,24 +49,69 @@ def test_plan_json_is_machine_readable() -> None:
 
 
 def test_plan_for_people_and_html(tmp_path: Path) -> None:
+    import re
+
     page = tmp_path / "out" / "plan.html"
     res = run("plan", "examples/minimal.yaml", "--html", str(page))
     assert res.returncode == 0, res.stderr
     assert "bedrock:us-east-1/nova-lite" in res.stdout
+    assert f"wrote {page}" in res.stdout
     html = page.read_text()
     assert html.startswith("<!doctype html>") and "nova-lite" in html
-    assert "<script" not in html and "http" not in html.split("<body>")[1].split("Routes")[0]
+    # One self-contained file: no script, stylesheet, image or font from anywhere; the only
+    # URLs are the SVG namespace names (identifiers, never fetched).
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {
+        "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert html.count("<svg") == 2  # the topology and the cost chart, inline
     assert not list(page.parent.glob(".*.tmp"))
 
 
 def test_html_escapes_values(tmp_path: Path) -> None:
+    from skyrelay.plan_page import plan_figures
     from skyrelay.render_html import render_plan_html
     from skyrelay.spec import load_spec
     from skyrelay.views.plan import build_plan
 
-    plan = build_plan(load_spec(ROOT / "examples" / "minimal.yaml"))
+    spec = load_spec(ROOT / "examples" / "minimal.yaml")
+    plan = build_plan(spec)
+    figures = plan_figures(spec, plan)
     plan["name"] = "<script>alert(1)</script>"
-    assert "<script>alert" not in render_plan_html(plan)
+    assert "<script>alert" not in render_plan_html(plan, figures)
+
+
+def test_plan_svg_writes_the_diagram_alone(tmp_path: Path) -> None:
+    import os
+    import xml.etree.ElementTree as ET
+
+    svg = tmp_path / "topology.svg"
+    res = run("plan", "examples/platform.yaml", "--svg", str(svg))
+    assert res.returncode == 0, res.stderr
+    assert f"wrote {svg}" in res.stdout
+    root = ET.parse(svg).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    graph = root.find("{http://www.w3.org/2000/svg}g")
+    assert graph is not None and graph.get("id") == "topology"
+    assert "acme-openai-swc (swedencentral)" in "".join(root.itertext())
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert svg.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it
+
+
+def test_plan_without_graphviz_says_how_to_get_it_and_writes_nothing(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    page, svg = tmp_path / "plan.html", tmp_path / "topology.svg"
+    res = subprocess.run([sys.executable, "-m", "skyrelay.cli", "plan", "examples/minimal.yaml",
+                          "--html", str(page), "--svg", str(svg)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "error: skyrelay plan: the topology diagram needs Graphviz's `dot` program" in \
+        " ".join(res.stderr.split())
+    assert "apt-get install graphviz" in res.stderr and "Traceback" not in res.stderr
+    assert not page.exists() and not svg.exists()
 
 
 def test_gateway_config_command() -> None:
