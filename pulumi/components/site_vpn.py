@@ -12,7 +12,8 @@ to it) this creates, as Microsoft's AWS guide lays it out
   https://learn.microsoft.com/azure/vpn-gateway/about-zone-redundant-vnet-gateway) with BGP and
   custom APIPA addresses: per instance, the second address of each AWS tunnel's inside /30
   (AWS takes the first), all inside Azure's APIPA range 169.254.21.0-169.254.22.255,
-* per AWS tunnel (once known, from ``skyrelay link``): a local network gateway (the tunnel's
+* per AWS peer (a virtual private gateway or Transit Gateway, one per gateway region) and
+  tunnel, once known from ``skyrelay link``: a local network gateway (the tunnel's
   outside address, the AWS ASN and BGP peer address) and an IKEv2 connection with BGP whose
   shared key is a Pulumi secret,
 * an Azure DNS Private Resolver with an inbound endpoint at a static address in its own subnet
@@ -28,15 +29,17 @@ whose public addresses and resolver address the AWS side needs.
 
 Example::
 
-    from skyrelay.pulumi.components.site_vpn import AwsTunnel, SiteVpn, SiteVpnArgs
+    from skyrelay.pulumi.components.site_vpn import (
+        AwsPeer, AwsTunnel, SiteVpn, SiteVpnArgs, default_inside_cidrs)
 
     vpn = SiteVpn("contoso", SiteVpnArgs(
         resource_group_name="rg-contoso", location="swedencentral",
         virtual_network_name=vnet.name, virtual_network_id=vnet.id,
         gateway_subnet_cidr="10.100.1.0/27", resolver_subnet_cidr="10.100.1.32/28",
         workspace_id=workspace.id,
-        tunnels=[AwsTunnel(instance=0, tunnel=0, outside_ip="3.5.6.7",
-                           shared_key=config.require_secret("psk-0-0"))],
+        peers=[AwsPeer("eu-west-1", default_inside_cidrs(0))],
+        tunnels=[AwsTunnel(instance=0, tunnel=0, peer="eu-west-1", outside_ip="3.5.6.7",
+                           shared_key=config.require_secret("psk-eu-west-1-0-0"))],
     ))
     pulumi.export("vpnPublicIps", vpn.public_ip_addresses)
     pulumi.export("resolverInboundIp", vpn.resolver_ip)
@@ -45,6 +48,7 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -69,10 +73,15 @@ AMAZON_DEFAULT_ASN = 64512
 AZURE_DEFAULT_ASN = 65515
 
 
-def default_inside_cidrs() -> tuple[tuple[str, str], tuple[str, str]]:
-    """Per Azure instance, the inside /30s of the two AWS tunnels ending on it (the AWS
-    construct's defaults: 169.254.21.(4i)/30 and 169.254.22.(4i)/30)."""
-    return (("169.254.21.0/30", "169.254.22.0/30"), ("169.254.21.4/30", "169.254.22.4/30"))
+def default_inside_cidrs(peer: int = 0) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Per Azure instance, the inside /30s of the two tunnels of AWS peer ``peer`` ending on
+    it. Peer 0 has the AWS construct's defaults (169.254.21.(4i)/30, 169.254.22.(4i)/30);
+    peer ``p`` takes the next pair of slots, so no two peers share an address."""
+    if not 0 <= peer < 32:
+        raise AzureArgsError(f"site vpn: no default inside CIDRs for peer {peer}")
+    first, second = 8 * peer, 8 * peer + 4
+    return ((f"169.254.21.{first}/30", f"169.254.22.{first}/30"),
+            (f"169.254.21.{second}/30", f"169.254.22.{second}/30"))
 
 
 def _hosts(where: str, cidr: str) -> tuple[str, str]:
@@ -90,23 +99,35 @@ def _hosts(where: str, cidr: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class AwsPeer:
+    """One AWS VPN end (a virtual private gateway or Transit Gateway, e.g. one per gateway
+    region): ``inside_cidrs[i][t]`` is the inside /30 of tunnel ``t`` of its connection to
+    Azure instance ``i``; ``asn`` its Amazon-side ASN."""
+
+    name: str = "aws"
+    inside_cidrs: Sequence[tuple[str, str]] = field(default_factory=default_inside_cidrs)
+    asn: int = AMAZON_DEFAULT_ASN
+
+
+@dataclass(frozen=True)
 class AwsTunnel:
-    """One AWS tunnel: it ends on Azure ``instance`` (0 or 1, the AWS connection to that
-    instance's public address) and is that connection's ``tunnel`` (0 or 1)."""
+    """One AWS tunnel of ``peer``: it ends on Azure ``instance`` (0 or 1, the AWS connection
+    to that instance's public address) and is that connection's ``tunnel`` (0 or 1)."""
 
     instance: int
     tunnel: int
     outside_ip: pulumi.Input[str]
     shared_key: pulumi.Input[str]
+    peer: str = "aws"
 
 
 @dataclass(frozen=True)
 class SiteVpnArgs:
     """Arguments of :class:`SiteVpn` (see the module docstring).
 
-    ``inside_cidrs[i][t]`` is the inside /30 of tunnel ``t`` of the AWS connection to instance
-    ``i``; ``resolver_ip`` defaults to the first address Azure lets a subnet use (the fifth:
-    Azure keeps the first four and the last). ``workspace_id`` receives the diagnostics.
+    ``peers`` are the AWS ends (default: one, :class:`AwsPeer`); ``resolver_ip`` defaults to
+    the first address Azure lets a subnet use (the fifth: Azure keeps the first four and the
+    last). ``workspace_id`` receives the diagnostics.
     """
 
     resource_group_name: pulumi.Input[str]
@@ -117,9 +138,8 @@ class SiteVpnArgs:
     resolver_subnet_cidr: str
     workspace_id: pulumi.Input[str]
     tunnels: Sequence[AwsTunnel] = ()
-    inside_cidrs: Sequence[tuple[str, str]] = field(default_factory=default_inside_cidrs)
+    peers: Sequence[AwsPeer] = (AwsPeer(),)
     asn: int = AZURE_DEFAULT_ASN
-    aws_asn: int = AMAZON_DEFAULT_ASN
     sku: str = "VpnGw1AZ"
     resolver_ip: str | None = None
     link_dns_zones: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -147,29 +167,37 @@ class SiteVpnArgs:
         if self.sku not in ZONE_REDUNDANT_SKUS:
             raise fail(f"{where}: sku", f"{self.sku!r} is not a zone-redundant VPN SKU "
                                         f"({', '.join(ZONE_REDUNDANT_SKUS)})")
-        if self.asn == self.aws_asn:
-            raise fail(where, f"asn and aws_asn are both {self.asn}: eBGP needs two")
-        if len(self.inside_cidrs) != 2 or any(len(pair) != 2 for pair in self.inside_cidrs):
-            raise fail(f"{where}: inside_cidrs", "give two /30s for each of the two instances")
+        names = [p.name for p in self.peers]
+        if not names or len(set(names)) != len(names):
+            raise fail(f"{where}: peers", "give each AWS peer once, by a unique name")
+        bad = [n for n in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", n)]
+        if bad:
+            raise fail(f"{where}: peers", f"names {bad} must be lowercase letters, digits, '-'")
         seen: set[str] = set()
-        for i, pair in enumerate(self.inside_cidrs):
-            for t, cidr in enumerate(pair):
-                if cidr in seen:
-                    raise fail(f"{where}: inside_cidrs[{i}][{t}]", f"{cidr} is used twice")
-                seen.add(cidr)
-                _hosts(f"{where}: inside_cidrs[{i}][{t}]", cidr)
-        slots = [(t.instance, t.tunnel) for t in self.tunnels]
-        if any(s not in {(0, 0), (0, 1), (1, 0), (1, 1)} for s in slots) \
-                or len(set(slots)) != len(slots):
-            raise fail(f"{where}: tunnels", "each (instance, tunnel) pair is 0 or 1 and "
-                                            "appears once")
+        for peer in self.peers:
+            at = f"{where}: peers[{peer.name!r}]"
+            if peer.asn == self.asn:
+                raise fail(at, f"asn and the peer's asn are both {self.asn}: eBGP needs two")
+            if len(peer.inside_cidrs) != 2 or any(len(x) != 2 for x in peer.inside_cidrs):
+                raise fail(f"{at}.inside_cidrs", "give two /30s for each of the two instances")
+            for i, pair in enumerate(peer.inside_cidrs):
+                for t, cidr in enumerate(pair):
+                    if cidr in seen:
+                        raise fail(f"{at}.inside_cidrs[{i}][{t}]", f"{cidr} is used twice")
+                    seen.add(cidr)
+                    _hosts(f"{at}.inside_cidrs[{i}][{t}]", cidr)
+        slots = [(t.peer, t.instance, t.tunnel) for t in self.tunnels]
+        if any(p not in names or (i, t) not in {(0, 0), (0, 1), (1, 0), (1, 1)}
+               for p, i, t in slots) or len(set(slots)) != len(slots):
+            raise fail(f"{where}: tunnels", "each tunnel names a peer, an instance and a tunnel "
+                                            "(0 or 1), and appears once")
 
 
 class SiteVpn(pulumi.ComponentResource):
     """The Azure end of the VPN and a DNS resolver (see the module docstring).
 
     Attributes: ``gateway_subnet``, ``resolver_subnet``, ``public_ips``, ``gateway``,
-    ``local_gateways`` and ``connections`` (per tunnel, keyed ``(instance, tunnel)``),
+    ``local_gateways`` and ``connections`` (per tunnel, keyed ``(peer, instance, tunnel)``),
     ``resolver``, ``inbound_endpoint``, ``diagnostics``; outputs ``public_ip_addresses``,
     ``resolver_ip``, ``gateway_id``.
     """
@@ -206,7 +234,9 @@ class SiteVpn(pulumi.ComponentResource):
         ip_config_ids = [pulumi.Output.all(args.virtual_network_id, rg).apply(
             lambda v, c=c: _ip_configuration_id(v[0], v[1], gateway_name, c))
             for c in IP_CONFIGURATIONS]
-        azure_addresses = [[_hosts("site vpn", c)[1] for c in pair] for pair in args.inside_cidrs]
+        # Per instance, Azure's address of every tunnel ending on it, peer after peer.
+        azure_addresses = [[_hosts("site vpn", peer.inside_cidrs[i][t])[1]
+                            for peer in args.peers for t in range(2)] for i in range(2)]
         self.gateway = network.VirtualNetworkGateway(
             f"{name}-gateway", opts=child, virtual_network_gateway_name=gateway_name,
             resource_group_name=rg, location=location, gateway_type="Vpn",
@@ -224,8 +254,9 @@ class SiteVpn(pulumi.ComponentResource):
                 subnet={"id": self.gateway_subnet.id}) for i in range(2)],
             tags=tags)
 
-        self.local_gateways: dict[tuple[int, int], network.LocalNetworkGateway] = {}
-        self.connections: dict[tuple[int, int], network.VirtualNetworkGatewayConnection] = {}
+        self.local_gateways: dict[tuple[str, int, int], network.LocalNetworkGateway] = {}
+        self.connections: dict[tuple[str, int, int],
+                               network.VirtualNetworkGatewayConnection] = {}
         for tunnel in args.tunnels:
             self._tunnel(name, args, tunnel, ip_config_ids, azure_addresses, tags)
 
@@ -270,13 +301,14 @@ class SiteVpn(pulumi.ComponentResource):
                 ip_config_ids: list[pulumi.Output[str]], azure_addresses: list[list[str]],
                 tags: dict[str, str]) -> None:
         i, t = tunnel.instance, tunnel.tunnel
-        aws_address, azure_address = _hosts("site vpn", args.inside_cidrs[i][t])
-        label = f"{name}-aws-{i}-{t}"
+        peer = next(p for p in args.peers if p.name == tunnel.peer)
+        aws_address, azure_address = _hosts("site vpn", peer.inside_cidrs[i][t])
+        label = f"{name}-{peer.name}-{i}-{t}"
         local = network.LocalNetworkGateway(
             f"{label}-lgw", opts=pulumi.ResourceOptions(parent=self),
             local_network_gateway_name=f"lgw-{label}", resource_group_name=args.resource_group_name,
             location=args.location, gateway_ip_address=tunnel.outside_ip,
-            bgp_settings=network.BgpSettingsArgs(asn=args.aws_asn,
+            bgp_settings=network.BgpSettingsArgs(asn=peer.asn,
                                                  bgp_peering_address=aws_address),
             tags=tags)
         # One custom BGP address per gateway instance: this tunnel's on its own instance, the
@@ -285,8 +317,8 @@ class SiteVpn(pulumi.ComponentResource):
             ip_configuration_id=ip_config_ids[k],
             custom_bgp_ip_address=azure_address if k == i else azure_addresses[k][0])
             for k in range(2)]
-        self.local_gateways[(i, t)] = local
-        self.connections[(i, t)] = network.VirtualNetworkGatewayConnection(
+        self.local_gateways[(peer.name, i, t)] = local
+        self.connections[(peer.name, i, t)] = network.VirtualNetworkGatewayConnection(
             f"{label}-connection",
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["sharedKey"]),
             virtual_network_gateway_connection_name=f"cn-{label}",

@@ -14,7 +14,13 @@ import pulumi
 import pytest
 
 from skyrelay.pulumi.azure_mocks import MOCK_SUBSCRIPTION, AzureMocks
-from skyrelay.pulumi.components.site_vpn import AwsTunnel, SiteVpn, SiteVpnArgs
+from skyrelay.pulumi.components.site_vpn import (
+    AwsPeer,
+    AwsTunnel,
+    SiteVpn,
+    SiteVpnArgs,
+    default_inside_cidrs,
+)
 from skyrelay.pulumi.components.validation import AzureArgsError
 from skyrelay.pulumi.offline import RecordingMonitor
 from skyrelay.pulumi.type_tokens import (
@@ -183,6 +189,27 @@ def test_zones_of_another_network_are_linked_for_the_resolver(monitor: Recording
         ("privatelink.openai.azure.com", VNET_ID)]
 
 
+def test_every_gateway_region_gets_its_own_tunnels_on_one_gateway(
+        monitor: RecordingMonitor) -> None:
+    # Two AWS regions, each its own VPN end: the gateway instances carry the APIPA addresses
+    # of both, and no address is shared (Azure would pick the wrong BGP session).
+    peers = [AwsPeer("eu-west-1", default_inside_cidrs(0)),
+             AwsPeer("eu-central-1", default_inside_cidrs(1), asn=64513)]
+    tunnels = [AwsTunnel(i, t, f"3.120.{p}.{2 * i + t + 1}", f"k{p}{i}{t}", peer=peer.name)
+               for p, peer in enumerate(peers) for i in range(2) for t in range(2)]
+    _build(_args(peers=peers, tunnels=tunnels))
+    (gateway,) = _of(monitor, VPN_GATEWAY)
+    peering = gateway["bgpSettings"]["bgpPeeringAddresses"]
+    per_instance = [p["customBgpIpAddresses"] for p in peering]
+    assert per_instance == [["169.254.21.2", "169.254.22.2", "169.254.21.10", "169.254.22.10"],
+                            ["169.254.21.6", "169.254.22.6", "169.254.21.14", "169.254.22.14"]]
+    locals_ = _of(monitor, LOCAL_GATEWAY)
+    assert len(locals_) == 8 and len(_of(monitor, VPN_CONNECTION)) == 8
+    assert sorted({g["bgpSettings"]["asn"] for g in locals_}) == [64512, 64513]
+    names = {c["virtualNetworkGatewayConnectionName"] for c in _of(monitor, VPN_CONNECTION)}
+    assert "cn-contoso-eu-central-1-1-1" in names
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"gateway_subnet_cidr": "10.100.1.0/28"}, "smaller than the /27"),
     ({"resolver_subnet_cidr": "10.100.1.0/28"}, "overlaps"),
@@ -190,11 +217,14 @@ def test_zones_of_another_network_are_linked_for_the_resolver(monitor: Recording
     ({"resolver_ip": "10.100.1.33"}, "resolver_ip"),
     ({"sku": "VpnGw1"}, "zone-redundant"),
     ({"asn": 64512}, "eBGP needs two"),
-    ({"inside_cidrs": (("169.254.30.0/30", "169.254.22.0/30"),
-                       ("169.254.21.4/30", "169.254.22.4/30"))}, "APIPA range"),
-    ({"inside_cidrs": (("169.254.21.0/30", "169.254.22.0/30"),
-                       ("169.254.21.0/30", "169.254.22.4/30"))}, "used twice"),
+    ({"peers": [AwsPeer(inside_cidrs=(("169.254.30.0/30", "169.254.22.0/30"),
+                                      ("169.254.21.4/30", "169.254.22.4/30")))]}, "APIPA range"),
+    ({"peers": [AwsPeer(inside_cidrs=(("169.254.21.0/30", "169.254.22.0/30"),
+                                      ("169.254.21.0/30", "169.254.22.4/30")))]}, "used twice"),
+    ({"peers": [AwsPeer("eu-west-1"), AwsPeer("eu-central-1")]}, "used twice"),
+    ({"peers": [AwsPeer("Eu West")]}, "lowercase"),
     ({"tunnels": [AwsTunnel(2, 0, "3.1.1.1", "k")]}, "tunnels"),
+    ({"tunnels": [AwsTunnel(0, 0, "3.1.1.1", "k", peer="us-east-1")]}, "tunnels"),
 ])
 def test_bad_args_are_refused_naming_the_field(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(AzureArgsError, match=message):
