@@ -57,13 +57,10 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from skyrelay.constructs.secure_defaults import acknowledge, data_key
+from skyrelay.vpn_plan import AWS_RESERVED_INSIDE, LINK_LOCAL, inside_cidrs
 
-#: Inside /30s that AWS refuses for a tunnel (VpnTunnelOptionsSpecification, TunnelInsideCidr:
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ec2-vpnconnection-vpntunneloptionsspecification.html).
-RESERVED_INSIDE_CIDRS = tuple(ipaddress.ip_network(c) for c in (
-    "169.254.0.0/30", "169.254.1.0/30", "169.254.2.0/30", "169.254.3.0/30", "169.254.4.0/30",
-    "169.254.5.0/30", "169.254.169.252/30"))
-LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+#: Inside /30s that AWS refuses for a tunnel, and the range they come from (skyrelay.vpn_plan).
+RESERVED_INSIDE_CIDRS = AWS_RESERVED_INSIDE
 #: The default ASN of a virtual private gateway / Transit Gateway ("Amazon default ASN").
 AMAZON_DEFAULT_ASN = 64512
 #: Characters of a generated key. AWS allows letters, digits, '.' and '_', 8-64 long, not
@@ -78,7 +75,7 @@ def default_inside_cidrs(index: int) -> tuple[str, str]:
     169.254.21.(4i)/30 and 169.254.22.(4i)/30 (inside Azure's APIPA range for VPN)."""
     if not 0 <= index < 64:
         raise ValueError(f"no default inside CIDRs for remote gateway {index}")
-    return f"169.254.21.{4 * index}/30", f"169.254.22.{4 * index}/30"
+    return inside_cidrs(index // 2)[index % 2]
 
 
 def check_inside_cidr(where: str, cidr: str) -> ipaddress.IPv4Network:

@@ -56,10 +56,8 @@ import pulumi
 from pulumi_azure_native import dnsresolver, monitor, network, privatedns
 
 from skyrelay.pulumi.components.validation import AzureArgsError, check_cidr, fail
+from skyrelay.vpn_plan import AZURE_APIPA_FIRST, AZURE_APIPA_LAST, inside_cidrs
 
-#: Azure's APIPA range for custom BGP addresses on VPN gateways (the AWS guide above).
-AZURE_APIPA_FIRST = ipaddress.IPv4Address("169.254.21.0")
-AZURE_APIPA_LAST = ipaddress.IPv4Address("169.254.22.255")
 #: Zone-redundant VPN SKUs and the gateway generation each is offered in.
 ZONE_REDUNDANT_SKUS = {"VpnGw1AZ": "Generation1", "VpnGw2AZ": "Generation2",
                        "VpnGw3AZ": "Generation2", "VpnGw4AZ": "Generation2",
@@ -77,11 +75,10 @@ def default_inside_cidrs(peer: int = 0) -> tuple[tuple[str, str], tuple[str, str
     """Per Azure instance, the inside /30s of the two tunnels of AWS peer ``peer`` ending on
     it. Peer 0 has the AWS construct's defaults (169.254.21.(4i)/30, 169.254.22.(4i)/30);
     peer ``p`` takes the next pair of slots, so no two peers share an address."""
-    if not 0 <= peer < 32:
-        raise AzureArgsError(f"site vpn: no default inside CIDRs for peer {peer}")
-    first, second = 8 * peer, 8 * peer + 4
-    return ((f"169.254.21.{first}/30", f"169.254.22.{first}/30"),
-            (f"169.254.21.{second}/30", f"169.254.22.{second}/30"))
+    try:
+        return inside_cidrs(peer)
+    except ValueError as exc:
+        raise AzureArgsError(f"site vpn: {exc}") from None
 
 
 def _hosts(where: str, cidr: str) -> tuple[str, str]:
