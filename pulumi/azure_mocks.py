@@ -79,6 +79,18 @@ class AzureMocks(pulumi.runtime.Mocks):
                 "Microsoft.Network/privateDnsZones/{privateZoneName}/virtualNetworkLinks/{name}"),
             "azure-native:operationalinsights:Workspace":
                 self._in_rg("Microsoft.OperationalInsights/workspaces/{name}"),
+            "azure-native:network:PublicIPAddress":
+                self._in_rg("Microsoft.Network/publicIPAddresses/{name}"),
+            "azure-native:network:VirtualNetworkGateway":
+                self._in_rg("Microsoft.Network/virtualNetworkGateways/{name}"),
+            "azure-native:network:LocalNetworkGateway":
+                self._in_rg("Microsoft.Network/localNetworkGateways/{name}"),
+            "azure-native:network:VirtualNetworkGatewayConnection":
+                self._in_rg("Microsoft.Network/connections/{name}"),
+            "azure-native:dnsresolver:DnsResolver":
+                self._in_rg("Microsoft.Network/dnsResolvers/{name}"),
+            "azure-native:dnsresolver:InboundEndpoint": self._in_rg(
+                "Microsoft.Network/dnsResolvers/{dnsResolverName}/inboundEndpoints/{name}"),
             "azure-native:monitor:DiagnosticSetting": lambda i, n:
                 f"{i.get('resourceUri', '')}/providers/Microsoft.Insights/diagnosticSettings/{n}",
             "azure-native:authorization:RoleAssignment": lambda i, n:
@@ -95,7 +107,8 @@ class AzureMocks(pulumi.runtime.Mocks):
         kind = typ.rsplit(":", 1)[-1]
         keys = [f"{kind[0].lower()}{kind[1:]}Name", "name"]
         aliases = {"Account": "accountName", "PrivateZone": "privateZoneName",
-                   "PrivateDnsZoneGroup": "privateDnsZoneGroupName"}
+                   "PrivateDnsZoneGroup": "privateDnsZoneGroupName",
+                   "PublicIPAddress": "publicIpAddressName"}
         if kind in aliases:
             keys.insert(0, aliases[kind])
         for key in keys:
@@ -135,6 +148,10 @@ class AzureMocks(pulumi.runtime.Mocks):
                                        "tenantId": MOCK_TENANT}
         elif args.typ == "azure-native:operationalinsights:Workspace":
             outputs["customerId"] = _guid(arm_id)
+        elif args.typ == "azure-native:network:PublicIPAddress":
+            # A stable public address per resource (20.0.0.0/8 is one of Azure's blocks).
+            digest = hashlib.sha256(arm_id.encode()).digest()
+            outputs["ipAddress"] = f"20.{digest[0]}.{digest[1]}.{digest[2] % 254 + 1}"
         return arm_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:

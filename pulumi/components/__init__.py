@@ -15,10 +15,11 @@ from skyrelay.pulumi.components.args import (
 from skyrelay.pulumi.components.diagnostics import Diagnostics, DiagnosticsArgs
 from skyrelay.pulumi.components.openai_account import OpenAIAccount
 from skyrelay.pulumi.components.private_link import PrivateLink, PrivateLinkArgs
+from skyrelay.pulumi.components.site_vpn import AwsTunnel, SiteVpn, SiteVpnArgs
 from skyrelay.pulumi.rai_defaults import weaker_than_default
 
 __all__ = [
-    "AzureArgsError", "ContentFilterPolicy", "Diagnostics", "DiagnosticsArgs", "ExistingNetwork",
-    "ModelDeployment", "OpenAIAccount", "OpenAIAccountArgs", "PrivateLink", "PrivateLinkArgs",
-    "weaker_than_default",
+    "AwsTunnel", "AzureArgsError", "ContentFilterPolicy", "Diagnostics", "DiagnosticsArgs",
+    "ExistingNetwork", "ModelDeployment", "OpenAIAccount", "OpenAIAccountArgs", "PrivateLink",
+    "PrivateLinkArgs", "SiteVpn", "SiteVpnArgs", "weaker_than_default",
 ]
