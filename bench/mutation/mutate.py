@@ -98,6 +98,7 @@ MODULES: tuple[Module, ...] = (
             "tests/gateway/hub/test_field_decisions.py"), timeout=900),
     Module("gateway-checks", "skyrelay/spec/gateway_checks.py",
            ("tests/skyrelay/spec/test_gateway_tls.py",
+            "tests/skyrelay/spec/test_gateway_checks.py",
             "tests/skyrelay/views/test_regional_routing.py",
             "tests/skyrelay/spec/test_check_messages.py")),
     Module("spec-checks", "skyrelay/spec/checks.py",
