@@ -85,6 +85,7 @@ MODULES: tuple[Module, ...] = (
             "tests/policies/test_gateway_rules.py")),
     Module("aws-templates", "policies/aws_templates.py",
            ("tests/policies/test_policies_aws.py", "tests/policies/test_aws_templates.py",
+            "tests/policies/test_aws_network_paths.py",
             "tests/stacks/test_aws_cross_region.py::test_the_listener_rules_on_hand_made_templates"),
            select=("-k", "not default")),
     Module("azure-graph", "policies/azure_graph.py",
