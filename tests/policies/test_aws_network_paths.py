@@ -143,7 +143,7 @@ def test_an_http_listener_that_only_redirects_forwards_nothing_in_clear_text() -
 @pytest.mark.parametrize(("policy", "shown"), [
     ("ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-2016-08"),
     (None, "(default)"),
-])
+], ids=["old-policy", "no-policy"])  # ids without "default": make mutate runs -k "not default"
 def test_an_https_listener_with_an_old_tls_policy_names_it_and_the_fix(
         policy: str | None, shown: str) -> None:
     props: dict[str, Any] = {"Protocol": "HTTPS", "Port": 443}

@@ -126,7 +126,9 @@ def test_sized_for_deploy_is_the_regional_config_with_room_for_its_guardrails(
         assert set(sized["guardrails"]["strict"]) == {region}
         entry = sized["guardrails"]["strict"][region]
         assert set(entry) == {"identifier", "version", "definition"}
-        # Longer than a real deployed entry (a 12-character id, a 12-hex-digit digest).
+        # At least as long as a deployed entry with the longest version Bedrock allows (8
+        # digits, https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GuardrailConfiguration.html),
+        # a 12-character id and the stack's 12-hex-digit definition digest.
         deployed = with_guardrails(regional, {"strict": {region: {
             "identifier": "a1b2c3d4e5f6", "version": "99999999",
             "definition": "0123456789ab"}}})
