@@ -61,7 +61,6 @@ REFUSED: dict[str, str] = {
     "speed": "not part of the Bedrock Anthropic body",
     "cache_control": "top-level cache_control is not part of the Bedrock Anthropic body "
                      "(cache_control on content blocks is passed through)",
-    "output_config": "not part of the Bedrock Anthropic body",
     "diagnostics": "not part of the Bedrock Anthropic body",
 }
 

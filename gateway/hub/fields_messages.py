@@ -19,6 +19,7 @@ from __future__ import annotations
 from skyrelay.gateway.config import TargetConfig
 from skyrelay.gateway.doors import anthropic_messages as door
 from skyrelay.gateway.hub.fields import Case, Rule, passthrough, refuse, register, translate
+from skyrelay.gateway.hub.fields_openai import STRUCTURED_OUTPUT_DOC
 
 MESSAGES = "anthropic_messages"
 
@@ -44,6 +45,11 @@ def _claude(value: object, target: TargetConfig) -> bool:
     return speaks_messages(target)
 
 
+def _structured_format(value: object, target: TargetConfig) -> bool:
+    return (isinstance(value, dict) and set(value) == {"format"} and speaks_messages(target)
+            and target.supports("structured_output") is True)
+
+
 def _on_claude(decision_on_claude: object) -> Rule:
     return Rule(_NOT_CLAUDE, (Case("Claude on Bedrock", _claude,
                                    decision_on_claude),))
@@ -57,6 +63,16 @@ _RULES["model"] = _on_claude(translate("the target's model id goes in the Invoke
 _RULES["stream"] = _on_claude(translate("true: InvokeModelWithResponseStream, its chunks "
                                         "re-framed as Messages SSE events"))
 _RULES.update({name: Rule(refuse(reason)) for name, reason in door.REFUSED.items()})
+#: "For InvokeModel API with Anthropic Claude models, use the output_config.format request
+#: field" (https://docs.aws.amazon.com/bedrock/latest/userguide/structured-output.html), for
+#: the models of https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-structured-outputs.html
+#: (the catalog's structured_output flag).
+_RULES["output_config"] = Rule(
+    refuse("only output_config.format (structured outputs) is taken on Bedrock, and only for "
+           "Claude models with structured outputs per the catalog (" + STRUCTURED_OUTPUT_DOC
+           + ")"),
+    (Case("only format, Claude with catalog: structured_output", _structured_format,
+          passthrough("sent as is in the InvokeModel body")),))
 
 register(MESSAGES, "bedrock", _RULES,
          unknown=refuse("not a Messages field the Bedrock Anthropic body takes"))

@@ -22,14 +22,16 @@ import json
 from typing import Any
 
 from skyrelay.gateway.testing.bedrock_frames import encode_frame
+from skyrelay.gateway.testing.schema_examples import example_of
 
 TEXT = ["Hello", " from", " Claude"]
 INPUT_TOKENS, CACHE_READ, OUTPUT_TOKENS = 9, 3, 4
 MESSAGE_ID = "msg_bdrk_01"
-#: The keys a Bedrock Anthropic body may have (the page cited above).
+#: The keys a Bedrock Anthropic body may have (the page cited above; ``output_config.format``
+#: for structured outputs: https://docs.aws.amazon.com/bedrock/latest/userguide/structured-output.html).
 ALLOWED = {"anthropic_version", "anthropic_beta", "max_tokens", "system", "messages",
            "temperature", "top_p", "top_k", "tools", "tool_choice", "stop_sequences",
-           "thinking"}
+           "thinking", "output_config"}
 
 
 def check_body(body: Any) -> str | None:
@@ -68,8 +70,11 @@ def _tool(body: dict[str, Any]) -> dict[str, Any]:
 
 def message(body: dict[str, Any], model: str) -> dict[str, Any]:
     """The InvokeModel answer: text, or a tool_use block when tools are offered."""
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
     if _wants_tool(body):
         content, stop = [_tool(body)], "tool_use"
+    elif isinstance(schema, dict):  # structured output: an instance of the schema
+        content, stop = [{"type": "text", "text": json.dumps(example_of(schema))}], "end_turn"
     else:
         content, stop = [{"type": "text", "text": "".join(TEXT)}], "end_turn"
     return {"id": MESSAGE_ID, "type": "message", "role": "assistant", "model": model,

@@ -44,6 +44,7 @@ from skyrelay.gateway.testing import bedrock_guardrail as guardrail
 from skyrelay.gateway.testing.bedrock_frames import encode_frame, event, exception
 from skyrelay.gateway.testing.bedrock_guardrail import BLOCK_ANSWER, BLOCK_PROMPT, BLOCKED_TEXT
 from skyrelay.gateway.testing.loopback_server import LoopbackServer, reset_connection
+from skyrelay.gateway.testing.schema_examples import example_of
 
 # Names tests import from here (the frames and the guardrail play have their own modules).
 __all__ = ["BLOCKED_TEXT", "BLOCK_ANSWER", "BLOCK_PROMPT", "FAULTS", "BedrockUpstream",
@@ -99,25 +100,6 @@ def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     fmt = (body.get("outputConfig") or {}).get("textFormat") or {}
     schema = ((fmt.get("structure") or {}).get("jsonSchema") or {}).get("schema")
     return json.loads(schema) if isinstance(schema, str) else None
-
-
-def example_of(schema: dict[str, Any]) -> Any:
-    """A small instance of a JSON schema (objects, arrays, strings, numbers, booleans)."""
-    kind = schema.get("type")
-    if "enum" in schema:
-        return schema["enum"][0]
-    if kind == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        return {name: example_of(sub) for name, sub in props.items()}
-    if kind == "array":
-        return [example_of(schema.get("items") or {})]
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.5
-    if kind == "boolean":
-        return True
-    return "Hello from Bedrock"
 
 
 class BedrockUpstream(LoopbackServer):

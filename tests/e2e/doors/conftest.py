@@ -18,6 +18,7 @@ from skyrelay.gateway.testing.harness import base_config_dict
 from skyrelay.gateway.testing.serve_process import ServeProcess
 
 CLAUDE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+CLAUDE_STRUCTURED = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BEDROCK_KEY = "bedrock-api-key-e2e-0000000001"
 AZURE_KEY = "azure-key-e2e-000000000001"
 
@@ -56,6 +57,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "nova": {**bedrock_target, "model": "amazon.nova-pro-v1:0"},
             "nova-tools": {"cloud": "bedrock", "region": "us-east-1",
                            "endpoint": tools.url, "model": "amazon.nova-pro-v1:0"},
+            # Sonnet 4.5: the catalog lists structured outputs for it (output_config.format)
+            "claude-structured": {**bedrock_target, "model": CLAUDE_STRUCTURED,
+                                  "capabilities": {"structured_output": True}},
             "claude-tools": {"cloud": "bedrock", "region": "us-east-1",
                              "endpoint": tools.url, "model": CLAUDE},
             "oss": {"cloud": "bedrock", "region": "us-west-2", "endpoint": oss.url,
@@ -71,6 +75,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
                   # its own first target: the throttle it takes cools claude-c only
                   "claude-fallback": {"targets": ["claude-c", "claude-b"]},
                   "claude-tools": {"targets": ["claude-tools"]},
+                  "claude-structured": {"targets": ["claude-structured"]},
                   "nova": {"targets": ["nova"]},
                   "nova-tools": {"targets": ["nova-tools"]},
                   "oss": {"targets": ["oss"]},

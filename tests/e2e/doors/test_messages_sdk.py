@@ -8,6 +8,7 @@ Claude."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import anthropic
@@ -125,6 +126,25 @@ def test_fields_bedrock_cannot_take_are_refused_by_name(gw: Gateway, field: str)
                                    extra_body={field: {"user_id": "u"} if field == "metadata"
                                                else "x"})
     assert f"'{field}'" in str(caught.value)
+
+
+def test_structured_output_config_reaches_claude_that_has_it_and_is_refused_elsewhere(
+        gw: Gateway) -> None:
+    """output_config.format is Bedrock's InvokeModel structured output for Claude models the
+    catalog marks structured_output; on Sonnet 4 it would change nothing silently, so 400."""
+    schema = {"type": "json_schema", "schema": {
+        "type": "object", "properties": {"answer": {"type": "string"}},
+        "required": ["answer"], "additionalProperties": False}}
+    asked = {"output_config": {"format": schema}}
+    message = client(gw).messages.create(
+        model="claude-structured", max_tokens=32, extra_body=asked,
+        messages=[{"role": "user", "content": "Answer in JSON."}])
+    assert gw.bedrock.bodies[-1]["output_config"] == {"format": schema}
+    assert json.loads(message.content[0].text) == {"answer": "Hello from Bedrock"}
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client(gw).messages.create(model="claude", max_tokens=32, extra_body=asked,
+                                   messages=[{"role": "user", "content": "Answer in JSON."}])
+    assert "'output_config'" in str(caught.value) and "structured outputs" in str(caught.value)
 
 
 def test_wrong_key_is_an_authentication_error(gw: Gateway) -> None:

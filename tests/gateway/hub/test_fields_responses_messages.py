@@ -180,7 +180,25 @@ def test_every_field_has_a_decision_test() -> None:
         assert tbl is not None and set(tbl.rules) == responses_fields, kind
     messages_table = fields.table(MESSAGES, "bedrock")
     assert messages_table is not None
-    assert set(messages_table.rules) == set(MESSAGES_FIELDS) | set(anthropic_messages.REFUSED)
+    assert set(messages_table.rules) == set(MESSAGES_FIELDS) | set(anthropic_messages.REFUSED) \
+        | {"output_config"}
+
+
+@pytest.mark.parametrize(("model", "caps", "value", "param"), [
+    # AWS: InvokeModel with Claude takes structured outputs as output_config.format, for the
+    # models the catalog marks structured_output (Sonnet 4.5, Haiku 4.5, ...).
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", {"structured_output": True},
+     {"format": {"type": "json_schema", "schema": {"type": "object"}}}, None),
+    ("anthropic.claude-sonnet-4-20250514-v1:0", {},
+     {"format": {"type": "json_schema", "schema": {"type": "object"}}}, "output_config"),
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", {"structured_output": True},
+     {"format": {"type": "json_schema"}, "effort": "high"}, "output_config"),
+    ("amazon.nova-pro-v1:0", {"structured_output": True}, {"format": {}}, "output_config"),
+])
+def test_output_config_passes_to_claude_with_structured_outputs_only(
+        model: str, caps: dict[str, Any], value: Any, param: str | None) -> None:
+    err = fields.refusal(MESSAGES, {"output_config": value}, target("bedrock", model, **caps))
+    assert (err.param if err else None) == param
 
 
 def test_speaks_is_per_target_for_claude() -> None:
