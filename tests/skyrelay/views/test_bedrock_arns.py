@@ -104,3 +104,42 @@ def test_property_profile_arns_cover_every_destination_the_catalog_lists(
         arns.foundation_models)
     assert arns.inference_profiles == (
         f"arn:{part}:bedrock:{source}:{ACCOUNT}:inference-profile/{m.model_id}",)
+
+
+def _region_with(default_spec: Spec, *models: BedrockModel) -> Spec:
+    region = default_spec.aws.regions["us-east-1"].model_copy(update={"bedrock_models": models})
+    return default_spec.model_copy(update={"aws": default_spec.aws.model_copy(
+        update={"regions": {**default_spec.aws.regions, "us-east-1": region}})})
+
+
+def test_a_model_both_in_region_and_behind_a_profile_stays_directly_invokable(
+        default_spec: Spec) -> None:
+    """Nova Pro by its own id *and* through ``us.`` in one region: the in-region ARN is
+    routed by the profile and also invoked directly. IAM grants direct invocation from
+    :attr:`direct_models`, so dropping it there denies the in-region entry."""
+    spec = _region_with(default_spec, model("amazon.nova-pro-v1:0"),
+                        model("us.amazon.nova-pro-v1:0"))
+    arns = bedrock_invoke_arns(spec, "us-east-1", ACCOUNT)
+    in_region = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
+    assert arns.direct_models == (in_region,)
+    profile = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.amazon.nova-pro-v1:0"
+    (routed_by, routed), = arns.profile_models
+    assert routed_by == profile and in_region in routed
+    assert set(routed) == set(arns.foundation_models)
+
+
+def test_each_profile_maps_to_the_foundation_models_it_routes_to(default_spec: Spec) -> None:
+    """The IAM statement for a profile's foundation models is conditioned on that profile
+    (bedrock:InferenceProfileArn): the mapping must name each profile with its own models."""
+    spec = _region_with(default_spec, model("us.amazon.nova-pro-v1:0"),
+                        model("us.anthropic.claude-sonnet-4-20250514-v1:0"))
+    arns = bedrock_invoke_arns(spec, "us-east-1", ACCOUNT)
+    by_profile = dict(arns.profile_models)
+    assert sorted(by_profile) == list(arns.inference_profiles)
+    for profile, routed in by_profile.items():
+        model_id = profile.rsplit("/", 1)[1]
+        fm_id = regions.foundation_model_id(model_id)
+        assert routed and all(a.endswith(f"/{fm_id}") for a in routed)
+    assert arns.direct_models == ()
+    one = model_arns(model("us.amazon.nova-pro-v1:0"), "us-east-1", ACCOUNT)
+    assert one.region == "us-east-1" and one.direct_models == ()
