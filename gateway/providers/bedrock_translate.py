@@ -49,7 +49,7 @@ def _bad(message: str, param: str | None = None) -> ProviderError:
     return bad(message, param)
 
 
-def _content_blocks(content: Any, where: str = "messages") -> list[dict[str, Any]]:
+def _content_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if content is None:
         return []
     if isinstance(content, str):

@@ -335,3 +335,44 @@ def test_stream_mapper_block_index_defaults() -> None:
     stray = mapper.event("contentBlockDelta", {"contentBlockIndex": 9,
                                                "delta": {"toolUse": {"input": "{}"}}})
     assert stray is not None and stray["choices"][0]["delta"]["tool_calls"][0]["index"] == 0
+
+
+# --- which field a refusal names ---------------------------------------------------------
+# The 400's `param` is how a client (and the SDKs' error objects) find the offending part of
+# a long conversation; a wrong or missing one sends people to the wrong message.
+
+def _refusal(messages: list[Any]) -> ProviderError:
+    with pytest.raises(ProviderError) as info:
+        to_converse({"model": "m", "messages": messages})
+    assert info.value.status == 400
+    return info.value
+
+
+@pytest.mark.parametrize("role", ["user", "assistant"])
+def test_content_of_the_wrong_type_names_that_message(role: str) -> None:
+    err = _refusal([{"role": "user", "content": "hi"}, {"role": role, "content": 42}])
+    assert err.param == "messages[1].content"
+    assert "string or a list of parts" in str(err)
+
+
+def test_an_unsupported_part_names_its_index_and_type() -> None:
+    err = _refusal([{"role": "user", "content": [
+        {"type": "text", "text": "a"}, {"type": "text", "text": "b"},
+        {"type": "input_audio", "input_audio": {}}]}])
+    assert err.param == "messages[0].content[2].type"
+
+
+def test_a_blank_first_user_message_is_named_with_the_reason() -> None:
+    """Converse rejects blank text; the gateway says which message instead of sending it."""
+    err = _refusal([{"role": "system", "content": "be brief"},
+                    {"role": "user", "content": "   "}, {"role": "user", "content": ""}])
+    assert err.param == "messages[1].content"
+    assert str(err).startswith("messages[1] is a user message with no content")
+    assert "Converse rejects empty and blank text" in str(err)
+
+
+def test_a_conversation_opening_with_the_assistant_is_not_called_blank() -> None:
+    err = _refusal([{"role": "assistant", "content": "hello"},
+                    {"role": "user", "content": "hi"}])
+    assert err.param == "messages"
+    assert "must start with a user message" in str(err)
