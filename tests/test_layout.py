@@ -77,3 +77,18 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
     for name in MAPPED:
         assert (ROOT / name / "__init__.py").is_file()
+
+
+def test_no_test_module_loads_another_by_path_or_through_sys_modules() -> None:
+    """Shared helpers are imported by name from ``tests/support`` (on pytest's pythonpath);
+    a module found by file path or fished out of ``sys.modules`` breaks when the folder
+    moves and hides which helper a test really uses."""
+    import re
+
+    forbidden = re.compile(r"spec_from_file_location|SourceFileLoader|sys\.modules\[|"
+                           r"runpy\.run_path|importlib\.machinery")
+    found = [f"{path.relative_to(ROOT)}:{n}"
+             for path in sorted((ROOT / "tests").rglob("*.py")) if path != Path(__file__)
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if forbidden.search(line)]
+    assert found == []

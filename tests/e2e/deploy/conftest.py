@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import stat
@@ -27,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cfn_template
 import pytest
-from cfn_text import render  # noqa: F401 - the cfn fixture hands it to the tests
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SPEC = REPO / "examples" / "platform.yaml"
@@ -102,42 +101,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     shutil.rmtree(base, ignore_errors=True)
 
 
-# --- template helpers -----------------------------------------------------------------------
-
-def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    """The resources of one CloudFormation type, by logical id."""
-    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
-
-
-def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
-    """The one resource of ``type_`` (fails when there are none or several)."""
-    found = resources(template, type_)
-    assert len(found) == 1, (type_, sorted(found))
-    return next(iter(found.items()))
-
-
-def as_list(value: Any) -> list[Any]:
-    """A CloudFormation scalar-or-list as a list."""
-    return value if isinstance(value, list) else [value]
-
-
-_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-
-
-def normalize(value: Any) -> Any:
-    """Asset hashes replaced and CDK's construct-path metadata dropped, so a snapshot
-    changes only when the infrastructure does."""
-    if isinstance(value, dict):
-        return {k: normalize(v) for k, v in value.items()
-                if k not in ("aws:cdk:path", "aws:asset:path", "aws:asset:property")}
-    if isinstance(value, list):
-        return [normalize(v) for v in value]
-    if isinstance(value, str):
-        return _ASSET_HASH.sub("<asset-hash>", value)
-    return value
-
-
 @pytest.fixture(scope="session")
 def cfn() -> Any:
-    """The helpers above for test modules (``cfn.resources``, ``cfn.render`` ...)."""
-    return sys.modules[__name__]
+    """The template helpers (``cfn.resources``, ``cfn.render`` ...) for test modules."""
+    return cfn_template
