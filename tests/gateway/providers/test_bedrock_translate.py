@@ -367,8 +367,8 @@ def test_a_blank_first_user_message_is_named_with_the_reason() -> None:
     err = _refusal([{"role": "system", "content": "be brief"},
                     {"role": "user", "content": "   "}, {"role": "user", "content": ""}])
     assert err.param == "messages[1].content"
-    assert str(err).startswith("messages[1] is a user message with no content")
-    assert "Converse rejects empty and blank text" in str(err)
+    assert str(err) == ("messages[1] is a user message with no content: Bedrock Converse "
+                        "rejects empty and blank text; send the user's text")
 
 
 def test_a_conversation_opening_with_the_assistant_is_not_called_blank() -> None:
