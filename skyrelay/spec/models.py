@@ -316,6 +316,30 @@ class ContentFilter(Model):
                 for cat, h in self.harm.items()}
 
 
+class AzureVpn(Model):
+    """The Azure end of an account's ``gateway_path: private-vpn``.
+
+    Example (YAML, under an account)::
+
+        gateway_path: private-vpn
+        public_network_access: disabled
+        vpn: {sku: VpnGw1AZ, asn: 65515}
+    """
+
+    sku: Literal["VpnGw1AZ", "VpnGw2AZ", "VpnGw3AZ", "VpnGw4AZ", "VpnGw5AZ"] = Field(
+        "VpnGw1AZ", description="the zone-redundant VPN gateway SKU "
+        "(learn.microsoft.com/azure/vpn-gateway/about-zone-redundant-vnet-gateway)")
+    asn: int = Field(65515, ge=1, le=4294967295,
+                     description="the Azure gateway's BGP ASN (65515: Azure's default); it "
+                                 "must differ from the AWS side's (64512)")
+    gateway_subnet: str | None = Field(
+        None, description="the GatewaySubnet, /27 or larger, inside vnet_cidr (default: "
+                          "the /27 after the private endpoints' half of vnet_cidr)")
+    resolver_subnet: str | None = Field(
+        None, description="the DNS Private Resolver inbound endpoint's subnet, /28 to /24, "
+                          "inside vnet_cidr (default: the /28 after the GatewaySubnet)")
+
+
 class AzureAccount(Model):
     """An Azure OpenAI account (a Foundry resource by default) and its deployments."""
 
@@ -331,6 +355,15 @@ class AzureAccount(Model):
                     "gateways' NAT addresses allowed (the path from AWS); 'disabled': the "
                     "private endpoint only, which needs a private path from every gateway")
     vnet_cidr: str = "10.100.0.0/24"
+    gateway_path: Literal["public-allowlist", "private-vpn"] = Field(
+        "public-allowlist",
+        description="how the gateways in AWS reach this account: 'public-allowlist' (the "
+                    "public endpoint, only the gateways' NAT addresses allowed) or "
+                    "'private-vpn' (a BGP site-to-site VPN from every gateway region's VPC "
+                    "to a VPN gateway in this account's network, and the private endpoint; "
+                    "needs public_network_access: disabled)")
+    vpn: AzureVpn | None = Field(
+        None, description="settings of the private-vpn path (default: AzureVpn())")
     deployments: tuple[AzureDeployment, ...] = Field(min_length=1)
     api: Literal["v1", "classic"] = Field(
         "v1", description="the data-plane API the gateway calls: 'v1' (/openai/v1/..., no "
@@ -368,6 +401,20 @@ class AzureAccount(Model):
             raise ValueError("api_version applies to api: classic only (the v1 API has no "
                              "api-version); set api: classic or remove api_version")
         return self
+
+    @model_validator(mode="after")
+    def _vpn_only_for_private_vpn(self) -> AzureAccount:
+        if self.vpn is not None and self.gateway_path != "private-vpn":
+            raise ValueError("vpn applies to gateway_path: private-vpn only; set "
+                             "gateway_path: private-vpn or remove vpn")
+        return self
+
+    @property
+    def vpn_settings(self) -> AzureVpn | None:
+        """The VPN settings of a private-vpn account (defaults filled), else None."""
+        if self.gateway_path != "private-vpn":
+            return None
+        return self.vpn or AzureVpn()
 
     @property
     def subdomain(self) -> str:
