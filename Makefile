@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[aws,azure,gateway,bench,dev,mutation]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[aws,azure,gateway,tracing,bench,dev,mutation]'
 	touch $@
 
 # The pinned AWS CDK CLI (package.json / package-lock.json) for `skyrelay synth` and `cdk`.

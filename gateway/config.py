@@ -114,6 +114,21 @@ class ClassificationConfig:
     processing_allowed: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """The spec's ``gateway.tracing`` as derived (``skyrelay.gateway.telemetry.settings``
+    decides, with the ``OTEL_*`` environment, whether and where the gateway traces)."""
+
+    exporter: str = "off"  # "off" | "otlp" | "adot-xray" (an OTLP collector in the task)
+    endpoint: str = ""
+    sample_ratio: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The derived-config shape :func:`skyrelay.gateway.telemetry.settings.resolve` reads."""
+        return {"exporter": self.exporter, "endpoint": self.endpoint,
+                "sample_ratio": self.sample_ratio}
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """Everything the gateway needs at run time."""
@@ -126,6 +141,7 @@ class GatewayConfig:
     classifications: dict[str, ClassificationConfig]
     log_prompts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    tracing: TracingConfig = TracingConfig()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GatewayConfig:
@@ -172,8 +188,12 @@ class GatewayConfig:
                                if t.get("content_filter")},
                    "routes": {n: r["content_filter"] for n, r in data["routes"].items()
                               if r.get("content_filter")}}
+        tracing = data.get("tracing") or {}
         return cls(name=data["name"], currency=data["currency"], targets=targets, routes=routes,
                    tenants=tenants, classifications=classes,
                    log_prompts=bool(data.get("log_prompts", False)),
                    extra={"content_filters": filters,
-                          "guardrails": dict(data.get("guardrails") or {})})
+                          "guardrails": dict(data.get("guardrails") or {})},
+                   tracing=TracingConfig(exporter=str(tracing.get("exporter", "off")),
+                                         endpoint=str(tracing.get("endpoint") or ""),
+                                         sample_ratio=float(tracing.get("sample_ratio", 1.0))))

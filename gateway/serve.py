@@ -50,6 +50,8 @@ from skyrelay.gateway.router.router import Router
 from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, MAX_HEADER_BYTES, GatewayApp
 from skyrelay.gateway.server.hooks import RequestHooks
 from skyrelay.gateway.server.ops import OpsSettings
+from skyrelay.gateway.telemetry.settings import TracingUnavailable
+from skyrelay.gateway.telemetry.settings import resolve as resolve_tracing
 
 log = logging.getLogger("skyrelay.gateway")
 
@@ -129,6 +131,12 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     def provider_for(target: TargetConfig) -> Provider:
         return registry.for_target(target)
 
+    try:  # tracing: resolved here (a clear error now), the tracer starts with the app
+        tracing = resolve_tracing(config.tracing.as_dict(),
+                                  os.environ if environ is None else environ,
+                                  log_prompts=config.log_prompts, gateway_name=config.name)
+    except (ValueError, TracingUnavailable) as err:
+        raise ConfigError(str(err)) from None
     router = router or Router(config, provider_for)
     prober = (HealthProber(config.targets.values(), router.breakers, interval=probe_interval,
                            timeout=probe_timeout) if probe_interval > 0 else None)
@@ -138,7 +146,8 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
         on_shutdown.append(close_hooks)
     return GatewayApp(config, router, authenticator or build_authenticator(config, environ),
                       hooks=hooks, max_body=max_body, prober=prober,
-                      on_shutdown=on_shutdown, openapi=openapi_json(), ops=ops)
+                      on_shutdown=on_shutdown, openapi=openapi_json(), ops=ops,
+                      tracing=tracing)
 
 
 def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

@@ -237,8 +237,11 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
         hooks = build_hooks(os.environ)
     except ValueError as exc:
         fail(str(exc))
-    serve(build_app(config, authenticator=HashedKeys(config), hooks=hooks),
-          host=host, port=port, log_level=log_level)
+    try:
+        app = build_app(config, authenticator=HashedKeys(config), hooks=hooks)
+    except ConfigError as exc:  # e.g. tracing configured without the tracing extra
+        fail(str(exc))
+    serve(app, host=host, port=port, log_level=log_level)
 
 
 def require_cloud_extras(spec: Spec, feature: str) -> None:

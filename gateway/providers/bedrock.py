@@ -45,6 +45,7 @@ from skyrelay.gateway.providers.bedrock_embeddings import (
 )
 from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
 from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.telemetry.propagation import with_trace
 
 #: Bedrock error names (header ``x-amzn-errortype`` or stream ``:exception-type``).
 _ERRORS: dict[str, tuple[str, int, bool]] = {
@@ -179,10 +180,12 @@ class BedrockProvider:
                              headers={"content-type": "application/json", "accept": accept})
         credentials = await self.credentials.get()
         SigV4Auth(credentials, "bedrock", target.region).add_auth(request)
+        # after signing: traceparent is no signed header
+        headers = with_trace(dict(request.headers.items()))
         try:
             async with asyncio.timeout_at(deadline):
                 resp = await self.http.session().post(
-                    url, data=payload, headers=dict(request.headers.items()),
+                    url, data=payload, headers=headers,
                     timeout=self.http.timeout(deadline))
         except TimeoutError:
             raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",

@@ -35,6 +35,7 @@ from skyrelay.gateway.providers.openai_errors import (
     timeout_error,
 )
 from skyrelay.gateway.providers.openai_sse import SSEParser
+from skyrelay.gateway.telemetry.propagation import with_trace
 
 #: Responses stream events after which the stream is over.
 RESPONSES_END = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -72,6 +73,7 @@ async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
     """POST; the 200 response with its body unread, or the upstream's error classified
     (``credentials`` are redacted from its message)."""
     resp: aiohttp.ClientResponse | None = None
+    headers = with_trace(headers)  # the attempt's W3C traceparent, when tracing is on
     try:
         async with asyncio.timeout_at(deadline):
             resp = await http.session().post(url, data=body, headers=headers,

@@ -109,6 +109,8 @@ class Router:
         self.latency = latency or LatencyTracker()
         self.backoff = backoff
         self.explore = explore
+        #: the app's ``GatewayTracer`` while tracing is on (set at start-up), else None
+        self.tracing: Any = None
 
     # --- public entry points ------------------------------------------------------------
 
@@ -191,6 +193,8 @@ class Router:
                    ) -> tuple[Any, TargetConfig, int, float, float]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + route.timeout_seconds
+        if self.tracing is not None:  # one span per attempt (skyrelay.gateway.telemetry)
+            attempt = self.tracing.wrap_attempt(attempt, request, stream)
         order = rank(route.strategy, eligible.targets, eligible.weights, estimate=estimate,
                      latency=self.latency, stream=stream, rng=self.rng, explore=self.explore)
         breakers = self.breakers

@@ -27,12 +27,13 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyrelay.gateway.config import GatewayConfig
 from skyrelay.gateway.doors import azure_paths, models
@@ -71,6 +72,10 @@ from skyrelay.gateway.server.validate import (  # noqa: F401 - the limits are re
     ClientGone,
 )
 
+if TYPE_CHECKING:
+    from skyrelay.gateway.telemetry.settings import TracingSettings
+    from skyrelay.gateway.telemetry.tracer import GatewayTracer
+
 log = logging.getLogger("skyrelay.gateway")
 
 Handler = Callable[..., Awaitable[None]]
@@ -97,7 +102,8 @@ class GatewayApp:
                  *, hooks: RequestHooks | None = None, max_body: int = DEFAULT_MAX_BODY,
                  prober: HealthProber | None = None,
                  on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
-                 openapi: bytes | None = None, ops: OpsSettings | None = None) -> None:
+                 openapi: bytes | None = None, ops: OpsSettings | None = None,
+                 tracing: TracingSettings | None = None) -> None:
         self.config = config
         self.router = router
         self.auth = authenticator
@@ -114,6 +120,9 @@ class GatewayApp:
         #: where /metrics and the /readyz details may be read (default: token only, no token)
         self.ops = ops or OpsSettings(metrics_port=None)
         self.auth_failures = AuthFailures()
+        #: tracing settings (None: off); the tracer itself is made at start-up, per process
+        self.tracing_settings = tracing
+        self.tracing: GatewayTracer | None = None
         self.pipeline = Pipeline(self)
         self._request_prefix = os.urandom(6).hex() + "-"
         self._request_counter = 0
@@ -185,7 +194,9 @@ class GatewayApp:
                 return
 
     async def startup(self) -> None:
-        """Start background health probes."""
+        """Start the tracer (in this process: after any fork) and background health probes."""
+        if self.tracing_settings is not None:
+            self.tracing = self.router.tracing = self.tracing_settings.start()
         if self.prober is not None:
             self.prober.start()
         self.started = True
@@ -202,6 +213,10 @@ class GatewayApp:
                 await close()
             except Exception:
                 log.exception("error while closing at shutdown")
+        tracer, self.tracing = self.tracing, None
+        if tracer is not None:  # last: every request has ended; export what is queued
+            self.router.tracing = None
+            await asyncio.to_thread(tracer.shutdown)
         self.started = False
         log.info("gateway stopped; upstream clients closed")
 

@@ -86,6 +86,8 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         ctx = RequestContext(request_id=request_id, tenant=tenant, endpoint=door.op,
                              started=loop.time(), client_request_id=client_id)
+        trace = (app.tracing.request(scope["headers"], door.op, request_id)
+                 if app.tracing is not None else None)
         try:
             headers = dict(scope["headers"])  # lower-case names (ASGI); duplicates: last wins
             encoding = headers.get(b"content-encoding", b"identity").strip().lower()
@@ -142,6 +144,8 @@ class Pipeline:
                 await send_error(send, internal, base_headers, door.render_error(internal))
         finally:
             ctx.latency = loop.time() - ctx.started
+            if trace is not None:
+                trace.finish(ctx)
             if app.hooks_on:
                 try:
                     await app.hooks.finish(ctx)
