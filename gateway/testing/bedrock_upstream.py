@@ -114,6 +114,8 @@ class BedrockUpstream(LoopbackServer):
         self.guardrails = dict(guardrails or {})
         self.hits: collections.Counter[str] = collections.Counter()
         self.bodies: list[dict[str, Any]] = []
+        #: each request's headers (lower-case names), in arrival order
+        self.headers: list[dict[str, str]] = []
         self._faults: collections.deque[str] = collections.deque()
         self._random: tuple[float, list[str], random.Random] | None = None
 
@@ -159,6 +161,7 @@ class BedrockUpstream(LoopbackServer):
         self.hits[f"/model/{request.match_info['model']}/{op}"] += 1
         body = await request.json()
         self.bodies.append(body)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
             return web.json_response({"message": "missing signature"}, status=403,
                                      headers={"x-amzn-errortype": "UnrecognizedClientException"})

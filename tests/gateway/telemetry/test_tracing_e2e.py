@@ -17,6 +17,7 @@ import pytest
 
 from skyrelay.gateway.config import GatewayConfig
 from skyrelay.gateway.serve import build_app
+from skyrelay.gateway.testing.bedrock_upstream import BedrockUpstream
 from skyrelay.gateway.testing.harness import ServerThread, base_config_dict, ops_for_tests
 from skyrelay.gateway.testing.otlp_receiver import OtlpReceiver
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
@@ -33,8 +34,9 @@ def _config(url: str, log_prompts: bool) -> GatewayConfig:
         {"a": {"endpoint": url + "/v1", "model": "m-a"},
          "b": {"endpoint": url + "/v1", "model": "m-b"},
          "c": {"endpoint": url + "/v1", "model": "m-c"}},
-        {"chat": {"targets": ["a"]}, "pair": {"targets": ["b", "c"], "max_attempts": 2}},
-        tenants={"acme": {"api_key": {"env": "T_KEY"}, "routes": ["chat", "pair"],
+        {"chat": {"targets": ["a"]}, "pair": {"targets": ["b", "c"], "max_attempts": 2},
+         "again": {"targets": ["b"], "max_attempts": 2}},
+        tenants={"acme": {"api_key": {"env": "T_KEY"}, "routes": ["chat", "pair", "again"],
                           "classification": "public"}})
     return GatewayConfig.from_dict({**data, "log_prompts": log_prompts})
 
@@ -146,6 +148,17 @@ def test_a_fallback_shows_two_attempt_spans(gw: Gateway) -> None:
     assert request["attributes"]["gen_ai.response.model"] == "m-c"
 
 
+def test_a_retry_of_the_same_target_is_its_own_attempt_span(gw: Gateway) -> None:
+    gw.sink.clear()
+    gw.up.fault("500", model="m-b")
+    gw.client.chat.completions.create(model="again",
+                                      messages=[{"role": "user", "content": "hi"}])
+    request, attempts = _one_request(gw)
+    assert [(s["attributes"]["skyrelay.target"], s["attributes"]["skyrelay.retry"],
+             s["status"]) for s in attempts] == [("b", False, "ERROR"), ("b", True, "UNSET")]
+    assert request["attributes"]["skyrelay.attempts"] == 2
+
+
 def test_the_clients_traceparent_is_honoured_and_each_attempt_goes_upstream(
         gw: Gateway) -> None:
     gw.sink.clear()
@@ -237,3 +250,39 @@ def test_off_by_default_nothing_traced_and_no_traceparent_upstream() -> None:
         assert g.sink.requests == 0
     finally:
         g.close()
+
+
+def test_a_bedrock_attempt_is_aws_bedrock_and_carries_an_unsigned_traceparent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTRACINGTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    model = "us.anthropic.claude-sonnet-4-v1:0"
+    with BedrockUpstream() as up, OtlpReceiver() as sink:
+        data = base_config_dict(
+            {"br": {"cloud": "bedrock", "endpoint": up.url, "model": model}},
+            {"chat": {"targets": ["br"]}},
+            tenants={"acme": {"api_key": {"env": "T_KEY"}, "routes": ["chat"],
+                              "classification": "public"}})
+        app = build_app(GatewayConfig.from_dict(data), probe_interval=0, ops=ops_for_tests(),
+                        environ={"T_KEY": KEY,
+                                 "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url})  # + /v1/traces
+        server = ServerThread(app).start()
+        try:
+            client = openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+            client.chat.completions.create(model="chat",
+                                           messages=[{"role": "user", "content": "hi"}])
+            assert app.tracing is not None and app.tracing.provider.force_flush(10_000)
+            (attempt,) = sink.wait_for(1, kind="CLIENT")
+        finally:
+            server.stop()
+    assert attempt["name"] == f"chat {model}"
+    assert attempt["attributes"]["gen_ai.provider.name"] == "aws.bedrock"
+    assert attempt["attributes"]["gen_ai.response.finish_reasons"] == ("stop",)
+    (headers,) = up.headers
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, trace_id, span_id) == ("00", attempt["trace_id"], attempt["span_id"])
+    assert int(flags, 16) & 1  # sampled (the SDK may add W3C level 2's random-id bit)
+    # added after SigV4 signing: not among the signed headers, so the signature holds
+    signed = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert "host" in signed and "traceparent" not in signed
