@@ -48,6 +48,11 @@ OPENAI_KEY_PREFIX = "SKYRELAY_OPENAI_KEY_"
 AZURE_KEY_PREFIX = "SKYRELAY_AZURE_KEY_"
 #: The port the gateway container listens on.
 CONTAINER_PORT = 8080
+#: Where the ADOT collector sidecar (``constructs/gateway_tracing.py``) receives OTLP/HTTP
+#: and the gateway sends its spans with ``gateway.tracing.exporter: adot-xray``: the task's
+#: containers share one network namespace (awsvpc), so 127.0.0.1 is the sidecar.
+OTLP_HTTP_PORT = 4318
+SIDECAR_TRACES_ENDPOINT = f"http://127.0.0.1:{OTLP_HTTP_PORT}/v1/traces"
 
 #: Set by the platform itself: a key reference may not take one of these.
 RESERVED_ENV = frozenset({

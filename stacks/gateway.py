@@ -55,6 +55,7 @@ from constructs import Construct
 
 from skyrelay.constructs.bedrock_access import BedrockModelAccess
 from skyrelay.constructs.gateway_service import GatewayService, gateway_widgets
+from skyrelay.constructs.gateway_tracing import AdotXraySidecar
 from skyrelay.constructs.guardrails import ModelGuardrail
 from skyrelay.constructs.network import IPrivateModelNetwork
 from skyrelay.constructs.observability import ModelObservability
@@ -180,6 +181,14 @@ class GatewayStack(RegionStack):
             p99_latency=cdk.Duration.millis(alarms.p99_latency_ms) if alarms
             else cdk.Duration.seconds(30),
         )
+        self.tracing: AdotXraySidecar | None = None
+        if gw.tracing.exporter == "adot-xray":  # the config sends spans to this sidecar
+            self.tracing = AdotXraySidecar(
+                self, "Tracing", task_definition=self.gateway.task_definition,
+                task_role=self.gateway.task_role, log_group=self.gateway.log_group,
+                app_container=self.gateway.container,
+                image=(ecs.ContainerImage.from_registry(gw.tracing.collector_image)
+                       if gw.tracing.collector_image else None))
         if model_access is not None:
             model_access.grant_invoke(self.gateway.task_role)
         self._grant_cross_region(spec, region)

@@ -93,6 +93,20 @@ def needs_egress(spec: Spec, region: str) -> bool:
     return region in spec.gateway.regions and bool(spec.azure or spec.openai_compatible)
 
 
+def _check_gateway_tracing(spec: Spec) -> Iterator[Problem]:
+    tracing = spec.gateway.tracing
+    if tracing.exporter != "adot-xray" or tracing.collector_image:
+        return
+    # ECR Public has no VPC endpoint: pulling the pinned collector image needs NAT.
+    closed = [r for r in spec.gateway.regions if not needs_egress(spec, r)]
+    if closed:
+        yield (("gateway", "tracing", "exporter"),
+               f"adot-xray pulls the collector from ECR Public, but the VPC of "
+               f"{', '.join(closed)} has no NAT (the gateway there has no targets outside "
+               "AWS): give collector_image (an image in private ECR, e.g. an ECR "
+               "pull-through cache of public.ecr.aws/aws-observability/aws-otel-collector)")
+
+
 def _check_network(spec: Spec) -> Iterator[Problem]:
     if not spec.aws:
         return
@@ -398,7 +412,7 @@ def cross_checks(spec: Spec) -> list[Problem]:
     for check in (_check_duplicates, _check_network, _check_azure, _check_reachability,
                   _check_azure_resource_names, _check_routes,
                   _check_tenants, _check_aws_refs, residency_problems, _check_key_refs,
-                  check_content_filter_refs, check_gateway_tls):
+                  check_content_filter_refs, check_gateway_tls, _check_gateway_tracing):
         problems.extend(check(spec))
     if not problems:  # the config is only derivable from a spec whose references resolve
         problems.extend(check_gateway_paths(spec))

@@ -728,6 +728,55 @@ class GatewayTls(Model):
         return self.domain_name or f"gateway.{region}.{platform}.internal"
 
 
+_OTLP_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+class GatewayTracing(Model):
+    """OpenTelemetry GenAI traces from the gateway (off by default).
+
+    ``exporter``:
+
+    * ``off`` (default): no spans; the standard ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT``
+      variables in the gateway's environment still turn tracing on (``OTEL_SDK_DISABLED``
+      turns it off);
+    * ``otlp``: OTLP/HTTP protobuf to ``endpoint`` (a traces URL such as
+      ``http://collector:4318/v1/traces``; default ``http://localhost:4318/v1/traces``);
+    * ``adot-xray``: on AWS, the gateway stack adds the AWS Distro for OpenTelemetry
+      collector as a sidecar of each task, exporting to AWS X-Ray; the gateway sends to
+      it on ``127.0.0.1:4318``.
+
+    Prompt and completion text is on the spans only with ``gateway.log_prompts``.
+    """
+
+    exporter: Literal["off", "otlp", "adot-xray"] = "off"
+    endpoint: str | None = Field(
+        None, description="exporter: otlp - the OTLP/HTTP traces URL (http or https)")
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="share of the requests traced (a caller's sampled "
+                                         "traceparent decides for its own requests)")
+    collector_image: str | None = Field(
+        None, pattern=r"^\S+$",
+        description="exporter: adot-xray - the collector image instead of the pinned one from "
+                    "ECR Public (which needs NAT to pull), e.g. an ECR pull-through cache")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not _OTLP_URL.match(value):
+            raise ValueError(f"{value!r} is not an http(s) URL "
+                             "(http://collector:4318/v1/traces)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayTracing:
+        if self.endpoint is not None and self.exporter != "otlp":
+            raise ValueError("endpoint applies only to exporter: otlp (adot-xray sends to "
+                             "its sidecar on 127.0.0.1)")
+        if self.collector_image is not None and self.exporter != "adot-xray":
+            raise ValueError("collector_image applies only to exporter: adot-xray")
+        return self
+
+
 class Gateway(Model):
     """Where and how big the gateway service runs (``regions: []``: not yet)."""
 
@@ -746,6 +795,7 @@ class Gateway(Model):
                         "region's public endpoint) and the grant has no VPC-endpoint "
                         "condition. Default: each gateway calls only its own region's Bedrock")
     tls: GatewayTls = GatewayTls()
+    tracing: GatewayTracing = GatewayTracing()
 
     @field_validator("log_retention_days")
     @classmethod

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from skyrelay import regions
+from skyrelay.gateway.envnames import SIDECAR_TRACES_ENDPOINT
 from skyrelay.spec.models import Spec
 from skyrelay.spec.resolve import ResolvedTarget, target_index
 from skyrelay.views.reachability import reachable_targets
@@ -125,9 +126,24 @@ def gateway_config(spec: Spec, region: str | None = None) -> dict[str, Any]:
             for name, c in spec.compliance.classifications.items()
         },
     }
+    tracing = tracing_entry(spec)
+    if tracing is not None:  # absent while off: configs (and their snapshots) stay the same
+        config["tracing"] = tracing
     if region is not None:
         config["region"] = region
     return config
+
+
+def tracing_entry(spec: Spec) -> dict[str, Any] | None:
+    """The derived config's ``tracing`` (read by ``skyrelay.gateway.telemetry.settings``),
+    or None while the spec leaves tracing off."""
+    tracing = spec.gateway.tracing
+    if tracing.exporter == "off":
+        return None
+    endpoint = (SIDECAR_TRACES_ENDPOINT if tracing.exporter == "adot-xray"
+                else tracing.endpoint or "")
+    return {"exporter": tracing.exporter, "endpoint": endpoint,
+            "sample_ratio": tracing.sample_ratio}
 
 
 def with_guardrails(config: dict[str, Any],
