@@ -20,6 +20,7 @@ from skyrelay.spec.gateway_checks import (
 )
 from skyrelay.spec.models import SecretRef, Spec
 from skyrelay.spec.resolve import target_index
+from skyrelay.spec.vpn_checks import check_private_vpn
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -189,7 +190,8 @@ def _check_reachability(spec: Spec) -> Iterator[Problem]:
     if not spec.azure or not spec.gateway.regions:
         return
     for i, acct in enumerate(spec.azure.accounts):
-        if acct.public_network_access in REACHABLE_ACCESS:
+        if acct.public_network_access in REACHABLE_ACCESS \
+                or acct.gateway_path == "private-vpn":  # judged by check_private_vpn
             continue
         gateways = ", ".join(spec.gateway.regions)
         yield (("azure", "accounts", i, "public_network_access"),
@@ -410,6 +412,7 @@ def cross_checks(spec: Spec) -> list[Problem]:
     """Run every whole-document check; return all problems found."""
     problems: list[Problem] = []
     for check in (_check_duplicates, _check_network, _check_azure, _check_reachability,
+                  check_private_vpn,
                   _check_azure_resource_names, _check_routes,
                   _check_tenants, _check_aws_refs, residency_problems, _check_key_refs,
                   check_content_filter_refs, check_gateway_tls, _check_gateway_tracing):

@@ -346,3 +346,21 @@ def test_a_zone_id_in_a_region_the_table_does_not_know_says_none_are_known(
     assert ("aws.regions.eu-central-1.zone_ids[0]",
             "'euc1-az1' is not an availability zone ID of eu-central-1 (expected one of none "
             f"known; source: {aws_zones.SOURCE})") in found
+
+
+def test_a_private_vpn_account_is_refused_until_the_vpn_is_built() -> None:
+    # Accepting it would deploy the public path while the spec says the traffic stays private.
+    def change(doc: dict[str, Any]) -> None:
+        doc["azure"]["accounts"][0]["gateway_path"] = "private-vpn"
+    found = problems(change)
+    assert [path for path, _ in found] == ["azure.accounts[0].public_network_access",
+                                           "azure.accounts[0].gateway_path"]
+    assert "set public_network_access: disabled" in found[0][1]
+    assert "not built by this version of skyrelay yet" in found[1][1]
+
+
+def test_a_private_vpn_account_with_public_access_off_gets_only_the_not_built_refusal() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["azure"]["accounts"][0].update(gateway_path="private-vpn",
+                                           public_network_access="disabled")
+    assert [path for path, _ in problems(change)] == ["azure.accounts[0].gateway_path"]
