@@ -95,6 +95,7 @@ from skyrelay.gateway.envnames import (
     DRAIN_ENV,
     REDIS_PASSWORD_ENV,
     REDIS_URL_ENV,
+    WORKERS_ENV,
 )
 
 #: The CloudWatch namespace of the gateway's EMF usage records (``skyrelay.gateway.metering``).
@@ -118,6 +119,14 @@ _TOKEN = re.compile(r"\$\{Token\[[^\]]*\]\}")
 _HEALTH_COMMAND = ("import urllib.request; "
                    f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/healthz', "
                    "timeout=2)")
+
+
+def task_workers(cpu: int, shared_state: bool) -> int:
+    """Gateway worker processes for a Fargate task of ``cpu`` units (1024 per vCPU).
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+    """
+    return max(1, cpu // 1024) if shared_state else 1
 
 
 class GatewayService(Construct):
@@ -182,7 +191,7 @@ class GatewayService(Construct):
                              f"most {MAX_CONFIG_BYTES} (advanced tier)")
         secrets = dict(secrets or {})
         environment = dict(environment or {})
-        reserved = {CONFIG_ENV, REDIS_URL_ENV, REDIS_PASSWORD_ENV, DRAIN_ENV}
+        reserved = {CONFIG_ENV, REDIS_URL_ENV, REDIS_PASSWORD_ENV, DRAIN_ENV, WORKERS_ENV}
         clash = sorted(reserved & (set(secrets) | set(environment)))
         if clash:
             raise ValueError(f"{clash} are set by GatewayService itself")
@@ -252,6 +261,9 @@ class GatewayService(Construct):
         stop_seconds = int(min(MAX_STOP_TIMEOUT, max(60, request_timeout.to_seconds()
                                                      + STOP_MARGIN)))
         environment[DRAIN_ENV] = str(stop_seconds - STOP_MARGIN)
+        # One gateway process per vCPU (1024 CPU units), which the shared state makes safe;
+        # without it the in-process limits allow one process only.
+        environment[WORKERS_ENV] = str(task_workers(cpu, shared_state))
         self.container = self.task_definition.add_container(
             "gateway",
             image=image,

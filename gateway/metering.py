@@ -17,10 +17,13 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import select
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -30,6 +33,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 log = logging.getLogger("skyrelay.gateway.metering")
 
 NAMESPACE = "Skyrelay/Gateway"
+#: Bytes a pipe writes atomically (4096 on Linux).
+PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
 _LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -101,6 +106,38 @@ def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
     return orjson.dumps(doc) + b"\n"
 
 
+def pipe_writes(lines: list[bytes], limit: int = PIPE_BUF) -> list[bytes]:
+    """Whole lines grouped into writes of at most ``limit`` bytes (a longer line alone).
+
+    A write of at most ``PIPE_BUF`` bytes to a pipe is atomic, so the records of several
+    gateway workers sharing one stdout never interleave within a line
+    (https://man7.org/linux/man-pages/man7/pipe.7.html).
+    """
+    writes: list[bytes] = []
+    group: list[bytes] = []
+    size = 0
+    for line in lines:
+        if group and size + len(line) > limit:
+            writes.append(b"".join(group))
+            group, size = [], 0
+        group.append(line)
+        size += len(line)
+    if group:
+        writes.append(b"".join(group))
+    return writes
+
+
+def aggregated_text(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """Every worker's metrics summed (``serve --workers N``), or None in one process."""
+    folder = (os.environ if environ is None else environ).get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return None
+    from prometheus_client import multiprocess
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=folder)
+    return generate_latest(registry)
+
+
 class _LineWriter:
     """Writes lines from a queue on a daemon thread."""
 
@@ -126,8 +163,9 @@ class _LineWriter:
                     break
                 chunk.append(more)
             try:
-                self._stream.write(b"".join(chunk))
-                self._stream.flush()
+                for piece in pipe_writes(chunk):
+                    self._stream.write(piece)
+                    self._stream.flush()
             except (OSError, ValueError):
                 pass  # stdout closed: nothing sensible to do from a logging thread
 

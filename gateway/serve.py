@@ -21,8 +21,9 @@ between its Rust I/O threads and the Python loop costs ~0.19 ms per proxied requ
 parses a chat request 4.7x and serialises a response 18x faster than the standard library
 (0.56 vs 2.63 µs, 0.27 vs 4.94 µs), which is +57% req/s at c=64 in the proxy shape.
 
-One worker process: routing state (breakers, latency averages) is per process, and on a
-2-core machine the second core belongs to the upstream client, the load and the kernel.
+One process uses one core; ``skyrelay gateway serve --workers N`` runs N of them on the same
+ports (:mod:`skyrelay.gateway.workers`). Routing state (breakers, latency averages) stays per
+process; limits and budgets are shared through Redis.
 
 Example::
 
@@ -116,6 +117,16 @@ def build_providers(config: GatewayConfig) -> Any:
     return ProviderRegistry(config)
 
 
+def check_tracing(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Any:
+    """The tracing settings of ``config`` and the environment (None: off), or ConfigError."""
+    try:
+        return resolve_tracing(config.tracing.as_dict(),
+                               os.environ if environ is None else environ,
+                               log_prompts=config.log_prompts, gateway_name=config.name)
+    except (ValueError, TracingUnavailable) as err:
+        raise ConfigError(str(err)) from None
+
+
 def build_app(config: GatewayConfig, *, providers: Any | None = None,
               authenticator: Authenticator | None = None, hooks: RequestHooks | None = None,
               environ: Mapping[str, str] | None = None, max_body: int = DEFAULT_MAX_BODY,
@@ -131,12 +142,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     def provider_for(target: TargetConfig) -> Provider:
         return registry.for_target(target)
 
-    try:  # tracing: resolved here (a clear error now), the tracer starts with the app
-        tracing = resolve_tracing(config.tracing.as_dict(),
-                                  os.environ if environ is None else environ,
-                                  log_prompts=config.log_prompts, gateway_name=config.name)
-    except (ValueError, TracingUnavailable) as err:
-        raise ConfigError(str(err)) from None
+    tracing = check_tracing(config, environ)  # a clear error now; the tracer starts later
     router = router or Router(config, provider_for)
     prober = (HealthProber(config.targets.values(), router.breakers, interval=probe_interval,
                            timeout=probe_timeout) if probe_interval > 0 else None)
@@ -176,11 +182,15 @@ def uvicorn_config(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAUL
                           backlog=2048, proxy_headers=False)
 
 
-def _listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` has a colon)."""
+def _listen(host: str, port: int, backlog: int = 2048, *,
+            reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` has a colon);
+    ``reuse_port``: shared with the other workers, the kernel spreading connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as err:
@@ -219,24 +229,23 @@ def _gateway_server(app: GatewayApp, config: Any, drain_seconds: float) -> Any:
 
 def serve(app: GatewayApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           log_level: str = "info", ops: OpsSettings | None = None,
-          environ: Mapping[str, str] | None = None) -> None:
+          environ: Mapping[str, str] | None = None, *, reuse_port: bool = False) -> None:
     """Run until SIGINT/SIGTERM, then drain (``SKYRELAY_DRAIN_SECONDS``, default 20 s; the
     stack sets it from the task's stop timeout): nothing in progress is lost.
 
     ``ops`` (default: from the environment, :class:`~skyrelay.gateway.server.ops.OpsSettings`)
     says where ``/metrics`` listens (its own port on 127.0.0.1 unless turned off), the drain
-    window and the protocol limits.
+    window and the protocol limits. ``reuse_port``: one of several workers on these ports
+    (:mod:`skyrelay.gateway.workers`).
     """
     try:
         ops = ops or OpsSettings.from_env(os.environ if environ is None else environ)
         app.ops = ops
-        sockets = [_listen(host, port)]
+        sockets = [_listen(host, port, reuse_port=reuse_port)]
         if ops.metrics_port is not None:
-            sockets.append(_listen(ops.metrics_host, ops.metrics_port))
+            sockets.append(_listen(ops.metrics_host, ops.metrics_port, reuse_port=reuse_port))
     except (ValueError, OSError) as err:
         raise SystemExit(f"error: {err}") from None
-        log.info("metrics and readiness details on http://%s:%d (/metrics, /readyz)",
-                 ops.metrics_host, ops.metrics_port)
     try:
         # after the drain every request has ended: uvicorn's own window is for the stragglers
         config = uvicorn_config(app, host, port, log_level, graceful_seconds=5, ops=ops)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from skyrelay.gateway.envnames import (
     DRAIN_ENV,
@@ -40,6 +41,7 @@ from skyrelay.gateway.envnames import (
     METRICS_TOKEN_ENV,
 )
 from skyrelay.gateway.errors import GatewayError
+from skyrelay.gateway.metering import aggregated_text
 from skyrelay.gateway.server.asgi import send_error, send_json
 
 log = logging.getLogger("skyrelay.gateway.auth")
@@ -51,6 +53,8 @@ DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_DRAIN_SECONDS = 20.0
 #: Seconds of quiet after which a burst of failed logins is written as one log line.
 AUTH_LOG_WINDOW = 5.0
+#: Why credentials are refused (the label values of skyrelay_auth_failures_total).
+AUTH_FAILURE_REASONS = ("missing", "invalid", "conflicting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,12 @@ class AuthFailures:
     def __init__(self, window: float = AUTH_LOG_WINDOW) -> None:
         self.window = window
         self.total: collections.Counter[str] = collections.Counter()
+        # a prometheus_client counter, so that several workers' counts add up in /metrics
+        self._registry = CollectorRegistry()
+        self._counter = Counter("skyrelay_auth_failures", "Requests refused for their "
+                                "credentials", ["reason"], registry=self._registry)
+        for reason in AUTH_FAILURE_REASONS:
+            self._counter.labels(reason)
         self._burst: collections.Counter[str] = collections.Counter()
         self._last_peer = ""
         self._timer: asyncio.TimerHandle | None = None
@@ -126,6 +136,7 @@ class AuthFailures:
     def failed(self, reason: str, client: Any) -> None:
         """One refused request: ``reason`` is ``missing`` | ``invalid`` | ``conflicting``."""
         self.total[reason] += 1
+        self._counter.labels(reason).inc()
         self._burst[reason] += 1
         if isinstance(client, tuple | list) and client:
             self._last_peer = str(client[0])
@@ -150,12 +161,7 @@ class AuthFailures:
 
     def prometheus_text(self) -> bytes:
         """The counter in the Prometheus text format."""
-        lines = ["# HELP skyrelay_auth_failures_total Requests refused for their credentials",
-                 "# TYPE skyrelay_auth_failures_total counter"]
-        for reason in ("missing", "invalid", "conflicting"):
-            lines.append(f'skyrelay_auth_failures_total{{reason="{reason}"}} '
-                         f"{self.total[reason]}.0")
-        return ("\n".join(lines) + "\n").encode()
+        return generate_latest(self._registry)
 
 
 # --- the operational endpoints (handlers of the route table) -----------------------------
@@ -208,8 +214,10 @@ async def metrics(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes
     if not app.privileged(scope):  # as if it did not exist: no oracle for the token
         await send_error(send, GatewayError.not_found(scope["path"]), base)
         return
-    text = getattr(app.hooks, "metrics_text", None)
-    body = (text() if callable(text) else b"") + app.auth_failures.prometheus_text()
+    body = aggregated_text()  # with several workers: all of them, one view
+    if body is None:
+        text = getattr(app.hooks, "metrics_text", None)
+        body = (text() if callable(text) else b"") + app.auth_failures.prometheus_text()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()), *base]})

@@ -49,7 +49,9 @@ class ServeProcess:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("SKYRELAY_")}
         self.metrics_port = free_port()
         self.env = {**inherited, "SKYRELAY_METRICS_PORT": str(self.metrics_port), **env}
-        self.args = list(args)
+        # one worker unless the test asks for more: a test's requests then meet one
+        # process's routing state (breakers, latency), as they did before --workers
+        self.args = list(args) if "--workers" in args else [*args, "--workers", "1"]
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None

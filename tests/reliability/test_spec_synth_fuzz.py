@@ -908,7 +908,8 @@ def test_validation_tables_match_what_the_stacks_build() -> None:
     platform_env = {gateway_service.CONFIG_ENV, gateway_service.REDIS_URL_ENV,
                     gateway_service.REDIS_PASSWORD_ENV, *AZURE_CREDENTIAL_FIELDS,
                     ops.METRICS_PORT_ENV, ops.METRICS_HOST_ENV, ops.METRICS_TOKEN_ENV,
-                    ops.DRAIN_ENV, ops.HEADER_TIMEOUT_ENV, ops.MAX_CONNECTIONS_ENV}
+                    ops.DRAIN_ENV, ops.HEADER_TIMEOUT_ENV, ops.MAX_CONNECTIONS_ENV,
+                    gateway_service.WORKERS_ENV}
     assert platform_env == checks.RESERVED_ENV
     assert checks.MAX_GATEWAY_CONFIG_BYTES == gateway_service.MAX_CONFIG_BYTES
 

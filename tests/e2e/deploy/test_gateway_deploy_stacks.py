@@ -210,7 +210,9 @@ def test_the_task_takes_config_and_secrets_from_stores_not_plain_values(
     (container,) = props["ContainerDefinitions"]
     assert container["ReadonlyRootFilesystem"] is True
     plain = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
-    assert set(plain) == {"SKYRELAY_REDIS_URL", "SKYRELAY_DRAIN_SECONDS"}
+    assert set(plain) == {"SKYRELAY_REDIS_URL", "SKYRELAY_DRAIN_SECONDS", "SKYRELAY_WORKERS"}
+    # one gateway process per vCPU of the task (limits shared through Redis)
+    assert int(plain["SKYRELAY_WORKERS"]) == max(1, SPEC.gateway.cpu // 1024)
     assert cfn.render(plain["SKYRELAY_REDIS_URL"]).startswith("rediss://")  # host and port
     # the drain window follows the task's stop timeout, leaving 10 s for records and flush
     assert int(plain["SKYRELAY_DRAIN_SECONDS"]) == container["StopTimeout"] - 10
