@@ -2,7 +2,10 @@
 
 Each model request, once admitted, runs under a :class:`Guard`: a small watcher task waits
 on the ASGI ``receive`` channel for ``http.disconnect`` and cancels the request's task, so the
-upstream call (streamed or not) stops at once instead of running to its end for nobody. At
+upstream call (streamed or not) stops instead of running to its end for nobody. The watcher
+starts only once the request has run :data:`WATCH_AFTER` seconds: most answers that take
+less never pay for a task, and one that takes longer (every real model call) is cut at most
+that much later than its client left. At
 shutdown :meth:`InFlight.drain` cancels whatever is still running when the drain window
 closes, with the reason ``shutdown``, so the request can still end its answer (an SSE error
 event) and write its usage record before the process exits.
@@ -36,20 +39,32 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 CLIENT_CLOSED = "client_closed"
 SHUTDOWN = "shutdown"
+#: Seconds a request runs before its disconnect watcher starts.
+WATCH_AFTER = 0.05
 
 
 class Guard:
     """One request's cancellation: by its client's disconnect or by the drain."""
 
-    __slots__ = ("_inflight", "_task", "_watcher", "finished", "reason", "stream")
+    __slots__ = ("_inflight", "_receive", "_task", "_timer", "_watcher", "finished", "reason",
+                 "stream")
 
-    def __init__(self, inflight: InFlight, receive: Receive, stream: bool) -> None:
+    def __init__(self, inflight: InFlight, receive: Receive, stream: bool,
+                 watch_after: float = WATCH_AFTER) -> None:
         self._inflight = inflight
         self._task = asyncio.current_task()
         self.finished = False
         self.reason: str | None = None
         self.stream = stream
-        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        self._receive = receive
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            watch_after, self._start_watching)
+
+    def _start_watching(self) -> None:
+        self._timer = None
+        if not self.finished:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(self._receive))
 
     async def _watch(self, receive: Receive) -> None:
         while True:
@@ -77,7 +92,11 @@ class Guard:
     def close(self) -> None:
         """The request is done: stop watching (idempotent)."""
         self.finished = True
-        self._watcher.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
         self._inflight.active.discard(self)
 
 

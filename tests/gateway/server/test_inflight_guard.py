@@ -1,0 +1,68 @@
+"""The disconnect guard: no watcher task for a request shorter than WATCH_AFTER, and a client
+that leaves a longer one still cancels it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from skyrelay.gateway.server.inflight import CLIENT_CLOSED, InFlight
+
+
+def _tasks() -> set[asyncio.Task[Any]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+def test_a_short_request_starts_no_watcher() -> None:
+    asyncio.run(_short())
+
+
+async def _short() -> None:
+    received = []
+
+    async def receive() -> dict[str, Any]:
+        received.append(1)
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    inflight = InFlight()
+    guard = inflight.guard(receive, stream=False)
+    await asyncio.sleep(0.01)  # a request well under WATCH_AFTER
+    assert not _tasks() and not received  # no watcher task was started for it
+    guard.close()
+    await asyncio.sleep(0.08)  # past WATCH_AFTER: the cancelled timer never fires
+    assert not _tasks() and not received and not inflight.active
+
+
+def test_a_client_leaving_a_long_request_cancels_it() -> None:
+    asyncio.run(_long())
+
+
+async def _long() -> None:
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    inflight = InFlight()
+
+    async def request() -> str:
+        guard = inflight.guard(receive, stream=False)
+        try:
+            await asyncio.sleep(10)  # the upstream call
+            return "answered"
+        except asyncio.CancelledError:
+            assert guard.cancelled_by_us() and guard.reason == CLIENT_CLOSED
+            guard.uncancel()
+            return "cut"
+        finally:
+            guard.close()
+
+    task = asyncio.get_running_loop().create_task(request())
+    await asyncio.sleep(0.1)  # the watcher is up by now
+    assert len(_tasks()) == 2
+    gone.set()
+    assert await asyncio.wait_for(task, 2) == "cut"
+    await asyncio.sleep(0)
+    assert not inflight.active
