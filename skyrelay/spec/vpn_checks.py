@@ -222,8 +222,9 @@ def check_vpn_layout(spec: Spec) -> Iterator[Problem]:
                        f"account {acct.name!r}: {label} {net} overlaps the private "
                        f"endpoints' subnet {endpoints} (the first half of vnet_cidr)")
         if inside == list(subnets) and gateway.overlaps(resolver):
-            written = settings.resolver_subnet is not None
-            yield ((*at, "vpn", "resolver_subnet") if written else (*at, "vpn", "gateway_subnet"),
+            field = "resolver_subnet" if settings.resolver_subnet is not None \
+                else "gateway_subnet"
+            yield ((*at, "vpn", field),
                    f"account {acct.name!r}: the resolver's inbound subnet {resolver} overlaps "
                    f"the GatewaySubnet {gateway}")
 
