@@ -307,3 +307,17 @@ def test_private_vpn_graph_snapshot(linked: ResourceGraph, snapshot: Any) -> Non
                      for k, v in {**doc["config"], "spec": "examples/platform.yaml"}.items()}
     assert [r["type"] for r in doc["resources"]].count(STACK_TYPE) == 1
     assert doc == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_the_built_graph_passes_every_azure_rule_with_the_private_path(
+        linked: ResourceGraph) -> None:
+    from skyrelay.policies import azure_graph
+    from skyrelay.policies.check import azure_allowed
+
+    allowed = azure_allowed(private_spec())
+    assert allowed.private_vpn_accounts == {ACCT}
+    entries = azure_graph.plan_entries(linked.as_dict())
+    assert azure_graph.check_graph(entries, allowed) == []
+    # The rule reads the gateway this program names: without it, the path is refused.
+    without = [e for e in entries if e[0] != VPN_GATEWAY]
+    assert [v.rule for v in azure_graph.check_graph(without, allowed)] == ["SKY-AZ-010"]
