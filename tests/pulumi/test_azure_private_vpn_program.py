@@ -321,3 +321,18 @@ def test_the_built_graph_passes_every_azure_rule_with_the_private_path(
     # The rule reads the gateway this program names: without it, the path is refused.
     without = [e for e in entries if e[0] != VPN_GATEWAY]
     assert [v.rule for v in azure_graph.check_graph(without, allowed)] == ["SKY-AZ-010"]
+
+
+def test_an_existing_network_for_a_private_vpn_account_is_refused() -> None:
+    config, secrets = vpn_config([])
+    config["existingNetworks"] = {ACCT: {"subnetId": "s", "virtualNetworkId": "v"}}
+    with pytest.raises(ProgramError, match="a private-vpn account builds its own network"):
+        run_program(private_spec(), config, secrets)
+
+
+def test_tunnels_for_an_account_not_on_the_private_path_are_refused() -> None:
+    config, secrets = vpn_config([])
+    config["vpnTunnels"] = {"acme-openai-other": []}
+    with pytest.raises(ProgramError, match="names 'acme-openai-other', which is no "
+                                           "private-vpn account of the spec"):
+        run_program(private_spec(), config, secrets)
