@@ -27,6 +27,8 @@ RAI_POLICY = "azure-native:cognitiveservices:RaiPolicy"
 DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+VPN_CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
 
 Props = dict[str, Any]
 Entry = tuple[str, Props, str]  # (type token, camelCase props, resource name)
@@ -34,11 +36,13 @@ Entry = tuple[str, Props, str]  # (type token, camelCase props, resource name)
 
 @dataclass(frozen=True)
 class AzureAllowed:
-    """The spec data the Azure rules read: declared (account, deployment) -> (model, sku), and
-    the Azure locations some classification allows (``None`` means any location)."""
+    """The spec data the Azure rules read: declared (account, deployment) -> (model, sku), the
+    Azure locations some classification allows (``None`` means any location), and the
+    accounts whose gateways reach them over the private VPN (``gateway_path: private-vpn``)."""
 
     deployments: dict[tuple[str, str], tuple[str, str]]
     locations: frozenset[str] | None
+    private_vpn_accounts: frozenset[str] = frozenset()
 
 
 def _account_name(props: Props, name: str) -> str:
@@ -105,6 +109,68 @@ def check_location(allowed: AzureAllowed) -> Callable[[str, Props, str], list[Vi
     return check
 
 
+def check_private_vpn_access(allowed: AzureAllowed
+                             ) -> Callable[[str, Props, str], list[Violation]]:
+    """SKY-AZ-009: a private-vpn account's public endpoint is off and lists no IP rule.
+
+    Default-deny with allow-listed addresses (what SKY-AZ-002 accepts) is not enough here:
+    prompts to an account the spec calls private must not be able to cross the internet.
+    """
+
+    def check(resource_type: str, props: Props, name: str) -> list[Violation]:
+        account = _account_name(props, name)
+        if resource_type != ACCOUNT or account not in allowed.private_vpn_accounts:
+            return []
+        p = props.get("properties") or {}
+        out = []
+        if p.get("publicNetworkAccess") != "Disabled":
+            out.append(Violation("SKY-AZ-009", account,
+                                 "gateway_path private-vpn, but publicNetworkAccess is "
+                                 f"{p.get('publicNetworkAccess')!r}, not 'Disabled'"))
+        ips = [r.get("value") for r in (p.get("networkAcls") or {}).get("ipRules") or []]
+        if ips:
+            out.append(Violation("SKY-AZ-009", account,
+                                 f"gateway_path private-vpn, but networkAcls allow-lists {ips}"))
+        return out
+
+    return check
+
+
+def vpn_gateway_name(account: str) -> str:
+    """The Azure name the program gives an account's VPN gateway (``SiteVpn``: vgw-<name>)."""
+    return f"vgw-{account}"
+
+
+def check_vpn_gateways(allowed: AzureAllowed) -> Callable[[list[Entry]], list[Violation]]:
+    """SKY-AZ-010: each private-vpn account has its VPN gateway (route-based, BGP on, an
+    ASN), and no VPN connection of the stack has BGP off (its routes would not be learnt)."""
+
+    def check(entries: list[Entry]) -> list[Violation]:
+        gateways = {str(p.get("virtualNetworkGatewayName") or n): p
+                    for t, p, n in entries if t == VPN_GATEWAY}
+        out = []
+        for account in sorted(allowed.private_vpn_accounts):
+            gateway = gateways.get(vpn_gateway_name(account))
+            if gateway is None:
+                out.append(Violation("SKY-AZ-010", account,
+                                     f"gateway_path private-vpn, but no VPN gateway "
+                                     f"{vpn_gateway_name(account)} is in the stack"))
+            elif gateway.get("enableBgp") is not True or gateway.get("vpnType") != "RouteBased" \
+                    or not (gateway.get("bgpSettings") or {}).get("asn"):
+                out.append(Violation("SKY-AZ-010", account,
+                                     f"VPN gateway {vpn_gateway_name(account)} must be "
+                                     "route-based with BGP on and an ASN"))
+        for t, p, n in entries:
+            if t == VPN_CONNECTION and p.get("enableBgp") is not True:
+                out.append(Violation("SKY-AZ-010",
+                                     str(p.get("virtualNetworkGatewayConnectionName") or n),
+                                     "VPN connection without BGP: the tunnel would carry no "
+                                     "routes"))
+        return out
+
+    return check
+
+
 def _account_ids(entries: Iterable[Entry]) -> dict[str, str]:
     """Account name -> the ARM id suffix ``/accounts/<name>`` used to match references."""
     return {_account_name(p, n): f"/accounts/{_account_name(p, n)}".lower()
@@ -166,7 +232,10 @@ def plan_entries(plan: dict[str, Any]) -> list[Entry]:
 def check_graph(entries: list[Entry], allowed: AzureAllowed | None = None) -> list[Violation]:
     """Run every Azure rule over a resource graph (spec-driven rules only with ``allowed``)."""
     checks = list(RESOURCE_CHECKS)
+    stack_checks = list(STACK_CHECKS)
     if allowed is not None:
-        checks += [check_model_sku(allowed), check_location(allowed)]
+        checks += [check_model_sku(allowed), check_location(allowed),
+                   check_private_vpn_access(allowed)]
+        stack_checks.append(check_vpn_gateways(allowed))
     out = [v for t, p, n in entries for c in checks for v in c(t, p, n)]
-    return out + [v for c in STACK_CHECKS for v in c(entries)]
+    return out + [v for c in stack_checks for v in c(entries)]

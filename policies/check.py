@@ -61,9 +61,11 @@ def azure_allowed(spec: Spec) -> azure_graph.AzureAllowed:
     places = allowed_places(spec)
     locations = None if regions.ANY in places else frozenset(
         p.split(":", 1)[1] for p in places if p.startswith("azure:"))
-    declared = {(a.name, d.name): (d.model, d.sku)
+    declared: dict[tuple[str, str], tuple[str, str]] = {(a.name, d.name): (d.model, d.sku)
                 for a in (spec.azure.accounts if spec.azure else ()) for d in a.deployments}
-    return azure_graph.AzureAllowed(declared, locations)
+    private = frozenset(a.name for a in (spec.azure.accounts if spec.azure else ())
+                        if a.gateway_path == "private-vpn")
+    return azure_graph.AzureAllowed(declared, locations, private)
 
 
 def _stacks(outdir: Path) -> list[tuple[str, str, Path]]:

@@ -86,6 +86,12 @@ _ALL = (
     Rule("SKY-AZ-008", "warning",
          "Azure accounts are Foundry resources (kind AIServices); kind OpenAI drifts after "
          "Microsoft's upgrade", ("azure",), ("azure.accounts[].kind",)),
+    Rule("SKY-AZ-009", "error",
+         "a private-vpn account: public network access Disabled and no allow-listed IPs",
+         ("azure",), ("azure.accounts[].gateway_path",)),
+    Rule("SKY-AZ-010", "error",
+         "a private-vpn account has its VPN gateway, with BGP on (and on every connection)",
+         ("azure",), ("azure.accounts[].gateway_path",)),
     Rule("SKY-GW-001", "error",
          "every tenant route has a target whose processing regions its classification allows",
          ("gateway",), ("compliance.classifications", "tenants", "routes")),

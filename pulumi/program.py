@@ -16,6 +16,10 @@ Config keys (namespace ``skyrelay``, set with ``pulumi config set``):
   an account has ``public_network_access: gateway-egress-only``.
 - ``skyrelay:existingNetworks`` - optional object ``{account: {subnetId, virtualNetworkId}}``
   to put an account's private endpoint into an existing subnet.
+- ``skyrelay:vpnTunnels`` and one secret ``skyrelay:vpnKey-<account>-<peer>-<i>-<t>`` per
+  tunnel - the AWS tunnels of each ``gateway_path: private-vpn`` account, written by
+  ``skyrelay link`` (see :mod:`skyrelay.pulumi.vpn_path`); absent on the first ``pulumi up``,
+  which builds each such account's VPN gateway and DNS resolver only.
 
 Example (what ``__main__.py`` does)::
 
@@ -45,7 +49,16 @@ from skyrelay.pulumi.components import (
 )
 from skyrelay.pulumi.components.private_link import ACCOUNT_DNS_ZONES
 from skyrelay.pulumi.residency import allowed_azure_locations, residency_problems
+from skyrelay.pulumi.vpn_path import (
+    TUNNELS_CONFIG,
+    TunnelSetting,
+    build_site_vpn,
+    parse_vpn_tunnels,
+    private_path_problems,
+    read_tunnel_keys,
+)
 from skyrelay.spec import Spec, SpecError, load_spec
+from skyrelay.spec.vpn_checks import vpn_layout
 
 CONFIG_NAMESPACE = "skyrelay"
 
@@ -70,6 +83,10 @@ class ProgramSettings:
     gateway_principal_type: str = "ServicePrincipal"
     gateway_egress_ips: tuple[str, ...] = ()
     existing_networks: Mapping[str, ExistingNetwork] = field(default_factory=dict)
+    #: Per private-vpn account, its AWS tunnels (``skyrelay:vpnTunnels``) and, by config key
+    #: name, the tunnels' pre-shared keys (secret Outputs).
+    vpn_tunnels: Mapping[str, tuple[TunnelSetting, ...]] = field(default_factory=dict)
+    vpn_keys: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 def _networks(raw: Any) -> dict[str, ExistingNetwork]:
@@ -133,8 +150,14 @@ def read_settings(config: pulumi.Config | None = None) -> ProgramSettings:
     if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
         raise ProgramError("skyrelay:gatewayEgressIps must be a list of addresses, e.g. "
                            "pulumi config set --path 'skyrelay:gatewayEgressIps[0]' 203.0.113.7")
+    try:
+        tunnels = parse_vpn_tunnels(_object(config, TUNNELS_CONFIG))
+    except ValueError as exc:
+        raise ProgramError(f"{exc}; `skyrelay link` writes it (step 4)") from None
     return ProgramSettings(
         spec_path=spec_path,
+        vpn_tunnels=tunnels,
+        vpn_keys=read_tunnel_keys(config, tunnels),
         gateway_principal_id=config.get("gatewayPrincipalId"),
         gateway_principal_type=config.get("gatewayPrincipalType") or "ServicePrincipal",
         gateway_egress_ips=tuple(ips),
@@ -166,6 +189,8 @@ def account_args(spec: Spec, settings: ProgramSettings,
     unknown = sorted(set(settings.existing_networks) - {a.name for a in spec.azure.accounts})
     if unknown:
         problems.append(f"config skyrelay:existingNetworks names unknown accounts {unknown}")
+    problems += private_path_problems(spec, settings.vpn_tunnels, settings.vpn_keys,
+                                      settings.existing_networks)
     filters = {f.name: f for f in spec.azure.content_filters}
     locations = allowed_azure_locations(spec)
     out = []
@@ -180,6 +205,8 @@ def account_args(spec: Spec, settings: ProgramSettings,
                 "`skyrelay link --cdk-outputs cdk-outputs.json --stack <stack>` writes them here")
             continue
         try:
+            # A private path shares the network: the endpoints keep its first half.
+            endpoint_subnet = vpn_layout(acct).endpoints if acct.vpn_settings else None
             out.append(OpenAIAccountArgs(
                 account_name=acct.name,
                 location=acct.location,
@@ -188,6 +215,7 @@ def account_args(spec: Spec, settings: ProgramSettings,
                 public_network_access=acct.public_network_access,
                 gateway_egress_ips=settings.gateway_egress_ips if egress_only else (),
                 vnet_cidr=acct.vnet_cidr,
+                endpoint_subnet_cidr=endpoint_subnet,
                 existing_network=settings.existing_networks.get(acct.name),
                 resource_group_name=resource_group_name,
                 log_retention_days=spec.azure.log_retention_days,
@@ -211,7 +239,7 @@ def account_args(spec: Spec, settings: ProgramSettings,
                     version_upgrade=d.version_upgrade,
                 ) for d in acct.deployments],
             ))
-        except AzureArgsError as exc:
+        except (AzureArgsError, ValueError) as exc:
             problems.append(f"azure.accounts[{i}] ({acct.name}): {exc}")
     if problems:
         raise ProgramError(f"{settings.spec_path}: the Azure side cannot be built:\n  - "
@@ -224,8 +252,9 @@ def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
 
     Outputs: ``accounts`` (name -> id, endpoint (Azure OpenAI), foundryEndpoint, kind,
     location, resourceGroupName, principalId (system identity), virtualNetworkId, subnetId,
-    deployments) and ``targets`` keyed like the gateway config
-    (``azure:<account>/<deployment>`` -> endpoint, account, deployment, model).
+    deployments, and for a private-vpn account ``vpn``: publicIps, resolverIp, asn) and
+    ``targets`` keyed like the gateway config (``azure:<account>/<deployment>`` ->
+    endpoint, account, deployment, model).
     """
     if not spec.azure:
         return {"accounts": {}, "targets": {}}
@@ -271,6 +300,10 @@ def build(spec: Spec, settings: ProgramSettings) -> dict[str, Any]:
             "subnetId": component.subnet_id,
             "deployments": component.deployment_names,
         }
+        if acct.vpn_settings is not None:
+            _, accounts[acct.name]["vpn"] = build_site_vpn(
+                spec, acct, component, settings.vpn_tunnels.get(acct.name, ()),
+                settings.vpn_keys, tags=platform_tags(spec), opts=opts)
         for dep, resource in zip(acct.deployments, component.deployments, strict=True):
             targets[f"azure:{acct.name}/{dep.name}"] = {
                 "endpoint": component.endpoint,

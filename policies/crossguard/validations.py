@@ -75,7 +75,7 @@ SPEC_ENV = "SKYRELAY_SPEC"
 def spec_for_pack(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
     """The spec the pack checks against: ``$SKYRELAY_SPEC``, else the one named in the nearest
     cdk.json at or above ``start`` (the working directory). Raises :class:`PolicySpecError`
-    rather than running without the spec-driven rules (SKY-AZ-005, SKY-AZ-006)."""
+    rather than running without the spec-driven rules (SKY-AZ-005, 006, 009, 010)."""
     from skyrelay.project import ProjectError, default_spec
 
     named = (os.environ if environ is None else environ).get(SPEC_ENV)
@@ -117,5 +117,11 @@ def build_policies(allowed: azure_graph.AzureAllowed | None) -> list[Policy]:
     ]
     if allowed is not None:
         policies += [_resource_policy("SKY-AZ-005", azure_graph.check_model_sku(allowed)),
-                     _resource_policy("SKY-AZ-006", azure_graph.check_location(allowed))]
+                     _resource_policy("SKY-AZ-006", azure_graph.check_location(allowed)),
+                     _resource_policy("SKY-AZ-009",
+                                      azure_graph.check_private_vpn_access(allowed)),
+                     StackValidationPolicy("sky-az-010", RULES["SKY-AZ-010"].description,
+                                           stack_validator(azure_graph.check_vpn_gateways(
+                                               allowed)),
+                                           enforcement_level=_level("SKY-AZ-010"))]
     return policies

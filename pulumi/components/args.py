@@ -41,6 +41,7 @@ from skyrelay.pulumi.components.validation import (
     check_input,
     check_location,
     check_public_ips,
+    check_subnet_cidr,
     fail,
     is_known,
     one_of,
@@ -141,7 +142,9 @@ class OpenAIAccountArgs:
     account; Microsoft may upgrade it to ``AIServices``, which then shows as drift).
     ``resource_group_name``: an existing group (None: create ``rg-<account_name>``).
     ``existing_network``: put the private endpoint in this subnet (None: create a virtual
-    network with ``vnet_cidr`` and one subnet). ``log_analytics_workspace_id``: send
+    network with ``vnet_cidr`` and one subnet spanning it, or ``endpoint_subnet_cidr`` inside
+    it, which leaves the rest for other subnets, e.g. a VPN gateway's).
+    ``log_analytics_workspace_id``: send
     diagnostics there (None: create a workspace with ``log_retention_days``).
     ``gateway_principal_id``: the Entra object id that gets "Cognitive Services OpenAI User"
     (None: no role assignment; more with ``OpenAIAccount.grant``). ``allowed_locations``:
@@ -163,6 +166,7 @@ class OpenAIAccountArgs:
     gateway_egress_ips: pulumi.Input[Sequence[pulumi.Input[str]]] = ()
     resource_group_name: pulumi.Input[str] | None = None
     vnet_cidr: str = "10.100.0.0/24"
+    endpoint_subnet_cidr: str | None = None
     existing_network: ExistingNetwork | None = None
     log_analytics_workspace_id: pulumi.Input[str] | None = None
     log_retention_days: int = 90
@@ -238,6 +242,11 @@ class OpenAIAccountArgs:
                PUBLIC_ACCESS_MODES)
         if self.existing_network is None:
             check_cidr(f"{where}: vnet_cidr", self.vnet_cidr)
+            check_subnet_cidr(f"{where}: endpoint_subnet_cidr", self.endpoint_subnet_cidr,
+                              self.vnet_cidr)
+        elif self.endpoint_subnet_cidr is not None:
+            raise fail(f"{where}: endpoint_subnet_cidr", "applies to a network created here; "
+                       "an existing_network brings its own subnet")
         if not 30 <= self.log_retention_days <= 730:
             raise fail(f"{where}: log_retention_days", f"{self.log_retention_days} is outside "
                        "Log Analytics' 30-730 days")

@@ -216,6 +216,7 @@ class OpenAIAccount(pulumi.ComponentResource):
             group_id="account",
             dns_zone_names=ACCOUNT_DNS_ZONES,
             vnet_cidr=args.vnet_cidr,
+            subnet_cidr=args.endpoint_subnet_cidr,
             existing_network=args.existing_network,
             endpoint_depends_on=self.deployments[-1:],
             dns_zone_ids=dict(args.private_dns_zone_ids),

@@ -41,6 +41,7 @@ from skyrelay.pulumi.components.validation import (
     check_cidr,
     check_input,
     check_location,
+    check_subnet_cidr,
 )
 
 #: Private DNS zones of a Cognitive Services account's ``account`` sub-resource: the
@@ -67,7 +68,8 @@ class PrivateLinkArgs:
     """Arguments of :class:`PrivateLink`.
 
     Give ``existing_network`` to place the endpoint in a subnet that already exists;
-    otherwise a virtual network with ``vnet_cidr`` and one subnet spanning it are created.
+    otherwise a virtual network with ``vnet_cidr`` and one subnet are created: spanning it,
+    or ``subnet_cidr`` inside it (the rest left for other subnets, e.g. a VPN gateway's).
     ``endpoint_depends_on`` delays the endpoint (e.g. until a service's writes are done).
     ``dns_zone_ids`` (zone name -> resource id, or the ``privatedns.PrivateZone`` itself)
     names zones that exist already in ``resource_group_name``: they are linked, not created.
@@ -81,6 +83,7 @@ class PrivateLinkArgs:
     group_id: str
     dns_zone_names: Sequence[str]
     vnet_cidr: str = "10.100.0.0/24"
+    subnet_cidr: str | None = None
     existing_network: ExistingNetwork | None = None
     endpoint_depends_on: Sequence[pulumi.Resource] = ()
     dns_zone_ids: Mapping[str, Any] = field(default_factory=dict)
@@ -100,6 +103,7 @@ class PrivateLinkArgs:
                                  f"dns_zone_names: {extra}")
         if self.existing_network is None:
             check_cidr("private link: vnet_cidr", self.vnet_cidr)
+            check_subnet_cidr("private link: subnet_cidr", self.subnet_cidr, self.vnet_cidr)
         object.__setattr__(self, "location", check_input(
             self.location, lambda v: check_location("private link", v)))
 
@@ -142,7 +146,7 @@ class PrivateLink(pulumi.ComponentResource):
                 subnet_name="private-endpoints",
                 virtual_network_name=self.virtual_network.name,
                 resource_group_name=args.resource_group_name,
-                address_prefix=args.vnet_cidr,
+                address_prefix=args.subnet_cidr or args.vnet_cidr,
                 # No implicit internet egress from this subnet: it only hosts endpoints.
                 default_outbound_access=False,
                 private_endpoint_network_policies="Disabled",

@@ -124,7 +124,9 @@ class SiteVpnArgs:
 
     ``peers`` are the AWS ends (default: one, :class:`AwsPeer`); ``resolver_ip`` defaults to
     the first address Azure lets a subnet use (the fifth: Azure keeps the first four and the
-    last). ``workspace_id`` receives the diagnostics.
+    last). ``workspace_id`` receives the diagnostics. ``subnets_after``: resources the
+    GatewaySubnet waits for, e.g. another subnet of the same network (ARM refuses parallel
+    writes of one network's subnets).
     """
 
     resource_group_name: pulumi.Input[str]
@@ -141,6 +143,7 @@ class SiteVpnArgs:
     resolver_ip: str | None = None
     link_dns_zones: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    subnets_after: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         where = "site vpn"
@@ -207,7 +210,9 @@ class SiteVpn(pulumi.ComponentResource):
         rg, location = args.resource_group_name, args.location
 
         self.gateway_subnet = network.Subnet(
-            f"{name}-gateway-subnet", opts=child, subnet_name="GatewaySubnet",
+            f"{name}-gateway-subnet",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.subnets_after)),
+            subnet_name="GatewaySubnet",
             virtual_network_name=args.virtual_network_name, resource_group_name=rg,
             address_prefix=args.gateway_subnet_cidr)
         self.resolver_subnet = network.Subnet(

@@ -86,6 +86,21 @@ def check_cidr(where: str, cidr: str) -> None:
         raise fail(where, f"{cidr!r}: the prefix must be between /8 and /29")
 
 
+def check_subnet_cidr(where: str, cidr: str | None, vnet_cidr: str) -> None:
+    """Raise :class:`AzureArgsError` unless ``cidr`` (None: nothing to check) is a CIDR block
+    inside ``vnet_cidr``.
+
+    Example::
+
+        check_subnet_cidr("private link", "10.100.0.0/25", "10.100.0.0/24")  # passes
+    """
+    if cidr is None:
+        return
+    check_cidr(where, cidr)
+    if not ipaddress.IPv4Network(cidr).subnet_of(ipaddress.IPv4Network(vnet_cidr)):
+        raise fail(where, f"{cidr} is not inside the virtual network's {vnet_cidr}")
+
+
 #: Ranges that never appear as a public source address (RFC 1918, CGNAT, loopback, ...).
 _NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
