@@ -129,9 +129,9 @@ def _render_private_paths(paths: list[dict[str, Any]], currency: str) -> None:
                           "[yellow]unknown[/]" if c["monthly"] is None
                           else f"{c['monthly']:,.2f}", escape(c["source"]))
         console.print(table)
-        console.print(f"[dim]DNS forwarded to Azure: "
-                      f"{escape(', '.join(d for a in p['accounts'] for d in a['forwarded_domains']))}"
-                      f"; {escape(p['needs_link'])}[/]")
+        names = ", ".join(d for a in p["accounts"] for d in a["forwarded_domains"])
+        console.print(f"[dim]DNS forwarded to Azure: {escape(names)}; "
+                      f"{escape(p['needs_link'])}[/]")
         if p["missing_prices"]:
             console.print("[bold yellow]note:[/] prices not known (no citable default; give "
                           "them in the spec): " + escape("; ".join(p["missing_prices"])))

@@ -162,10 +162,11 @@ def _endpoint_nodes(spec: Spec) -> list[Node]:
     out = []
     gateways = ", ".join(spec.gateway.regions) or "no gateway"
     for acct in spec.azure.accounts if spec.azure else ():
+        how: tuple[str, ...]
         if acct.public_network_access == "gateway-egress-only":
             how = ("public endpoint, default deny", f"allow-list: NAT egress of {gateways}")
         else:
-            # Whatever private path reachability knows of (none in today's spec) is named.
+            # Whatever private path reachability knows of (private-vpn) is named.
             key = f"azure:{acct.name}/{acct.deployments[0].name}"
             paths = sorted({p for r in spec.gateway.regions
                             if isinstance(p := target_path(spec, r, key), str)})

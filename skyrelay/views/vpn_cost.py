@@ -112,7 +112,7 @@ def private_path_costs(spec: Spec) -> PrivatePathCost:
     def from_catalog(key: str) -> tuple[float | None, str]:
         entry = catalog[key]
         if entry.price is None:
-            return None, f"no price: {entry.url} could not be cited here ({entry.note})"
+            return None, f"no citable price ({entry.url})"
         if not usd:
             return None, (f"no {spec.currency} price: the catalog's is USD {entry.price} "
                           f"({entry.url})")
@@ -121,8 +121,8 @@ def private_path_costs(spec: Spec) -> PrivatePathCost:
     for region in vpn_regions(spec):
         scope = f"aws:{region}"
         price, source = from_catalog("aws_vpn_connection_hour")
-        cost.lines.append(_line(scope, f"Site-to-Site VPN connections ({vpn_stack_name(spec.name, region)})",
-                                CONNECTIONS_PER_REGION, price, source))
+        item = f"Site-to-Site VPN connections ({vpn_stack_name(spec.name, region)})"
+        cost.lines.append(_line(scope, item, CONNECTIONS_PER_REGION, price, source))
         assert spec.aws is not None
         zones = len(spec.aws.regions[region].zones(region)) if region in spec.aws.regions else 2
         price, source = from_catalog("aws_resolver_endpoint_ip_hour")
