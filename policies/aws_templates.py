@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from skyrelay.policies import aws_vpn_rules
 from skyrelay.policies.rules import BEDROCK_RESOURCELESS_ACTIONS, Violation
 
 Template = dict[str, Any]
@@ -267,6 +268,7 @@ def check_region(region: str, allowed: frozenset[str], stack: str) -> list[Viola
 TEMPLATE_CHECKS: tuple[Callable[[Template, str], list[Violation]], ...] = (
     check_bedrock_wildcards, check_bedrock_vpce, check_log_groups, check_buckets,
     check_training_isolation, check_listeners, check_bedrock_outside_vpc,
+    aws_vpn_rules.check_vpn_bgp, aws_vpn_rules.check_vpn_keys,
 )
 
 

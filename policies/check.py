@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from skyrelay import regions
-from skyrelay.policies import aws_templates, azure_graph, gateway_rules
+from skyrelay.policies import aws_templates, aws_vpn_rules, azure_graph, gateway_rules
 from skyrelay.policies.rules import RULES, Violation
 from skyrelay.spec.models import Spec
 from skyrelay.views.gateway_config import gateway_config
@@ -86,11 +86,13 @@ def run_checks(spec: Spec, outdir: Path) -> Report:
     stacks = _stacks(outdir) if (outdir / "manifest.json").exists() else []
     if stacks:  # no AWS side: the AWS rules show "not run" rather than a vacuous pass
         report.ran |= {r for r in RULES if r.startswith("SKY-AWS")}
+        templates = {}
         for name, region, path in stacks:
-            template = json.loads(path.read_text())
+            template = templates[name] = json.loads(path.read_text())
             report.violations += aws_templates.check_template(template, name)
             if region and region != "unknown-region":  # env-agnostic stacks name no region
                 report.violations += aws_templates.check_region(region, places, name)
+        report.violations += aws_vpn_rules.check_vpn_coverage(spec, templates)
     plan = outdir / "azure-plan.json"
     entries = azure_graph.plan_entries(json.loads(plan.read_text())) if plan.exists() else []
     if entries:

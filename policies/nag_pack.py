@@ -21,7 +21,7 @@ import aws_cdk as cdk
 import jsii
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 
-from skyrelay.policies import aws_templates
+from skyrelay.policies import aws_templates, aws_vpn_rules
 from skyrelay.policies.rules import RULES
 
 PACK_NAME = "Skyrelay"
@@ -35,6 +35,8 @@ _CHECKS = {
     "SKY-AWS-010": aws_templates.check_listeners,
     "SKY-AWS-011": aws_templates.check_listeners,
     "SKY-AWS-012": aws_templates.check_bedrock_outside_vpc,
+    "SKY-AWS-013": aws_vpn_rules.check_vpn_bgp,
+    "SKY-AWS-014": aws_vpn_rules.check_vpn_keys,
 }
 _BUCKET_CONTEXT = ("AWS::S3::BucketPolicy", "AWS::ElasticLoadBalancingV2::LoadBalancer")
 
@@ -109,7 +111,7 @@ class _Rule:
 
 
 class SkyrelayChecks(NagPack):
-    """The platform's AWS rules (SKY-AWS-001..005, 010..012) as a cdk-nag v3 pack."""
+    """The platform's AWS rules (SKY-AWS-001..005, 010..014) as a cdk-nag v3 pack."""
 
     def __init__(self, scope: Any = None) -> None:
         super().__init__(scope)
@@ -125,7 +127,7 @@ class SkyrelayChecks(NagPack):
         rtype = node.cfn_resource_type
         if not (rtype.startswith("AWS::IAM::") or rtype in (
                 "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::StepFunctions::StateMachine",
-                "AWS::ElasticLoadBalancingV2::Listener")):
+                "AWS::ElasticLoadBalancingV2::Listener", aws_vpn_rules.VPN_CONNECTION)):
             return
         template = resource_template(node)
         for rule_id in _CHECKS:

@@ -69,6 +69,15 @@ _ALL = (
     Rule("SKY-AWS-012", "warning",
          "Bedrock invoke granted outside the VPC endpoint (gateway.cross_region_bedrock: "
          "that traffic leaves the VPC)", ("aws",), ("gateway.cross_region_bedrock",)),
+    Rule("SKY-AWS-013", "error",
+         "site-to-site VPN connections route with BGP (StaticRoutesOnly false) over both "
+         "specified tunnels", ("aws",), ("azure.accounts[].gateway_path",)),
+    Rule("SKY-AWS-014", "error",
+         "no VPN pre-shared key in a template: only {{resolve:secretsmanager:...}} references",
+         ("aws",), ("azure.accounts[].gateway_path",)),
+    Rule("SKY-AWS-015", "error",
+         "a private-vpn Azure account has a VPN stack with its connections from every gateway "
+         "region", ("aws",), ("azure.accounts[].gateway_path", "gateway.regions")),
     Rule("SKY-AZ-001", "error", "Azure OpenAI account local (key) auth disabled", ("azure",)),
     Rule("SKY-AZ-002", "error",
          "Azure OpenAI account not publicly reachable (public access off or default Deny)",

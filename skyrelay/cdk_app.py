@@ -79,10 +79,11 @@ def build_app(outdir: str | None = None) -> int:
         print(f"error: {len(err.issues)} problem(s) in the spec:\n{err}", file=sys.stderr)
         return 2
     from skyrelay.link import LinkError
+    from skyrelay.stacks.vpn import VpnSpecError
 
     try:
         compose_app(spec, app)
-    except LinkError as err:  # a missing or stale `skyrelay link` folder
+    except (LinkError, VpnSpecError) as err:  # a missing or stale `skyrelay link` folder
         print(f"error: {err}", file=sys.stderr)
         return 2
     app.synth()

@@ -373,10 +373,13 @@ def _project_root() -> Path:
                    "Pulumi.yaml, else pulumi/ beside cdk.json).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for the linked gateway configs (default: link/ beside cdk.json).")
+@click.option("--vpn-connections", "vpn_connections", type=click.Path(dir_okay=False),
+              help="gateway_path: private-vpn: a recorded `aws ec2 describe-vpn-connections` "
+                   "answer (JSON) for step 4; without it EC2 is asked (AWS credentials).")
 @click.option("--dry-run", is_flag=True, help="Check everything and show the changes only.")
 def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
          pulumi_stack: str | None, pulumi_dir: str | None, out_dir: str | None,
-         dry_run: bool) -> None:
+         vpn_connections: str | None, dry_run: bool) -> None:
     """Carry deploy outputs across clouds: NAT egress addresses into the Pulumi stack config,
     Azure endpoints and the gateway identity into the gateway's config (its SSM value)."""
     from skyrelay.link import (
@@ -403,7 +406,11 @@ def link(spec: str | None, cdk_outputs: str, pulumi_outputs: str | None,
             pulumi = (read_json_input(Path(pulumi_outputs), "Pulumi outputs") if pulumi_outputs
                       else pulumi_stack_outputs(pulumi_stack, pulumi_folder))
         stack_file = pulumi_folder / f"Pulumi.{pulumi_stack}.yaml" if pulumi_stack else None
-        plan = plan_link(loaded, LinkInputs(cdk, pulumi, stack_file), out)
+        from skyrelay.link_vpn import aws_vpn_inputs
+
+        vpn = aws_vpn_inputs(read_json_input(Path(vpn_connections), "VPN connections")
+                             if vpn_connections else None, pulumi_folder)
+        plan = plan_link(loaded, LinkInputs(cdk, pulumi, stack_file, vpn), out)
     except LinkError as exc:
         err_console.print(f"[bold red]error:[/] skyrelay link changed nothing; "
                           f"{len(exc.problems)} problem(s):", highlight=False)

@@ -120,6 +120,8 @@ class LinkInputs:
     cdk_outputs: Mapping[str, Any]
     pulumi_outputs: Mapping[str, Any] | None = None
     pulumi_config_file: Path | None = None
+    #: What the private VPN's step 4 reads from AWS (:mod:`skyrelay.link_vpn`).
+    vpn: Any = None
 
 
 def read_json_input(path: Path, what: str) -> dict[str, Any]:
@@ -187,6 +189,8 @@ class LinkPlan:
     notes: list[str] = field(default_factory=list)
     #: True for the first link of a new stack: egress addresses only, no gateway configs.
     before_pulumi: bool = False
+    #: The private VPN's part (:class:`skyrelay.link_vpn.VpnPlanPart`), secret settings too.
+    vpn: Any = None
 
 
 def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
@@ -223,6 +227,10 @@ def plan_link(spec: Spec, inputs: LinkInputs, out_dir: Path) -> LinkPlan:
                      key=ipaddress.IPv4Address)
     if stack_config is not None and inputs.pulumi_config_file is not None:
         _plan_stack_config(plan, inputs.pulumi_config_file, stack_config, all_ips)
+    from skyrelay.link_vpn import plan_vpn_link
+
+    plan.vpn = plan_vpn_link(plan, inputs.pulumi_outputs, inputs.cdk_outputs,
+                             inputs.pulumi_config_file, stack_config, out_dir, inputs.vpn)
     if before_pulumi:
         plan.notes.append("the Pulumi stack has no outputs yet: only the egress addresses were "
                           "linked; run `pulumi up`, then `skyrelay link` again for the gateway "
@@ -483,7 +491,9 @@ def next_steps(plan: LinkPlan, out_dir: Path, cdk_outputs: Mapping[str, Any],
                                  "--service", str(outputs.get("ServiceName", "")),
                                  "--force-new-deployment"])
                      + "   # ... and restart the tasks (ECS injects it at start)")
-    return steps
+    from skyrelay.link_vpn import vpn_next_steps
+
+    return steps + vpn_next_steps(spec, plan.vpn, out_dir, pulumi_stack)
 
 
 def apply_link(plan: LinkPlan) -> list[Change]:
@@ -502,6 +512,10 @@ def apply_link(plan: LinkPlan) -> list[Change]:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+    if plan.vpn is not None and plan.vpn.secrets:  # after the stack file: pulumi edits it
+        from skyrelay.link_vpn import apply_secrets
+
+        apply_secrets(plan.vpn.secrets, plan.vpn.run)
     return list(plan.changes)
 
 

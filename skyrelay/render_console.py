@@ -68,6 +68,7 @@ def render_plan(document: dict[str, Any]) -> None:
     console.print(table)
 
     _render_gateways(document.get("gateways", []))
+    _render_private_paths(document.get("private_paths", []), document["cost"]["currency"])
 
     cost = document["cost"]
     ctable = Table(title=f"Monthly cost estimate ({cost['currency']})")
@@ -109,3 +110,28 @@ def _render_gateways(gateways: list[dict[str, Any]]) -> None:
             console.print(f"[bold yellow]note:[/] gateway {g['region']}: cross-region Bedrock "
                           f"traffic (to {', '.join(g['cross_region_bedrock'])}) leaves the VPC "
                           "through the NAT gateways")
+
+
+def _render_private_paths(paths: list[dict[str, Any]], currency: str) -> None:
+    """Per gateway region: the private VPN to Azure and its monthly cost lines."""
+    for p in paths:
+        accounts = ", ".join(a["account"] for a in p["accounts"])
+        table = Table(title=f"Private VPN {p['region']} -> {accounts} ({p['stack']}: "
+                            f"{p['connections']} connections, {p['tunnels']} tunnels, "
+                            f"{p['routing']})", show_lines=False)
+        for col in ("item", "qty", f"per hour ({currency})", f"per month ({currency})",
+                    "source"):
+            table.add_column(col, overflow="fold")
+        lines = p["cost"] + [c for a in p["accounts"] for c in a["azure_cost"]]
+        for c in lines:
+            table.add_row(f"{c['scope']}: {escape(c['item'])}", str(c["quantity"]),
+                          "?" if c["price_per_hour"] is None else f"{c['price_per_hour']:g}",
+                          "[yellow]unknown[/]" if c["monthly"] is None
+                          else f"{c['monthly']:,.2f}", escape(c["source"]))
+        console.print(table)
+        names = ", ".join(d for a in p["accounts"] for d in a["forwarded_domains"])
+        console.print(f"[dim]DNS forwarded to Azure: {escape(names)}; "
+                      f"{escape(p['needs_link'])}[/]")
+        if p["missing_prices"]:
+            console.print("[bold yellow]note:[/] prices not known (no citable default; give "
+                          "them in the spec): " + escape("; ".join(p["missing_prices"])))

@@ -5,7 +5,10 @@ invocation logging; left out where the region has no models and logging is off, 
 CloudFormation refuses a template without resources), ``<name>-<region>-observability``,
 where the spec has jobs in the region ``<name>-<region>-fine-tuning``, and in the spec's
 gateway regions ``<name>-<region>-gateway`` (see :mod:`skyrelay.stacks.gateway` for its CDK
-context keys).
+context keys) and, when an Azure account has ``gateway_path: private-vpn``,
+``<name>-<region>-vpn`` (:mod:`skyrelay.stacks.vpn`) - but only once ``skyrelay link`` has
+written the Azure side's addresses into the ``skyrelay:link`` folder: before that the stack
+is left out (a warning on the network stack says to run the link), never half built.
 Each stack gets the spec's region (and account, when given) as its environment, and the
 spec's tags plus ``skyrelay:platform``.
 """
@@ -23,6 +26,8 @@ from skyrelay.stacks.fine_tuning import FineTuningStack
 from skyrelay.stacks.gateway import LINK_CONTEXT_KEY, GatewayStack
 from skyrelay.stacks.network import NetworkStack
 from skyrelay.stacks.observability import ObservabilityStack
+from skyrelay.stacks.vpn import VpnSpecError, VpnStack
+from skyrelay.views.private_path import private_vpn_accounts, vpn_stack_name
 
 PLATFORM_TAG = "skyrelay:platform"
 
@@ -36,6 +41,7 @@ class RegionStacks:
     observability: ObservabilityStack
     fine_tuning: FineTuningStack | None
     gateway: GatewayStack | None = None
+    vpn: VpnStack | None = None
 
 
 def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
@@ -78,10 +84,49 @@ def add_region_stacks(app: cdk.App, spec: Spec, region: str) -> RegionStacks:
             guardrails=bedrock.guardrails if bedrock else None,
             env=env, termination_protection=True,
             description=f"skyrelay {spec.name}: model gateway service in {region}")
-    for stack in (network, bedrock, observability, fine_tuning, gateway):
+    vpn = _vpn_stack(app, spec, region, network, observability, env)
+    for stack in (network, bedrock, observability, fine_tuning, gateway, vpn):
         if stack is not None:
             tagged(stack)
-    return RegionStacks(network, bedrock, observability, fine_tuning, gateway)
+    return RegionStacks(network, bedrock, observability, fine_tuning, gateway, vpn)
+
+
+#: The warning a network stack carries while its VPN waits for the first link.
+VPN_WAITS_FOR_LINK = (
+    "{stack} is not synthesized: the private VPN to Azure account(s) {accounts} needs the "
+    "Azure gateway's addresses first. Run `pulumi up`, then `skyrelay link` (step 2), then "
+    "`cdk deploy -c skyrelay:link=<folder>` (step 3)")
+
+
+def _vpn_stack(app: cdk.App, spec: Spec, region: str, network: NetworkStack,
+               observability: ObservabilityStack, env: cdk.Environment) -> VpnStack | None:
+    accounts = private_vpn_accounts(spec)
+    if not accounts or region not in spec.gateway.regions:
+        return None
+    if len(accounts) > 1:
+        # One virtual private gateway per VPC: a second account needs a Transit Gateway
+        # per account in SiteToSiteVpn, which the stacks do not wire yet.
+        raise VpnSpecError(f"gateway_path: private-vpn on {len(accounts)} accounts "
+                           f"({', '.join(a.name for a in accounts)}): this version builds the "
+                           "VPN to one account per platform")
+    from skyrelay.link_vpn import load_vpn_values
+
+    link = app.node.try_get_context(LINK_CONTEXT_KEY)
+    values = load_vpn_values(Path(link) if link else None, spec)
+    name = vpn_stack_name(spec.name, region)
+    if values is None:
+        cdk.Annotations.of(network).add_warning_v2(
+            "skyrelay:vpn-waits-for-link",
+            VPN_WAITS_FOR_LINK.format(stack=name, accounts=", ".join(a.name for a in accounts)))
+        return None
+    account = accounts[0]
+    stack = VpnStack(app, name, spec=spec, region=region, network=network.network,
+                     account=account, values=values[account.name],
+                     alarm_topic=observability.observability.topic, env=env,
+                     termination_protection=True,
+                     description=f"skyrelay {spec.name}: private VPN from {region} to Azure "
+                                 f"account {account.name}")
+    return stack
 
 
 def add_platform_stacks(app: cdk.App, spec: Spec) -> list[cdk.Stack]:
@@ -92,5 +137,5 @@ def add_platform_stacks(app: cdk.App, spec: Spec) -> list[cdk.Stack]:
     for region in spec.aws.regions:
         made = add_region_stacks(app, spec, region)
         stacks.extend(s for s in (made.network, made.bedrock, made.observability,
-                                  made.fine_tuning, made.gateway) if s is not None)
+                                  made.fine_tuning, made.gateway, made.vpn) if s is not None)
     return stacks

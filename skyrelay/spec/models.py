@@ -338,6 +338,14 @@ class AzureVpn(Model):
     resolver_subnet: str | None = Field(
         None, description="the DNS Private Resolver inbound endpoint's subnet, /28 to /24, "
                           "inside vnet_cidr (default: the /28 after the GatewaySubnet)")
+    # No default: Microsoft's price pages could not be read and cited where these were
+    # written (skyrelay/catalog/data/network.yaml); `plan` says when they are missing.
+    gateway_price_per_hour: PositiveMoney | None = Field(
+        None, description="the VPN gateway SKU's price per hour in the spec's currency "
+                          "(azure.microsoft.com/pricing/details/vpn-gateway); no default")
+    resolver_endpoint_price_per_hour: PositiveMoney | None = Field(
+        None, description="the DNS Private Resolver inbound endpoint's price per hour in the "
+                          "spec's currency (azure.microsoft.com/pricing/details/dns); no default")
 
 
 class AzureAccount(Model):

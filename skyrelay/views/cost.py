@@ -108,4 +108,11 @@ def estimate_monthly_cost(spec: Spec, traffic: TrafficProfile) -> CostEstimate:
                 if d.price and d.price.hourly_per_unit:
                     fixed[f"azure:{acct.name}/{d.name}"] = round(
                         d.price.hourly_per_unit * d.capacity * HOURS_PER_MONTH, 2)
+    # The private VPN paths (gateway_path: private-vpn): only the lines whose price is known
+    # (skyrelay.views.vpn_cost; the plan lists the others as missing).
+    from skyrelay.views.vpn_cost import private_path_costs
+
+    vpn = private_path_costs(spec)
+    for scope in dict.fromkeys(line.scope for line in vpn.lines if line.monthly is not None):
+        fixed[f"private-vpn:{scope}"] = vpn.total(scope)
     return CostEstimate(spec.currency, routes, fixed)

@@ -21,7 +21,15 @@ from skyrelay.spec.resolve import target_index
 from skyrelay.views.azure_deployments import azure_deployments
 from skyrelay.views.bedrock_arns import bedrock_invoke_arns
 from skyrelay.views.cost import TrafficProfile, estimate_monthly_cost
-from skyrelay.views.reachability import CROSS_REGION, PATH_TEXT, route_reach
+from skyrelay.views.private_path import (
+    forwarded_domains,
+    peer_inside_cidrs,
+    private_vpn_accounts,
+    vpn_regions,
+    vpn_stack_name,
+)
+from skyrelay.views.reachability import CROSS_REGION, PATH_TEXT, PRIVATE_PATHS, route_reach
+from skyrelay.views.vpn_cost import private_path_costs
 
 ACCOUNT_PLACEHOLDER = "${AWS::AccountId}"
 
@@ -118,7 +126,7 @@ def _gateways_plan(spec: Spec) -> list[dict[str, Any]]:
         routes: list[dict[str, Any]] = []
         for name, reach in route_reach(spec, region).items():
             targets: list[dict[str, Any]] = [
-                {"key": key, "path": path, "leaves_vpc": path != "vpc-endpoint",
+                {"key": key, "path": path, "leaves_vpc": path not in PRIVATE_PATHS,
                  "path_text": PATH_TEXT[path]}
                 for key, path in reach if isinstance(path, str)]
             routes.append({
@@ -135,6 +143,35 @@ def _gateways_plan(spec: Spec) -> list[dict[str, Any]]:
     return out
 
 
+def _private_paths_plan(spec: Spec) -> list[dict[str, Any]]:
+    """Per gateway region, the private VPN to each private-vpn account and its monthly cost
+    (the region's AWS part; the Azure part is per account, shared by every region)."""
+    accounts = private_vpn_accounts(spec)
+    if not accounts:
+        return []
+    cost = private_path_costs(spec)
+    out = []
+    for region in vpn_regions(spec):
+        scope = f"aws:{region}"
+        out.append({
+            "region": region,
+            "stack": vpn_stack_name(spec.name, region),
+            "accounts": [{"account": a.name, "vnet_cidr": a.vnet_cidr,
+                          "forwarded_domains": list(forwarded_domains(a)),
+                          "azure_cost": [ln.as_dict() for ln in cost.lines
+                                         if ln.scope == f"azure:{a.name}"]}
+                         for a in accounts],
+            "connections": 2, "tunnels": 4, "routing": "BGP",
+            "tunnel_inside_cidrs": [c for pair in peer_inside_cidrs(spec, region) for c in pair],
+            "cost": [ln.as_dict() for ln in cost.lines if ln.scope == scope],
+            "monthly_cost": cost.total(scope),
+            "missing_prices": [f"{ln.scope}: {ln.item} ({ln.source})" for ln in cost.missing],
+            "needs_link": "the stack is synthesized only after `pulumi up` and `skyrelay "
+                          "link` (step 2) have given it the Azure gateway's addresses",
+        })
+    return out
+
+
 def build_plan(spec: Spec, traffic: TrafficProfile | None = None) -> dict[str, Any]:
     """Build the plan document for a validated spec."""
     traffic = traffic or TrafficProfile()
@@ -145,6 +182,7 @@ def build_plan(spec: Spec, traffic: TrafficProfile | None = None) -> dict[str, A
         "azure": _azure_plan(spec),
         "routes": _routes_plan(spec),
         "gateways": _gateways_plan(spec),
+        "private_paths": _private_paths_plan(spec),
         "tenants": [
             {"name": t.name, "classification": t.classification, "routes": list(t.routes),
              "monthly_budget": t.monthly_budget}

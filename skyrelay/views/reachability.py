@@ -6,7 +6,11 @@ target in another region is callable only where the spec says so
 (``gateway.cross_region_bedrock``): then the stacks grant that region's ARNs without the
 endpoint condition and the traffic leaves the VPC through its NAT gateways to the other
 region's public runtime endpoint. Azure accounts and OpenAI-compatible endpoints are reached
-through the NAT gateways as well (the Azure network rules admit their addresses).
+through the NAT gateways as well (the Azure network rules admit their addresses), except an
+Azure account with ``gateway_path: private-vpn``: every gateway region reaches its private
+endpoint over that region's site-to-site VPN (``<name>-<region>-vpn``, BGP over IPsec, DNS
+forwarded to Azure's resolver), so the traffic never crosses the internet in the clear and
+the account's public endpoint stays off.
 
 One function answers it for the gateway config, ``validate`` and ``plan``.
 
@@ -28,6 +32,7 @@ from skyrelay.spec.models import Spec
 VPC_ENDPOINT = "vpc-endpoint"
 CROSS_REGION = "cross-region"
 NAT = "nat"
+PRIVATE_VPN = "private-vpn"
 
 #: What each path means, for ``plan``.
 PATH_TEXT = {
@@ -35,7 +40,11 @@ PATH_TEXT = {
     CROSS_REGION: "another region's Bedrock: leaves the VPC through the NAT gateways to the "
                   "public runtime endpoint (gateway.cross_region_bedrock)",
     NAT: "leaves the VPC through the NAT gateways to the target's endpoint",
+    PRIVATE_VPN: "the region's site-to-site VPN (IPsec, BGP) to the Azure account's private "
+                 "endpoint; never the internet in the clear (gateway_path: private-vpn)",
 }
+#: Paths whose traffic stays on private networks end to end.
+PRIVATE_PATHS = frozenset({VPC_ENDPOINT, PRIVATE_VPN})
 
 #: Azure ``public_network_access`` values a gateway in AWS can reach (the public endpoint
 #: with the gateways' NAT addresses allowed; ``skyrelay.spec.checks.REACHABLE_ACCESS``).
@@ -80,6 +89,8 @@ def target_path(spec: Spec, region: str, key: str) -> str | Unreachable:
     if cloud == "azure":
         account = next((a for a in (spec.azure.accounts if spec.azure else ())
                         if a.name == place), None)
+        if account is not None and account.gateway_path == PRIVATE_VPN:
+            return PRIVATE_VPN
         if account is not None and account.public_network_access not in _REACHABLE_AZURE:
             return Unreachable(key, f"Azure account {place} answers only on its private "
                                     "endpoint, which no gateway VPC has a path to")

@@ -15,7 +15,9 @@ with Graphviz). What it holds, all derived from the spec:
   :func:`skyrelay.views.reachability.target_path` (the function the gateway config and
   ``validate`` use). A path is flagged when it leaves the VPC, crosses to another cloud, or
   crosses a jurisdiction: the destination may process data outside the geography of the
-  gateway's region (``skyrelay.regions``: geographies are legal jurisdictions).
+  gateway's region (``skyrelay.regions``: geographies are legal jurisdictions). A private VPN
+  path (``gateway_path: private-vpn``) is drawn as private: it leaves the VPC only into the
+  region's IPsec tunnels to the account's network, never onto the internet in the clear.
 
 Example::
 
@@ -33,13 +35,21 @@ from dataclasses import dataclass
 from skyrelay import regions
 from skyrelay.spec.models import Spec
 from skyrelay.spec.resolve import ResolvedTarget, target_index
-from skyrelay.views.reachability import CROSS_REGION, NAT, VPC_ENDPOINT, target_path
+from skyrelay.views.reachability import (
+    CROSS_REGION,
+    NAT,
+    PRIVATE_PATHS,
+    PRIVATE_VPN,
+    VPC_ENDPOINT,
+    target_path,
+)
 
 #: Short edge labels per path (the plan's reachability table has the long text).
 PATH_LABEL = {
     VPC_ENDPOINT: "VPC endpoint",
     CROSS_REGION: "NAT, public Bedrock endpoint",
     NAT: "NAT egress",
+    PRIVATE_VPN: "private VPN (IPsec, BGP)",
 }
 
 
@@ -152,16 +162,19 @@ def _endpoint_nodes(spec: Spec) -> list[Node]:
     out = []
     gateways = ", ".join(spec.gateway.regions) or "no gateway"
     for acct in spec.azure.accounts if spec.azure else ():
+        how: tuple[str, ...]
         if acct.public_network_access == "gateway-egress-only":
             how = ("public endpoint, default deny", f"allow-list: NAT egress of {gateways}")
         else:
-            # Whatever private path reachability knows of (none in today's spec) is named.
+            # Whatever private path reachability knows of (private-vpn) is named.
             key = f"azure:{acct.name}/{acct.deployments[0].name}"
             paths = sorted({p for r in spec.gateway.regions
                             if isinstance(p := target_path(spec, r, key), str)})
             how = ("private endpoint only",
                    f"over: {', '.join(PATH_LABEL.get(p, p) for p in paths)}" if paths
                    else "no path from a gateway")
+            if PRIVATE_VPN in paths:
+                how = (*how, f"tunnels from: {gateways}")
         out.append(Node(f"endpoint:azure:{acct.name}", "endpoint", acct.endpoint, how,
                         f"azure:{acct.name}"))
     for ep in spec.openai_compatible:
@@ -180,7 +193,7 @@ def _path_edge(spec: Spec, region: str, key: str, dest: str, processing: frozens
     crossing = "" if regions.satisfies(processing, regions.regions_of_geography(home)) \
         else f"{home} → {_jurisdictions(processing)}"
     return Edge(f"gateway:{region}", dest, "path", PATH_LABEL.get(path, path), path,
-                leaves_vpc=path != VPC_ENDPOINT, crosses_cloud=to_cloud != "bedrock",
+                leaves_vpc=path not in PRIVATE_PATHS, crosses_cloud=to_cloud != "bedrock",
                 crossing=crossing)
 
 
