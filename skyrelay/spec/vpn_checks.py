@@ -1,13 +1,9 @@
 """Checks of ``gateway_path: private-vpn`` accounts (the site-to-site VPN between the clouds).
 
-The path's building blocks exist (``constructs/site_to_site_vpn.py``,
-``pulumi/components/site_vpn.py``, ``skyrelay/vpn_link.py``), but the stacks, the Pulumi
-program and ``skyrelay link`` do not build it from the spec yet. Until they do, a spec asking
-for it is refused: accepting it would deploy an account the gateways reach over the public
-endpoint (or not at all) while the spec says the traffic stays private.
-
-Besides that refusal, every private-vpn account is checked as the Pulumi program will build
-it (:func:`vpn_layout`, :func:`vpn_slots`):
+The stacks (``stacks/vpn.py``), the Pulumi program (``pulumi/vpn_path.py``) and ``skyrelay
+link`` (``skyrelay/link_vpn.py``) build the path; one account per platform may take it. Every
+private-vpn account is checked as the Pulumi program will build it (:func:`vpn_layout`,
+:func:`vpn_slots`):
 
 * its subnets: the private endpoints in the first half of ``vnet_cidr``, the GatewaySubnet
   (/27 or larger:
@@ -146,7 +142,7 @@ def vpn_slots(spec: Spec) -> dict[tuple[str, str], int]:
 
 def check_private_vpn(spec: Spec) -> Iterator[Problem]:
     """Every private-vpn account: public access disabled, its layout, address plan, ASN and
-    location (see the module docstring), and the not-yet-built refusal."""
+    location (see the module docstring); at most one such account."""
     if not spec.azure:
         return
     yield from check_vpn_layout(spec)
@@ -163,11 +159,14 @@ def check_private_vpn(spec: Spec) -> Iterator[Problem]:
                    f"endpoint must be off: set public_network_access: {PRIVATE_VPN_ACCESS} "
                    f"(now '{acct.public_network_access}', which would let prompts reach it "
                    "over the internet)")
-        yield ((*at, "gateway_path"),
-               f"account {acct.name!r}: gateway_path: private-vpn is not built by this "
-               "version of skyrelay yet (the stacks, the Pulumi program and `skyrelay link` "
-               "do not wire the VPN from the spec); use gateway_path: public-allowlist with "
-               "public_network_access: gateway-egress-only")
+    private = private_vpn_accounts(spec)
+    for i, acct in private[1:]:
+        yield (("azure", "accounts", i, "gateway_path"),
+               f"account {acct.name!r}: only one Azure account per platform can take "
+               f"gateway_path: private-vpn (here also {private[0][1].name!r}): a VPC has one "
+               "virtual private gateway, and each region's VPN stack joins one Azure gateway; "
+               "put the deployments of both into one account, or keep this one on "
+               "public-allowlist")
 
 
 def check_vpn_layout(spec: Spec) -> Iterator[Problem]:

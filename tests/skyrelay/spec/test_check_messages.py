@@ -348,19 +348,30 @@ def test_a_zone_id_in_a_region_the_table_does_not_know_says_none_are_known(
             f"known; source: {aws_zones.SOURCE})") in found
 
 
-def test_a_private_vpn_account_is_refused_until_the_vpn_is_built() -> None:
-    # Accepting it would deploy the public path while the spec says the traffic stays private.
+def test_a_private_vpn_account_with_public_access_on_is_refused() -> None:
+    # The path is private only if the public endpoint answers no one.
     def change(doc: dict[str, Any]) -> None:
         doc["azure"]["accounts"][0]["gateway_path"] = "private-vpn"
     found = problems(change)
-    assert [path for path, _ in found] == ["azure.accounts[0].public_network_access",
-                                           "azure.accounts[0].gateway_path"]
+    assert [path for path, _ in found] == ["azure.accounts[0].public_network_access"]
     assert "set public_network_access: disabled" in found[0][1]
-    assert "not built by this version of skyrelay yet" in found[1][1]
 
 
-def test_a_private_vpn_account_with_public_access_off_gets_only_the_not_built_refusal() -> None:
+def test_a_private_vpn_account_with_public_access_off_is_accepted() -> None:
     def change(doc: dict[str, Any]) -> None:
         doc["azure"]["accounts"][0].update(gateway_path="private-vpn",
                                            public_network_access="disabled")
-    assert [path for path, _ in problems(change)] == ["azure.accounts[0].gateway_path"]
+    assert problems(change) == []
+
+
+def test_a_second_private_vpn_account_is_refused() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        first = doc["azure"]["accounts"][0]
+        first.update(gateway_path="private-vpn", public_network_access="disabled")
+        second = copy.deepcopy(first)
+        second.update(name="acme-openai-two", vnet_cidr="10.101.0.0/24")
+        second.pop("custom_subdomain", None)
+        doc["azure"]["accounts"].append(second)
+    found = problems(change)
+    assert [path for path, _ in found] == ["azure.accounts[1].gateway_path"], found
+    assert "only one Azure account per platform" in found[0][1]
