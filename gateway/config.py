@@ -193,7 +193,9 @@ class GatewayConfig:
                    tenants=tenants, classifications=classes,
                    log_prompts=bool(data.get("log_prompts", False)),
                    extra={"content_filters": filters,
-                          "guardrails": dict(data.get("guardrails") or {})},
+                          "guardrails": dict(data.get("guardrails") or {}),
+                          # account -> "private-vpn" (the others: "public-allowlist")
+                          "azure_paths": dict(data.get("azure_paths") or {})},
                    tracing=TracingConfig(exporter=str(tracing.get("exporter", "off")),
                                          endpoint=str(tracing.get("endpoint") or ""),
                                          sample_ratio=float(tracing.get("sample_ratio", 1.0))))

@@ -189,7 +189,33 @@ def readiness(app: Any) -> tuple[bool, dict[str, Any]]:
     return ready, {"status": "ready" if ready else "not_ready",
                    "config": {"name": config.name, "routes": len(config.routes),
                               "targets": len(config.targets)},
-                   "routes": routes, "unhealthy_upstreams": unhealthy, "upstreams": health}
+                   "routes": routes, "unhealthy_upstreams": unhealthy, "upstreams": health,
+                   "azure_accounts": azure_reachability(config, router.breakers)}
+
+
+def azure_reachability(config: Any, breakers: Mapping[str, Any]) -> dict[str, Any]:
+    """Per Azure account: the path the gateway takes to it (``public-allowlist`` or
+    ``private-vpn``) and whether the last probe reached it (None: not probed yet).
+
+    The account is reachable when one of its deployments' endpoints answered the TCP probe:
+    over the private path that means the tunnel, the DNS forwarding and the private
+    endpoint all work.
+    """
+    paths = config.extra.get("azure_paths", {})
+    accounts: dict[str, dict[str, Any]] = {}
+    for key, target in sorted(config.targets.items()):
+        if target.cloud != "azure" or not target.account:
+            continue
+        entry = accounts.setdefault(target.account, {
+            "path": paths.get(target.account, "public-allowlist"), "reachable": None,
+            "targets": []})
+        entry["targets"].append(key)
+        reachable = getattr(breakers.get(key), "reachable", None)
+        if reachable is True:
+            entry["reachable"] = True
+        elif reachable is False and entry["reachable"] is None:
+            entry["reachable"] = False
+    return accounts
 
 
 async def readyz(app: Any, scope: Any, send: Any, base: list[tuple[bytes, bytes]],

@@ -129,6 +129,10 @@ def gateway_config(spec: Spec, region: str | None = None) -> dict[str, Any]:
     tracing = tracing_entry(spec)
     if tracing is not None:  # absent while off: configs (and their snapshots) stay the same
         config["tracing"] = tracing
+    private = {a.name: "private-vpn" for a in (spec.azure.accounts if spec.azure else ())
+               if a.gateway_path == "private-vpn"}
+    if private:  # for /readyz: how each Azure account is reached (absent: all public)
+        config["azure_paths"] = private
     if region is not None:
         config["region"] = region
     return config
