@@ -199,7 +199,8 @@ def _check_reachability(spec: Spec) -> Iterator[Problem]:
                f"'{acct.public_network_access}' leaves only its private endpoint, in an Azure "
                "virtual network no gateway VPC has a path to, so every call would get 403; "
                "set public_network_access: gateway-egress-only (public endpoint, default "
-               "deny, only the gateways' NAT addresses allowed)")
+               "deny, only the gateways' NAT addresses allowed), or gateway_path: private-vpn "
+               "(a site-to-site VPN to the private endpoint)")
 
 
 def _check_azure_resource_names(spec: Spec) -> Iterator[Problem]:

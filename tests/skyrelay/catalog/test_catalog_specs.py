@@ -29,7 +29,8 @@ UNREACHABLE = ("account 'acme-openai-swc' cannot be reached from any gateway reg
                "eu-central-1): 'disabled' leaves only its private endpoint, in an Azure virtual "
                "network no gateway VPC has a path to, so every call would get 403; set "
                "public_network_access: gateway-egress-only (public endpoint, default deny, only "
-               "the gateways' NAT addresses allowed)")
+               "the gateways' NAT addresses allowed), or gateway_path: private-vpn (a "
+               "site-to-site VPN to the private endpoint)")
 
 def test_old_default_spec_reports_nova_pro_and_the_azure_versions() -> None:
     warnings: list[SpecIssue] = []

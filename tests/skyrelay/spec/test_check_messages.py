@@ -139,7 +139,8 @@ UNREACHABLE = ("account {name!r} cannot be reached from any gateway region (us-e
                "eu-central-1): 'disabled' leaves only its private endpoint, in an Azure "
                "virtual network no gateway VPC has a path to, so every call would get 403; set "
                "public_network_access: gateway-egress-only (public endpoint, default deny, "
-               "only the gateways' NAT addresses allowed)")
+               "only the gateways' NAT addresses allowed), or gateway_path: private-vpn (a "
+               "site-to-site VPN to the private endpoint)")
 
 
 def _private_accounts(count: int) -> Change:
