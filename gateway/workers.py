@@ -156,12 +156,14 @@ class Supervisor:
         return 1 if failed else 0
 
     def _spawn(self, index: int) -> None:
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # uvicorn installs its own
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                _stop_with_parent(supervisor)
                 self.run_worker(index)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -205,3 +207,18 @@ class Supervisor:
         for pid in list(self._children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGTERM when the supervisor dies (even by SIGKILL), so no worker
+    outlives it holding the port (``PR_SET_PDEATHSIG``,
+    https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        raise SystemExit(0)

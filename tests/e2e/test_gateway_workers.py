@@ -99,6 +99,33 @@ def test_two_workers_share_limits_metrics_records_and_stop_together(
                 gw.proc.wait(timeout=10)
 
 
+def _gone(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "zombie" in status.read_text()
+    except FileNotFoundError:
+        return True
+
+
+def test_workers_stop_when_the_supervisor_is_killed(redis_server: Any, tmp_path: Path) -> None:
+    # SIGKILL leaves the supervisor no time to stop them: the kernel's parent-death signal
+    # must, or they would hold the port for ever
+    _, stored = new_key()
+    gw = ServeProcess(_config("http://127.0.0.1:9/v1"),
+                      {"T1_KEY": stored, "SKYRELAY_REDIS_URL": redis_server.url},
+                      tmp_path, args=["--workers", "2"]).start()
+    assert gw.proc is not None
+    try:
+        assert _wait(lambda: len(_children(gw.proc.pid)) == 2), gw.logs()
+        workers = _children(gw.proc.pid)
+        gw.proc.kill()
+        gw.proc.wait(timeout=10)
+        assert _wait(lambda: all(_gone(p) for p in workers), timeout=30), gw.logs()
+    finally:
+        for pid in _children(gw.proc.pid) if gw.proc.poll() is None else []:
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
     config = tmp_path / "gw.json"
     config.write_text('{"name": "x"}')
