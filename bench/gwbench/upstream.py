@@ -168,7 +168,11 @@ def _http_common(tmp: Path, name: str) -> str:
 
 
 def write_upstream_conf(tmp: Path, port: int) -> Path:
-    """Write the static upstream's nginx.conf into ``tmp``; return its path."""
+    """Write the static upstream's nginx.conf into ``tmp``; return its path.
+
+    ``tmp``'s parents must be traversable by nginx's workers (``nobody`` when run as root),
+    as under the system temp folder where the harness makes it.
+    """
     conf = tmp / "upstream.conf"
     # Workers run as 'nobody' when the harness runs as root: they must reach the file, so the
     # run's folder gets o+x (traverse, no listing) and the file's own folder is readable.
