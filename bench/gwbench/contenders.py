@@ -2,8 +2,9 @@
 
 - ``direct``: no proxy, wrk talks to the upstream (the baseline every "added" figure uses);
 - ``nginx``: one nginx ``proxy_pass`` hop with keepalive to the upstream (the floor);
-- ``gateway``, ``gateway-2w``, ``gateway-traced``: ``skyrelay gateway serve`` on a generated
-  spec (one worker, two workers, tracing on; see :mod:`gwbench.skyrelay_gw`);
+- ``gateway``, ``gateway-2w``, ``gateway-redis``, ``gateway-traced``: ``skyrelay gateway
+  serve`` on a generated spec (one worker, two workers, one worker with Redis state, tracing
+  on; see :mod:`gwbench.skyrelay_gw`);
 - ``litellm``: the pinned LiteLLM proxy (own venv), master key on, logging at ERROR;
 - ``portkey``: the pinned Portkey OSS gateway (Node, ``bench/.portkey``), provider and
   upstream given per request in ``x-portkey-*`` headers.
@@ -30,6 +31,7 @@ from gwbench.skyrelay_gw import (
     LONG_ROUTE,
     STREAM_ROUTE,
     Gateway,
+    GatewayRedis,
     GatewayTraced,
     GatewayTwoWorkers,
     gateway_spec,
@@ -130,8 +132,8 @@ class Portkey(Contender):
 
 CONTENDERS: dict[str, type[Contender]] = {
     c.name: c for c in (Direct, NginxProxy, Gateway, LiteLLM, Portkey, GatewayTwoWorkers,
-                        GatewayTraced)
+                        GatewayRedis, GatewayTraced)
 }
 #: What ``make bench`` runs when ``--contenders`` is not given.
 DEFAULT_CONTENDERS = ("direct", "nginx", "gateway", "litellm", "portkey", "gateway-2w",
-                      "gateway-traced")
+                      "gateway-redis", "gateway-traced")

@@ -169,7 +169,8 @@ def _cores(entry: dict[str, Any] | None) -> str:
 def render_workers(results: dict[str, Any]) -> list[str]:
     """The workers section: req/s at 64 with 1 and 2 workers, the ratio, how cores were shared."""
     entries = by_name(results)
-    one, two = entries.get("gateway"), entries.get("gateway-2w")
+    one, two, shared = (entries.get("gateway"), entries.get("gateway-2w"),
+                        entries.get("gateway-redis"))
     if not two:
         return []
     machine = results["meta"]["machine"]
@@ -187,16 +188,22 @@ def render_workers(results: dict[str, Any]) -> list[str]:
                f"concurrency-{CAPACITY_LEVEL} run (CPU seconds per second) are below; what the "
                "gateway cannot get, the load generator and the upstream took, so the ratio is "
                "lower than on a dedicated machine.")
-    out += ["", "| workers | req/s at c=64 | CPU µs/req (gateway) | cores used at c=64 |",
-            "|---:|---:|---:|---|"]
-    for entry in (one, two):
+    out += ["", "| contender | workers | state | req/s at c=64 | CPU µs/req (gateway) "
+            "| cores used at c=64 |", "|---|---:|---|---:|---:|---|"]
+    for entry in (one, shared, two):
         if not entry or entry.get("error"):
             continue
-        out.append(f"| {entry.get('workers', 1)} | "
+        state = "Redis" if entry.get("shared_state") else "in process"
+        out.append(f"| {entry['label']} | {entry.get('workers', 1)} | {state} | "
                    f"{_fmt(_rps(results, entry['name']), '{:,.0f}')} | "
                    f"{_fmt(_cpu(results, entry['name']), '{:.1f}')} | {_cores(entry)} |")
     out += ["", f"2 workers ÷ 1 worker: {_fmt(ratio, '{:.2f}×')} "
                 f"(target ≥ {TARGET_WORKERS_RATIO:g}×)."]
+    same_state = _ratio(_rps(results, "gateway-2w"), _rps(results, "gateway-redis"))
+    if same_state is not None:
+        out[-1] += (f" Against one worker with the same Redis state (`gateway-redis`): "
+                    f"{same_state:.2f}×; the gap between the two ratios is the shared "
+                    "state's cost, not the workers'.")
     return out
 
 

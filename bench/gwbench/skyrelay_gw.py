@@ -8,6 +8,8 @@
   run goes on. Several workers share limits and budgets through Redis, which the gateway
   requires for them: the harness starts a loopback redis-server (:mod:`gwbench.redis`) unless
   ``--gateway-env SKYRELAY_REDIS_URL=...`` names one; its CPU is reported beside the gateway's;
+- ``gateway-redis``: one worker, limits and budgets in the same loopback Redis as
+  ``gateway-2w`` uses: it separates the cost of the shared state from that of the workers;
 - ``gateway-traced``: one worker with OpenTelemetry tracing on, exporting OTLP/HTTP to a
   :class:`gwbench.otlp.SpanCounter` on loopback (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``;
   sample ratio 1.0, every request traced). The untraced ones get ``OTEL_SDK_DISABLED=true`` so
@@ -154,6 +156,8 @@ class Gateway(Contender):
     #: False: one worker; True: the context's ``workers_args``.
     several_workers = False
     traced = False
+    #: Keep limits and budgets in a loopback Redis even with one worker.
+    redis_state = False
 
     def start(self, ctx: Context) -> Endpoint:  # noqa: D102
         spec_path = ctx.tmp / f"{self.name}-spec.yaml"
@@ -169,7 +173,7 @@ class Gateway(Contender):
                 *extra]
         env = {GATEWAY_KEY_ENV: stored, "PYTHONUNBUFFERED": "1", "OTEL_SDK_DISABLED": "true"}
         sink = redis = None
-        if workers > 1 and "SKYRELAY_REDIS_URL" not in ctx.gateway_env:
+        if (workers > 1 or self.redis_state) and "SKYRELAY_REDIS_URL" not in ctx.gateway_env:
             redis = start_redis(ctx, name=f"{self.name}-redis")
             env.update(redis.env)
         if self.traced:
@@ -213,6 +217,14 @@ class GatewayTwoWorkers(Gateway):
     name = "gateway-2w"
     label = "skyrelay gateway, 2 workers"
     several_workers = True
+
+
+class GatewayRedis(Gateway):
+    """One worker with its limits and budgets in Redis, as ``gateway-2w`` has them."""
+
+    name = "gateway-redis"
+    label = "skyrelay gateway, Redis state"
+    redis_state = True
 
 
 class GatewayTraced(Gateway):

@@ -54,7 +54,9 @@ def _results(*, gw64: float = 20000, gw_cpu: float = 140, traced_cpu: float = 16
                                                         "upstream_requests": 103}),
         _entry("litellm", [_lvl(64, 150, 400.0, 9000)]),
         _entry("portkey", [_lvl(64, 3000, 20.0, 600)]),
-        _entry("gateway-2w", [_lvl(64, two64, 2.0, 150)], rss_after_mb=190.0, workers=2),
+        _entry("gateway-2w", [_lvl(64, two64, 2.0, 150)], rss_after_mb=190.0, workers=2,
+               shared_state="redis"),
+        _entry("gateway-redis", [_lvl(64, 12000, 4.0, 200)], workers=1, shared_state="redis"),
         _entry("gateway-traced", [_lvl(1, 2500, 0.5, 330), _lvl(64, 18000, 3.5, traced_cpu)],
                traces={"spans": 400}, upstream={"client_requests": 200,
                                                 "upstream_requests": 190}),
@@ -101,7 +103,10 @@ def test_targets_without_the_contenders_are_not_applicable() -> None:
 def test_sections_report_ratios_cores_and_upstream_counts() -> None:
     text = "\n".join(report24.render_issue24(_results()))
     assert "2 workers ÷ 1 worker: 1.80×" in text
-    assert "| 2 | 36,000 | 150.0 | proxy 1.10, upstream 0.40, wrk 0.30 |" in text
+    assert ("| gateway-2w | 2 | Redis | 36,000 | 150.0 | proxy 1.10, upstream 0.40, wrk 0.30 |"
+            in text)
+    assert "| gateway | 1 | in process | 20,000 | 140.0 |" in text
+    assert "same Redis state (`gateway-redis`): 3.00×" in text
     assert "| 64 | 140.0 | 160.0 | 1.143 |" in text
     assert "Spans received: 400 for 200 requests sent." in text
     assert "| gateway | 100 | 103 | ok |" in text

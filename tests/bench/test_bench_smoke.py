@@ -32,7 +32,7 @@ LEVELS = (1, 16)
 def _contenders() -> tuple[str, ...]:
     names = ["direct", "nginx", "gateway", "gateway-traced"]
     if skyrelay_gw.supports_workers([skyrelay_gw.skyrelay_cli(), "gateway", "serve"]):
-        names.append("gateway-2w")
+        names += ["gateway-2w", "gateway-redis"]
     if portkey.is_current(portkey.INSTALL_DIR):
         names.append("portkey")
     return tuple(names)
@@ -76,15 +76,19 @@ def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
     traced = by_name["gateway-traced"]
     assert traced["traces"]["spans"] >= traced["upstream"]["client_requests"]
     assert traced["traces"]["rejected"] == 0
+    for name in ("gateway-2w", "gateway-redis"):
+        if name in by_name:
+            assert by_name[name]["shared_state"].startswith("redis")
+            assert all("redis" in lvl["cpu_cores"] for lvl in by_name[name]["levels"])
     if "gateway-2w" in by_name:
         assert by_name["gateway-2w"]["workers"] == 2
-        assert all("redis" in lvl["cpu_cores"] for lvl in by_name["gateway-2w"]["levels"])
 
     table = (out / "gateway.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     labels = {"direct": "direct (no proxy)", "nginx": "nginx proxy_pass",
               "gateway": "skyrelay gateway", "gateway-traced": "skyrelay gateway, traced",
               "gateway-2w": "skyrelay gateway, 2 workers",
+              "gateway-redis": "skyrelay gateway, Redis state",
               "portkey": f"Portkey {portkey.PORTKEY_VERSION}"}
     for name in CONTENDERS:
         for conns in LEVELS:
