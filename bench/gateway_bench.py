@@ -1,4 +1,4 @@
-"""Benchmark the skyrelay gateway against a direct baseline, an nginx hop and LiteLLM.
+"""Benchmark the skyrelay gateway against a direct baseline, an nginx hop, LiteLLM and Portkey.
 
 Run from the repository root with the project's interpreter (``make bench`` does this)::
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gwbench.before import BEFORE_REF
-from gwbench.contenders import CONTENDERS
+from gwbench.contenders import CONTENDERS, DEFAULT_CONTENDERS
 from gwbench.procs import HarnessError
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -69,17 +69,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds per concurrency level (default 20)")
     p.add_argument("--levels", type=_ints, default=(1, 16, 64, 256),
                    help="concurrency levels, comma-separated (default 1,16,64,256)")
-    p.add_argument("--contenders", type=_names, default=tuple(CONTENDERS),
-                   help=f"comma-separated, in order (default {','.join(CONTENDERS)})")
+    p.add_argument("--contenders", type=_names, default=DEFAULT_CONTENDERS,
+                   help=f"comma-separated, in order (default {','.join(DEFAULT_CONTENDERS)})")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per contender")
     p.add_argument("--ttfb-iterations", type=int, default=500,
                    help="streamed requests for the TTFB median (default 500)")
+    p.add_argument("--long-iterations", type=int, default=20,
+                   help="1,000-chunk streams per contender for the long-stream median "
+                        "(default 20; 0 skips them)")
     p.add_argument("--wrk-threads", type=int, default=1,
                    help="wrk threads (default 1: on 2 cores the load generator, upstream and "
                         "proxy share the CPU)")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="output folder")
     p.add_argument("--name", default="gateway", help="base name of the output files")
     p.add_argument("--litellm-venv", type=Path, default=BENCH_DIR / ".venv-litellm")
+    p.add_argument("--portkey-dir", type=Path, default=BENCH_DIR / ".portkey",
+                   help="where npm ci installs the pinned Portkey (default bench/.portkey)")
+    p.add_argument("--workers-args", default="--workers 2",
+                   help="extra arguments of the gateway-2w contender (default '--workers 2')")
     p.add_argument("--gateway-cmd", default=None,
                    help="gateway command before --spec (default: skyrelay gateway serve)")
     p.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE",
@@ -161,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         results = runner.run_benchmark(runner.BenchConfig(
             duration=args.duration, levels=args.levels, contenders=args.contenders,
             warmup=args.warmup, ttfb_iterations=args.ttfb_iterations,
+            long_iterations=args.long_iterations,
             wrk_threads=args.wrk_threads, litellm_venv=args.litellm_venv,
+            portkey_dir=args.portkey_dir, workers_args=tuple(shlex.split(args.workers_args)),
             gateway_argv=gateway_argv, gateway_env=gateway_env, keep_tmp=args.keep_logs,
             before_ref=None if args.before_ref.lower() == "none" else args.before_ref,
             cpu_rounds=args.cpu_rounds), log=_log)

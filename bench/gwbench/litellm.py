@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from gwbench.procs import HarnessError
-from gwbench.upstream import JSON_PREFIX, SSE_PREFIX, UPSTREAM_MODEL
+from gwbench.upstream import JSON_PREFIX, LONG_PREFIX, SSE_PREFIX, UPSTREAM_MODEL
 
 LITELLM_VERSION = "1.106.0"
 REQUIREMENT = f"litellm[proxy]=={LITELLM_VERSION}"
@@ -68,8 +68,8 @@ def ensure_litellm(venv: Path, *, log: object = print) -> Path:
 
 
 def write_config(tmp: Path, *, upstream_port: int, master_key: str, chat_model: str,
-                 stream_model: str) -> Path:
-    """LiteLLM proxy config: two model names on the same upstream (JSON and SSE base URLs).
+                 stream_model: str, long_model: str | None = None) -> Path:
+    """LiteLLM proxy config: model names on the same upstream (JSON, SSE, long-SSE URLs).
 
     YAML is a superset of JSON, so the config is written as JSON (no YAML library needed).
     """
@@ -80,7 +80,8 @@ def write_config(tmp: Path, *, upstream_port: int, master_key: str, chat_model: 
                                    "api_key": "sk-upstream-unused"}}
 
     config = {
-        "model_list": [entry(chat_model, JSON_PREFIX), entry(stream_model, SSE_PREFIX)],
+        "model_list": [entry(chat_model, JSON_PREFIX), entry(stream_model, SSE_PREFIX)]
+        + ([entry(long_model, LONG_PREFIX)] if long_model else []),
         "litellm_settings": {"set_verbose": False, "json_logs": False,
                              "turn_off_message_logging": True, "drop_params": True},
         "general_settings": {"master_key": master_key},

@@ -17,8 +17,10 @@ from typing import Any
 
 from gwbench.report import added
 
-COLORS = {"direct": "#7f7f7f", "nginx": "#2ca02c", "gateway": "#1f77b4", "litellm": "#d62728"}
-MARKERS = {"direct": "s", "nginx": "^", "gateway": "o", "litellm": "D"}
+COLORS = {"direct": "#7f7f7f", "nginx": "#2ca02c", "gateway": "#1f77b4", "litellm": "#d62728",
+          "portkey": "#9467bd", "gateway-2w": "#17becf", "gateway-traced": "#ff7f0e"}
+MARKERS = {"direct": "s", "nginx": "^", "gateway": "o", "litellm": "D", "portkey": "v",
+           "gateway-2w": "P", "gateway-traced": "X"}
 
 
 def write_plot(results: dict[str, Any], path: Path) -> Path:
@@ -69,7 +71,7 @@ def write_plot(results: dict[str, Any], path: Path) -> Path:
         ax.set_xlabel("concurrency (connections)")
         ax.grid(True, which="major", alpha=0.3)
     handles, labels = axes[2].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, len(labels)),
+    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(len(labels), 4)),
                frameon=False)
     machine = results["meta"]["machine"]
     fig.suptitle(f"skyrelay gateway benchmark — {machine['cpus']} CPUs, loopback, static nginx "

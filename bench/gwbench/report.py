@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The benchmark issue's targets for the gateway.
+#: The benchmark issue's (issue 9) targets for the gateway; issue 24's are in gwbench.report24.
 TARGET_ADDED_P50_MS = 0.5
 TARGET_NGINX_SHARE = 0.25
 TARGET_LITELLM_FACTOR = 50.0
@@ -184,6 +184,9 @@ def render_markdown(results: dict[str, Any], *, soak: dict[str, Any] | None = No
             f"{_ms(ttfb.get('p90_ms'))} | {_signed(extra)} | "
             f"{_opt(entry.get('rss_start_mb'))} | {_opt(entry.get('rss_after_mb'))} |")
     out += render_cpu_vs_before(results.get("cpu_vs_before"), cfg)
+    from gwbench.report24 import render_issue24  # it imports this module's helpers
+
+    out += render_issue24(results)
     failed = [e for e in results["contenders"] if e.get("error")]
     if failed:
         out.append("")
@@ -193,7 +196,7 @@ def render_markdown(results: dict[str, Any], *, soak: dict[str, Any] | None = No
             first = entry["error"].strip().splitlines()[0] if entry["error"].strip() else "?"
             out.append(f"- **{entry['label']}**: {first}")
     out.append("")
-    out.append("## Targets (skyrelay gateway)")
+    out.append("## Targets of issue 9 (skyrelay gateway)")
     out.append("")
     out.append("| target | measured | |")
     out.append("|---|---|---|")

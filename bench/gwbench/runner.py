@@ -1,8 +1,11 @@
 """One benchmark run: the upstream, then each contender in turn at every concurrency.
 
 For each contender: start it, check one JSON and one streamed answer end to end, warm up,
-run wrk at each concurrency (ascending, fixed duration), measure streamed time to first byte
-at concurrency 1, read the memory of its process tree, stop it. A contender that fails is
+run wrk at each concurrency (ascending, fixed duration; with the CPU time of the proxy's
+process tree, the upstream's and wrk's over each run), measure streamed time to first byte
+and the long stream's total time at concurrency 1, read the memory of its process tree, stop
+it, and compare the requests the upstream counted (nginx ``stub_status``) with those the
+clients sent: a proxy must call only the loopback upstream. A contender that fails is
 recorded with its error and the run goes on with the next one; the caller decides the exit
 code. The soak runs one contender at steady load and samples its memory.
 
@@ -29,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from gwbench import procs, upstream
-from gwbench.contenders import CONTENDERS, Context, Endpoint
+from gwbench.contenders import CONTENDERS, DEFAULT_CONTENDERS, Context, Endpoint
+from gwbench.endpoint import BENCH_DIR
+from gwbench.longstream import measure_long_stream
+from gwbench.measure import Levels, upstream_requests
 from gwbench.procs import HarnessError
 from gwbench.ttfb import measure_ttfb
 from gwbench.wrk import request_body, run_wrk, write_script, wrk_binary
@@ -41,15 +47,18 @@ class BenchConfig:
 
     duration: float = 20.0
     levels: tuple[int, ...] = (1, 16, 64, 256)
-    contenders: tuple[str, ...] = ("direct", "nginx", "gateway", "litellm")
+    contenders: tuple[str, ...] = DEFAULT_CONTENDERS
     warmup: float = 3.0
     ttfb_iterations: int = 500
+    long_iterations: int = 20  # long streams per contender (median); 0: skip
     wrk_threads: int = 1
     wrk_timeout: float = 30.0
     pause: float = 1.0
     litellm_venv: Path | None = None
+    portkey_dir: Path = BENCH_DIR / ".portkey"
     gateway_argv: list[str] | None = None
     gateway_env: dict[str, str] = field(default_factory=dict)
+    workers_args: tuple[str, ...] = ("--workers", "2")
     keep_tmp: Path | None = None  # copy the temp folder's logs here (debugging)
     # CPU per request against the gateway of an earlier commit (gwbench.before); None: skip.
     before_ref: str | None = None
@@ -58,8 +67,9 @@ class BenchConfig:
     cpu_levels: tuple[int, ...] = (1, 16)
 
 
-def _post(ep: Endpoint, path: str, body: str, timeout: float = 30) -> tuple[int, str, bytes]:
-    headers = {"Content-Type": "application/json"}
+def _post(ep: Endpoint, path: str, body: str, timeout: float = 30,
+          kind: str = "json") -> tuple[int, str, bytes]:
+    headers = {"Content-Type": "application/json", **ep.headers_for(kind)}
     if ep.api_key:
         headers["Authorization"] = f"Bearer {ep.api_key}"
     req = urllib.request.Request(f"http://127.0.0.1:{ep.port}{path}", data=body.encode(),
@@ -80,7 +90,8 @@ def check_endpoint(ep: Endpoint) -> None:
     expected = json.loads(upstream.chat_completion_body())["choices"][0]["message"]["content"]
     if content != expected:
         raise HarnessError(f"{ep.name}: unexpected completion {content!r}")
-    status, ctype, data = _post(ep, ep.sse_path, request_body(ep.stream_model, stream=True))
+    status, ctype, data = _post(ep, ep.sse_path, request_body(ep.stream_model, stream=True),
+                                kind="sse")
     if status != 200 or not ctype.startswith("text/event-stream"):
         raise HarnessError(f"{ep.name}: stream answered {status} {ctype!r}: {data[:500]!r}")
     text = data.decode()
@@ -97,41 +108,52 @@ def _run_contender(name: str, ctx: Context, cfg: BenchConfig,
     cls = CONTENDERS[name]
     out: dict[str, Any] = {"name": name, "label": cls.label, "levels": [], "error": None}
     started = time.monotonic()
+    seen0 = upstream_requests(ctx.upstream_port)
     ep = cls().start(ctx)
+    sent = 0
     try:
         out["version"] = ep.version
+        out["workers"] = ep.workers
         out["startup_s"] = round(time.monotonic() - started, 2)
         check_endpoint(ep)
+        sent += 2
         out["rss_start_mb"] = _mb(procs.tree_rss_bytes(ep.pid)) if ep.pid else None
-        url = f"http://127.0.0.1:{ep.port}{ep.json_path}"
-        script = write_script(ctx.tmp, body=request_body(ep.chat_model), api_key=ep.api_key,
-                              name=f"post-{name}")
-        if cfg.warmup > 0:
-            run_wrk(url, script, connections=min(16, max(cfg.levels)), duration=cfg.warmup,
-                    threads=cfg.wrk_threads, timeout_s=cfg.wrk_timeout)
+        levels = Levels(ep, ctx, cfg)
+        levels.warmup()
         for conns in cfg.levels:
             time.sleep(cfg.pause)
-            cpu0 = procs.tree_cpu_seconds(ep.pid) if ep.pid else 0.0
-            res = run_wrk(url, script, connections=conns, duration=cfg.duration,
-                          threads=cfg.wrk_threads, timeout_s=cfg.wrk_timeout)
-            level = res.to_dict()
-            if ep.pid and res.requests:
-                cpu = procs.tree_cpu_seconds(ep.pid) - cpu0
-                level["cpu_us_per_request"] = round(cpu / res.requests * 1e6, 1)
+            level = levels.run(conns)
             out["levels"].append(level)
-            log(f"  {name:8s} c={conns:<4d} {res.requests_per_second:10.1f} req/s  "
-                f"p50 {res.p50_ms:8.3f} ms  p99 {res.p99_ms:8.3f} ms  errors {res.errors}")
+            log(f"  {name:8s} c={conns:<4d} {level['requests_per_second']:10.1f} req/s  "
+                f"p50 {level['p50_ms']:8.3f} ms  p99 {level['p99_ms']:8.3f} ms  "
+                f"errors {level['errors']}  CPU {level.get('cpu_us_per_request', '-')} µs/req")
+        sent += levels.sent
         time.sleep(cfg.pause)
+        ttfb_warmup = max(5, cfg.ttfb_iterations // 10)
         ttfb = measure_ttfb("127.0.0.1", ep.port, ep.sse_path,
                             request_body(ep.stream_model, stream=True), api_key=ep.api_key,
-                            iterations=cfg.ttfb_iterations,
-                            warmup=max(5, cfg.ttfb_iterations // 10))
+                            iterations=cfg.ttfb_iterations, warmup=ttfb_warmup,
+                            headers=ep.headers_for("sse"))
+        sent += ttfb_warmup + ttfb.iterations
         out["ttfb"] = ttfb.to_dict()
         log(f"  {name:8s} stream TTFB median {ttfb.median_ms:.3f} ms "
             f"(p90 {ttfb.p90_ms:.3f} ms, {ttfb.iterations} requests)")
+        if cfg.long_iterations > 0 and ep.long_path:
+            long_warmup = max(1, cfg.long_iterations // 10)
+            stats = measure_long_stream("127.0.0.1", ep.port, ep.long_path,
+                                        request_body(ep.long_model, stream=True),
+                                        api_key=ep.api_key, iterations=cfg.long_iterations,
+                                        warmup=long_warmup, headers=ep.headers_for("long"))
+            sent += long_warmup + stats.iterations
+            out["long_stream"] = stats.to_dict()
+            log(f"  {name:8s} long stream ({stats.chunks} chunks) median "
+                f"{stats.median_ms:.2f} ms")
         out["rss_after_mb"] = _mb(procs.tree_rss_bytes(ep.pid)) if ep.pid else None
     finally:
         ep.stop()
+    out.update(ep.facts)
+    seen = upstream_requests(ctx.upstream_port) - seen0 - 1
+    out["upstream"] = {"client_requests": sent, "upstream_requests": seen}
     return out
 
 
@@ -153,25 +175,27 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu_model": cpu, "python": platform.python_version(),
-            "kernel": platform.release()}
+    return {"cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+            "cpu_model": cpu, "python": platform.python_version(), "kernel": platform.release()}
 
 
 def _context(tmp: Path, procs_group: procs.ProcessGroup, upstream_port: int, cfg: BenchConfig,
              log: Callable[[str], None]) -> Context:
     ctx = Context(tmp=tmp, procs=procs_group, upstream_port=upstream_port, log=log,
-                  gateway_argv=cfg.gateway_argv, gateway_env=dict(cfg.gateway_env))
+                  gateway_argv=cfg.gateway_argv, gateway_env=dict(cfg.gateway_env),
+                  portkey_dir=cfg.portkey_dir, workers_args=tuple(cfg.workers_args))
     if cfg.litellm_venv is not None:
         ctx.litellm_venv = cfg.litellm_venv
     return ctx
 
 
-def _start_upstream(tmp: Path, group: procs.ProcessGroup) -> int:
+def _start_upstream(tmp: Path, group: procs.ProcessGroup) -> tuple[int, int]:
+    """Start the nginx upstream; return (port, pid)."""
     port = procs.free_port()
     child = group.start("upstream", upstream.nginx_argv(upstream.write_upstream_conf(tmp, port)),
                         log_dir=tmp)
     procs.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=15, proc=child)
-    return port
+    return port, child.pid
 
 
 def _keep_logs(tmp: Path, dest: Path | None) -> None:
@@ -202,8 +226,9 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[
             procs.ProcessGroup() as group:
         tmp = Path(tmp_s)
         try:
-            upstream_port = _start_upstream(tmp, group)
+            upstream_port, upstream_pid = _start_upstream(tmp, group)
             ctx = _context(tmp, group, upstream_port, cfg, log)
+            ctx.upstream_pid = upstream_pid
             for name in cfg.contenders:
                 log(f"{name}:")
                 try:
@@ -284,7 +309,7 @@ def run_soak(cfg: SoakConfig, log: Callable[[str], None] = print) -> dict[str, A
     with procs.terminate_on_sigterm(), tempfile.TemporaryDirectory(prefix="gwsoak-") as tmp_s, \
             procs.ProcessGroup() as group:
         tmp = Path(tmp_s)
-        upstream_port = _start_upstream(tmp, group)
+        upstream_port, _pid = _start_upstream(tmp, group)
         ctx = _context(tmp, group, upstream_port, bcfg, log)
         ep = CONTENDERS[cfg.contender]().start(ctx)
         if ep.pid is None:
@@ -358,7 +383,7 @@ def run_profile(cfg: ProfileConfig, raw_out: Path,
     with procs.terminate_on_sigterm(), tempfile.TemporaryDirectory(prefix="gwprof-") as tmp_s, \
             procs.ProcessGroup() as group:
         tmp = Path(tmp_s)
-        ctx = _context(tmp, group, _start_upstream(tmp, group), bcfg, log)
+        ctx = _context(tmp, group, _start_upstream(tmp, group)[0], bcfg, log)
         ep = CONTENDERS[cfg.contender]().start(ctx)
         if ep.pid is None:
             raise HarnessError(f"{cfg.contender} has no process to profile")

@@ -19,12 +19,13 @@ from __future__ import annotations
 import socket
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gwbench.procs import HarnessError
 
 
-class _Conn:
+class Conn:
     """A blocking socket with a read buffer."""
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
@@ -74,17 +75,38 @@ class TtfbStats:
                 "content_type": self.content_type}
 
 
-def _request(host: str, port: int, path: str, body: bytes, api_key: str | None) -> bytes:
+def build_request(host: str, port: int, path: str, body: bytes, api_key: str | None,
+                  headers: Mapping[str, str] | None = None) -> bytes:
+    """The raw bytes of a streamed POST (bearer key and extra headers if given)."""
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}",
              "Content-Type: application/json", "Accept: text/event-stream",
              f"Content-Length: {len(body)}"]
     if api_key:
         lines.append(f"Authorization: Bearer {api_key}")
+    for key, value in (headers or {}).items():
+        if any(c in key + value for c in "\r\n"):
+            raise ValueError(f"header {key!r} must not contain line breaks")
+        lines.append(f"{key}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def _one(conn: _Conn, request: bytes) -> tuple[int, int, int, str, bool]:
-    """Send one request; return (ttfb ns, total ns, status, content type, keep-alive)."""
+@dataclass(frozen=True)
+class Exchange:
+    """One timed request: ns to the first body byte and to the end, the answer and its body."""
+
+    ttfb_ns: int
+    total_ns: int
+    status: int
+    content_type: str
+    keep_alive: bool
+    body: bytes
+
+
+def exchange(conn: Conn, request: bytes, *, keep_body: bool = False) -> Exchange:
+    """Send one request on ``conn`` and read the whole response, timing it.
+
+    The body is kept (its parts joined after the clock stops) only when ``keep_body``.
+    """
     start = time.perf_counter_ns()
     conn.sock.sendall(request)
     head = conn.read_until(b"\r\n\r\n").decode("latin-1")
@@ -97,6 +119,8 @@ def _one(conn: _Conn, request: bytes) -> tuple[int, int, int, str, bool]:
     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     keep_alive = headers.get("connection", "").lower() != "close"
     first = 0
+    parts: list[bytes] = []
+    keep = parts.append if keep_body else (lambda _b: None)
     if chunked:
         while True:
             size = int(conn.read_until(b"\r\n").split(b";")[0], 16)
@@ -107,14 +131,14 @@ def _one(conn: _Conn, request: bytes) -> tuple[int, int, int, str, bool]:
                 while not conn.buf:
                     conn.fill()
                 first = time.perf_counter_ns()
-            conn.read_exact(size + 2)
+            keep(conn.read_exact(size + 2)[:-2])
     elif "content-length" in headers:
         length = int(headers["content-length"])
         if length:
             while not conn.buf:
                 conn.fill()
             first = time.perf_counter_ns()
-            conn.read_exact(length)
+            keep(conn.read_exact(length))
     else:  # body ends when the server closes the connection
         while not conn.buf:
             conn.fill()
@@ -124,30 +148,36 @@ def _one(conn: _Conn, request: bytes) -> tuple[int, int, int, str, bool]:
                 conn.fill()
         except ConnectionError:
             pass
+        keep(conn.buf)
+        conn.buf = b""
         keep_alive = False
     end = time.perf_counter_ns()
-    return (first or end) - start, end - start, status, headers.get("content-type", ""), keep_alive
+    return Exchange((first or end) - start, end - start, status, headers.get("content-type", ""),
+                    keep_alive, b"".join(parts))
 
 
 def measure_ttfb(host: str, port: int, path: str, body: str, *, api_key: str | None,
-                 iterations: int = 300, warmup: int = 30, timeout: float = 10.0) -> TtfbStats:
+                 iterations: int = 300, warmup: int = 30, timeout: float = 10.0,
+                 headers: Mapping[str, str] | None = None) -> TtfbStats:
     """Median time to the first body byte of ``iterations`` sequential streamed requests.
 
     Raises :class:`HarnessError` when a response is not 200 ``text/event-stream``.
     """
-    request = _request(host, port, path, body.encode(), api_key)
+    request = build_request(host, port, path, body.encode(), api_key, headers)
     ttfbs: list[int] = []
     totals: list[int] = []
     status, ctype = 0, ""
-    conn = _Conn(host, port, timeout)
+    conn = Conn(host, port, timeout)
     try:
         for i in range(warmup + iterations):
             try:
-                ttfb, total, status, ctype, keep = _one(conn, request)
+                got = exchange(conn, request)
             except ConnectionError:
                 conn.close()
-                conn = _Conn(host, port, timeout)
-                ttfb, total, status, ctype, keep = _one(conn, request)
+                conn = Conn(host, port, timeout)
+                got = exchange(conn, request)
+            ttfb, total, status, ctype, keep = (got.ttfb_ns, got.total_ns, got.status,
+                                                got.content_type, got.keep_alive)
             if status != 200 or not ctype.startswith("text/event-stream"):
                 raise HarnessError(f"stream request to {host}:{port}{path} answered {status} "
                                    f"{ctype!r}, expected 200 text/event-stream")
@@ -156,7 +186,7 @@ def measure_ttfb(host: str, port: int, path: str, body: str, *, api_key: str | N
                 totals.append(total)
             if not keep:
                 conn.close()
-                conn = _Conn(host, port, timeout)
+                conn = Conn(host, port, timeout)
     except (OSError, ValueError) as exc:
         raise HarnessError(f"stream request to {host}:{port}{path} failed: {exc}") from None
     finally:

@@ -2,9 +2,12 @@
 
 The upstream answers ``POST {prefix}/v1/chat/completions`` with a fixed OpenAI
 chat-completion body; under the ``/sse`` prefix it answers with a fixed SSE stream
-(``text/event-stream``). A separate prefix, rather than parsing ``"stream": true`` out of the
-body, keeps the upstream's own cost negligible: the proxies under test get the SSE endpoint as
-a second base URL.
+(``text/event-stream``), and under the ``/long`` prefix with a fixed stream of
+:data:`LONG_CHUNKS` ``data:`` chunks (a file in the temp folder: nginx's configuration parser
+caps a ``return`` text at a few KB). A separate prefix, rather than parsing ``"stream": true``
+out of the body, keeps the upstream's own cost negligible: the proxies under test get the SSE
+endpoints as further base URLs. ``/nginx_status`` is nginx's ``stub_status``, whose request
+counter shows how many requests a proxy really sent to this upstream.
 
 Every path nginx writes (pid, logs, temp folders) lives in the run's temp folder, so no root
 is needed and nothing outside the folder is touched.
@@ -27,6 +30,12 @@ UPSTREAM_MODEL = "bench-model"
 #: Where the JSON endpoint and the SSE endpoint live on the upstream.
 JSON_PREFIX = "/v1"
 SSE_PREFIX = "/sse/v1"
+LONG_PREFIX = "/long/v1"
+#: JSON ``data:`` chunks in the long stream (then ``data: [DONE]``).
+LONG_CHUNKS = 1000
+#: The last content word of the long stream (proxies must deliver it).
+LONG_LAST_WORD = "end."
+STATUS_PATH = "/nginx_status"
 
 CHAT_PATH = "/chat/completions"
 
@@ -70,6 +79,40 @@ def sse_body() -> str:
     parts.append(chunk({}, finish="stop"))
     parts.append(chunk({}, usage={"prompt_tokens": 19, "completion_tokens": 3,
                                   "total_tokens": 22}, empty=True))
+    parts.append("data: [DONE]\n\n")
+    return "".join(parts)
+
+
+def long_sse_body(chunks: int = LONG_CHUNKS) -> str:
+    """A fixed stream of ``chunks`` JSON ``data:`` chunks: role, content words, stop, usage.
+
+    The content chunks carry one short word each, like a model streaming token by token; the
+    last word is :data:`LONG_LAST_WORD`. Then ``data: [DONE]``.
+
+    >>> long_sse_body(4).count("data: {")
+    4
+    """
+    if chunks < 4:
+        raise ValueError("a long stream needs at least 4 chunks (role, content, stop, usage)")
+    base = {"id": "chatcmpl-bench0000000000000000000003", "object": "chat.completion.chunk",
+            "created": 1735689600, "model": UPSTREAM_MODEL, "system_fingerprint": "fp_bench"}
+
+    def chunk(delta: dict[str, object], finish: str | None = None,
+              usage: dict[str, int] | None = None) -> str:
+        data: dict[str, object] = dict(base)
+        data["choices"] = [] if usage else [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        if usage is not None:
+            data["usage"] = usage
+        return "data: " + json.dumps(data, separators=(",", ":")) + "\n\n"
+
+    words = chunks - 3
+    parts = [chunk({"role": "assistant", "content": ""})]
+    parts += [chunk({"content": f"w{i} "}) for i in range(words - 1)]
+    parts.append(chunk({"content": LONG_LAST_WORD}))
+    parts.append(chunk({}, finish="stop"))
+    parts.append(chunk({}, usage={"prompt_tokens": 19, "completion_tokens": words,
+                                  "total_tokens": 19 + words}))
     parts.append("data: [DONE]\n\n")
     return "".join(parts)
 
@@ -125,8 +168,21 @@ def _http_common(tmp: Path, name: str) -> str:
 
 
 def write_upstream_conf(tmp: Path, port: int) -> Path:
-    """Write the static upstream's nginx.conf into ``tmp``; return its path."""
+    """Write the static upstream's nginx.conf into ``tmp``; return its path.
+
+    ``tmp``'s parents must be traversable by nginx's workers (``nobody`` when run as root),
+    as under the system temp folder where the harness makes it.
+    """
     conf = tmp / "upstream.conf"
+    # Workers run as 'nobody' when the harness runs as root: they must reach the file, so the
+    # run's folder gets o+x (traverse, no listing) and the file's own folder is readable.
+    static = tmp / "upstream-static"
+    static.mkdir(exist_ok=True)
+    long_body = static / "long-stream.sse"
+    long_body.write_text(long_sse_body())
+    tmp.chmod(tmp.stat().st_mode | 0o011)
+    static.chmod(0o755)
+    long_body.chmod(0o644)
     conf.write_text(_main_block(tmp, "upstream") + f"""http {{
 {_http_common(tmp, "upstream")}
     server {{
@@ -141,6 +197,19 @@ def write_upstream_conf(tmp: Path, port: int) -> Path:
             default_type text/event-stream;
             add_header Cache-Control no-cache;
             return 200 {_nginx_string(sse_body())};
+        }}
+        location = {LONG_PREFIX}{CHAT_PATH} {{
+            # A static file: nginx answers POST to one with 405, which error_page turns into
+            # the file itself (an internal redirect as GET).
+            default_type text/event-stream;
+            alias {long_body};
+            etag off;
+            max_ranges 0;
+            add_header Cache-Control no-cache;
+            error_page 405 =200 $uri;
+        }}
+        location = {STATUS_PATH} {{
+            stub_status;
         }}
         location = /healthz {{
             default_type text/plain;
@@ -173,6 +242,10 @@ def write_proxy_conf(tmp: Path, port: int, upstream_port: int) -> Path:
             proxy_pass http://bench_upstream;
             proxy_buffering off;
         }}
+        location /long/ {{
+            proxy_pass http://bench_upstream;
+            proxy_buffering off;
+        }}
         location / {{
             proxy_pass http://bench_upstream;
         }}
@@ -180,6 +253,19 @@ def write_proxy_conf(tmp: Path, port: int, upstream_port: int) -> Path:
 }}
 """)
     return conf
+
+
+def parse_stub_status(text: str) -> int:
+    """The total request count in nginx's ``stub_status`` page.
+
+    >>> parse_stub_status("Active connections: 1\\nserver accepts handled requests\\n 5 5 9\\n")
+    9
+    """
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("server accepts handled requests") and i + 1 < len(lines):
+            return int(lines[i + 1].split()[2])
+    raise ValueError(f"not an nginx stub_status page: {text[:200]!r}")
 
 
 def nginx_binary() -> str:

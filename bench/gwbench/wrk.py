@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,13 +59,28 @@ def request_body(model: str, *, stream: bool = False) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def write_script(tmp: Path, *, body: str, api_key: str | None, name: str = "post") -> Path:
-    """Write the Lua script that POSTs ``body`` with ``api_key`` as bearer token."""
+def _lua_string(text: str, what: str) -> str:
+    if any(c in text for c in '"\\\r\n'):
+        raise ValueError(f"{what} must not contain quotes, backslashes or line breaks")
+    return f'"{text}"'
+
+
+def write_script(tmp: Path, *, body: str, api_key: str | None, name: str = "post",
+                 headers: Mapping[str, str] | None = None) -> Path:
+    """Write the Lua script that POSTs ``body`` with ``api_key`` as bearer token.
+
+    ``headers`` are sent too (Portkey takes its provider and upstream from headers).
+    """
     if "]==]" in body:
         raise ValueError("request body must not contain ']==]' (Lua long-string end)")
-    auth = (f'wrk.headers["Authorization"] = "Bearer {api_key}"' if api_key else "")
-    if api_key and ('"' in api_key or "\\" in api_key):
-        raise ValueError("api key must not contain quotes or backslashes")
+    lines = []
+    if api_key:
+        bearer = _lua_string("Bearer " + api_key, "api key")
+        lines.append(f'wrk.headers["Authorization"] = {bearer}')
+    for key, value in (headers or {}).items():
+        lines.append(f"wrk.headers[{_lua_string(key, 'header name')}] = "
+                     f"{_lua_string(value, 'header value')}")
+    auth = "\n".join(lines)
     path = Path(tmp) / f"{name}.lua"
     path.write_text(_LUA % {"body": body, "auth": auth, "marker": MARKER})
     return path
