@@ -24,6 +24,7 @@ from skyrelay.gateway.server.billing import billable
 from skyrelay.gateway.server.hooks import RequestContext
 from skyrelay.gateway.tenancy.settle_retry import SettleRetry
 from skyrelay.gateway.tenancy.state import (
+    Limits,
     StateBackend,
     StateUnavailable,
     current_period,
@@ -65,33 +66,31 @@ class TenancyHooks:
                 f"its output cap), more than tenant {tenant.name!r} may use in a minute "
                 f"({tenant.tokens_per_minute}); lower max_tokens or the input.",
                 param="max_tokens", code="request_exceeds_token_limit")
-        try:
-            wait, used_requests, used_tokens = await self.state.hit_counts(
-                tenant.name, tenant.requests_per_minute, tenant.tokens_per_minute,
-                est_in + est_out, now)
-            # for the x-ratelimit-* headers (server/limits_headers.py)
-            ctx.extra["ratelimit"] = (used_requests, used_tokens, retry_after(now))
-            if wait is not None:
-                raise GatewayError(429, f"Rate limit reached for tenant {tenant.name!r} "
-                                        f"({tenant.requests_per_minute} requests/min, "
-                                        f"{tenant.tokens_per_minute} tokens/min).",
-                                   code="rate_limit_exceeded", retry_after=wait)
-            ctx.extra["tokens_counted"] = est_in + est_out
-            worst = max((t.price.cost(est_in, est_out) for t in ctx.eligible), default=0.0)
-            amount = to_micros(worst)
-            period = current_period(now)
-            if not await self.state.reserve(tenant.name, period,
-                                            to_micros(tenant.monthly_budget), amount):
-                # nothing is sent: give the tokens-per-minute allowance back
-                await self.state.add_tokens(tenant.name, -(est_in + est_out), now)
-                # OpenAI's answer for a spent quota; retrying cannot help until the period
-                # (or the budget) changes, so the SDKs are told not to retry
-                raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
-                                        "exhausted for this request's worst-case cost.",
-                                   type="insufficient_quota", code="insufficient_quota",
-                                   should_retry=False)
+        worst = max((t.price.cost(est_in, est_out) for t in ctx.eligible), default=0.0)
+        amount = to_micros(worst)
+        period = current_period(now)
+        limits = Limits(tenant.requests_per_minute, tenant.tokens_per_minute,
+                        to_micros(tenant.monthly_budget))
+        try:  # the rate limits and the budget's reservation: one step (one Redis call)
+            admission = await self.state.admit(tenant.name, limits, est_in + est_out, now,
+                                               period, amount)
         except StateUnavailable:
             raise _unavailable() from None
+        # for the x-ratelimit-* headers (server/limits_headers.py)
+        ctx.extra["ratelimit"] = (admission.requests, admission.tokens, retry_after(now))
+        if admission.verdict == "rate":
+            raise GatewayError(429, f"Rate limit reached for tenant {tenant.name!r} "
+                                    f"({tenant.requests_per_minute} requests/min, "
+                                    f"{tenant.tokens_per_minute} tokens/min).",
+                               code="rate_limit_exceeded", retry_after=retry_after(now))
+        if admission.verdict == "budget":
+            # OpenAI's answer for a spent quota; retrying cannot help until the period
+            # (or the budget) changes, so the SDKs are told not to retry
+            raise GatewayError(429, f"Monthly budget of tenant {tenant.name!r} is "
+                                    "exhausted for this request's worst-case cost.",
+                               type="insufficient_quota", code="insufficient_quota",
+                               should_retry=False)
+        ctx.extra["tokens_counted"] = est_in + est_out
         ctx.extra["reserved"] = amount
         ctx.extra["period"] = period
         ctx.extra["admitted_at"] = now
@@ -140,27 +139,19 @@ class TenancyHooks:
         """Settle the reservation to ``cost`` and correct the token count (each on its
         own: one failing does not skip the other)."""
         delta = to_micros(cost) - ctx.extra["reserved"]
-        try:
-            await self.state.adjust(ctx.tenant.name, ctx.extra["period"], delta,
-                                    ctx.request_id)
+        correction = None if tokens is None else tokens - ctx.extra.get("tokens_counted", 0)
+        try:  # one step: the budget's settle and the minute's token count
+            await self.state.settle(ctx.tenant.name, ctx.extra["period"], delta,
+                                    ctx.request_id, correction,
+                                    ctx.extra.get("admitted_at", time.time()))
         except StateUnavailable:
             # Retried in the background until it is applied (once): the spend converges.
+            # The token correction is not retried: that minute's window is over by then.
             log.warning("could not settle request %s: state store unreachable; retrying",
                         ctx.request_id)
             self.retry.add(ctx.tenant.name, ctx.extra["period"], delta, ctx.request_id)
         except Exception:
             log.exception("could not settle request %s", ctx.request_id)
-        if tokens is None:
-            return
-        try:
-            await self.state.add_tokens(ctx.tenant.name,
-                                        tokens - ctx.extra.get("tokens_counted", 0),
-                                        ctx.extra.get("admitted_at", time.time()))
-        except StateUnavailable:
-            log.warning("could not correct the token count of request %s: state store "
-                        "unreachable", ctx.request_id)
-        except Exception:
-            log.exception("could not correct the token count of request %s", ctx.request_id)
 
     @staticmethod
     def _record(ctx: RequestContext, input_tokens: int, output_tokens: int,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 WINDOW = 60
@@ -30,6 +31,25 @@ BUDGET_TTL = 40 * 24 * 3600  # a month's counter outlives the month by a few day
 
 class StateUnavailable(Exception):
     """The shared store cannot be reached; callers fail closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A tenant's allowances: requests and tokens per minute, budget in micro-units."""
+
+    requests_per_minute: int
+    tokens_per_minute: int
+    budget: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What :meth:`StateBackend.admit` decided, with the window's use afterwards."""
+
+    #: "ok", "rate" (over a per-minute limit) or "budget" (over the period's budget)
+    verdict: str
+    requests: int
+    tokens: int
 
 
 class StateBackend(Protocol):
@@ -62,6 +82,20 @@ class StateBackend(Protocol):
         """Settle: add ``delta`` (actual minus reserved, may be negative) to the spend,
         never below zero. With ``settle_id`` it is applied at most once per id (a retried
         settle whose first try did reach the store is not counted twice)."""
+        ...
+
+    async def admit(self, tenant: str, limits: Limits, tokens: int, now: float,
+                    period: str, amount: int) -> Admission:
+        """:meth:`hit_counts` and then :meth:`reserve` of ``amount`` as one step (one round
+        trip to a shared store): a request over the rate limits reserves nothing, and one
+        over the budget is counted as a request but not its tokens."""
+        ...
+
+    async def settle(self, tenant: str, period: str, delta: int, settle_id: str | None,
+                     tokens: int | None, admitted_at: float) -> None:
+        """:meth:`adjust` by ``delta`` (at most once per ``settle_id``) and, unless
+        ``tokens`` is None, :meth:`add_tokens` of ``tokens`` to the admission's minute, as
+        one step."""
         ...
 
     async def spent(self, tenant: str, period: str) -> int:
@@ -137,6 +171,23 @@ class MemoryState:
                      settle_id: str | None = None) -> None:
         self._spent[(tenant, period)] = max(0, self._spent.get((tenant, period), 0) + delta)
 
+    async def admit(self, tenant: str, limits: Limits, tokens: int, now: float,
+                    period: str, amount: int) -> Admission:
+        wait, requests, used = await self.hit_counts(
+            tenant, limits.requests_per_minute, limits.tokens_per_minute, tokens, now)
+        if wait is not None:
+            return Admission("rate", requests, used)
+        if not await self.reserve(tenant, period, limits.budget, amount):
+            await self.add_tokens(tenant, -tokens, now)  # counted as a request only
+            return Admission("budget", requests, used - tokens)
+        return Admission("ok", requests, used)
+
+    async def settle(self, tenant: str, period: str, delta: int, settle_id: str | None,
+                     tokens: int | None, admitted_at: float) -> None:
+        if tokens is not None:
+            await self.add_tokens(tenant, tokens, admitted_at)
+        await self.adjust(tenant, period, delta, settle_id)
+
     async def spent(self, tenant: str, period: str) -> int:
         return self._spent.get((tenant, period), 0)
 
@@ -194,6 +245,52 @@ redis.call('SET', KEYS[1], v, 'EX', ARGV[2])
 return v
 """
 
+# Admission in one round trip: the rate check of _HIT, then the budget's of _RESERVE; over
+# the budget the request is counted (as _HIT then a give-back of its tokens would leave it).
+_ADMIT = """
+local w = tonumber(ARGV[4])
+local want = tonumber(ARGV[3])
+local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
+local rp = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tc = tonumber(redis.call('GET', KEYS[3]) or '0')
+local tp = tonumber(redis.call('GET', KEYS[4]) or '0')
+local req = rp * w + rc
+local tok = tp * w + tc
+if req + 1 > tonumber(ARGV[1]) then return {1, math.floor(req), math.floor(tok)} end
+if tok + want > tonumber(ARGV[2]) then return {2, math.floor(req), math.floor(tok)} end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 150)
+local spent = tonumber(redis.call('GET', KEYS[5]) or '0')
+if spent + tonumber(ARGV[6]) > tonumber(ARGV[5]) then
+  return {3, math.floor(req) + 1, math.floor(tok)}
+end
+redis.call('INCRBY', KEYS[5], ARGV[6])
+redis.call('EXPIRE', KEYS[5], ARGV[7])
+redis.call('INCRBY', KEYS[3], want)
+redis.call('EXPIRE', KEYS[3], 150)
+return {0, math.floor(req) + 1, math.floor(tok) + want}
+"""
+
+# The token correction (_ADD_TOKENS on KEYS[3], unless ARGV[4] is empty) and the settle
+# (_ADJUST) in one round trip. The correction goes first: Redis keeps a script's writes made
+# before an error, so a settle that fails (a damaged budget key) still leaves it applied.
+_SETTLE = """
+if ARGV[4] ~= '' then
+  local t = tonumber(redis.call('GET', KEYS[3]) or '0') + tonumber(ARGV[4])
+  if t < 0 then t = 0 end
+  redis.call('SET', KEYS[3], t, 'EX', 150)
+end
+if KEYS[2] ~= KEYS[1] and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  return -1
+end
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+if v < 0 then v = 0 end
+redis.call('SET', KEYS[1], v, 'EX', ARGV[2])
+return v
+"""
+
+_VERDICTS = {0: "ok", 1: "rate", 2: "rate", 3: "budget"}
+
 #: How long a settle's once-only marker is kept: the longest a failed settle is retried.
 SETTLE_TTL = 300
 
@@ -218,6 +315,8 @@ class RedisState:
         self._reserve = self._redis.register_script(_RESERVE)
         self._add_tokens = self._redis.register_script(_ADD_TOKENS)
         self._adjust = self._redis.register_script(_ADJUST)
+        self._admit = self._redis.register_script(_ADMIT)
+        self._settle = self._redis.register_script(_SETTLE)
         self.healthy = True
 
     async def _run(self, coro):  # type: ignore[no-untyped-def]
@@ -261,6 +360,26 @@ class RedisState:
         marker = self._k("settled", settle_id) if settle_id else budget
         await self._run(self._adjust(keys=[budget, marker],
                                      args=[delta, BUDGET_TTL, SETTLE_TTL]))
+
+    async def admit(self, tenant: str, limits: Limits, tokens: int, now: float,
+                    period: str, amount: int) -> Admission:
+        bucket, frac = _window(now)
+        keys = [self._k("rq", tenant, bucket), self._k("rq", tenant, bucket - 1),
+                self._k("tk", tenant, bucket), self._k("tk", tenant, bucket - 1),
+                self._k("budget", tenant, period)]
+        verdict, req, tok = await self._run(self._admit(keys=keys, args=[
+            limits.requests_per_minute, limits.tokens_per_minute, tokens, 1.0 - frac,
+            limits.budget, amount, BUDGET_TTL]))
+        return Admission(_VERDICTS[int(verdict)], int(req), int(tok))
+
+    async def settle(self, tenant: str, period: str, delta: int, settle_id: str | None,
+                     tokens: int | None, admitted_at: float) -> None:
+        budget = self._k("budget", tenant, period)
+        marker = self._k("settled", settle_id) if settle_id else budget
+        bucket, _ = _window(admitted_at)
+        await self._run(self._settle(
+            keys=[budget, marker, self._k("tk", tenant, bucket)],
+            args=[delta, BUDGET_TTL, SETTLE_TTL, "" if tokens is None else tokens]))
 
     async def spent(self, tenant: str, period: str) -> int:
         value = await self._run(self._redis.get(self._k("budget", tenant, period)))
