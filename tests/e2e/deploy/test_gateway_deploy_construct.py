@@ -95,9 +95,11 @@ def test_without_shared_state_there_is_no_cache_and_no_redis_setting(alone: dict
     assert cfn.resources(template, "AWS::ElastiCache::ReplicationGroup") == {}
     _, task = cfn.only(template, "AWS::ECS::TaskDefinition")
     (container,) = task["Properties"]["ContainerDefinitions"]
-    # no Redis setting; the one plain value is the drain window, set with the stop timeout
+    # no Redis setting; the plain values are the drain window, set with the stop timeout,
+    # and one worker (in-process limits are right in one process only, whatever the size)
     assert container["Environment"] == [{"Name": "SKYRELAY_DRAIN_SECONDS",
-                                         "Value": str(container["StopTimeout"] - 10)}]
+                                         "Value": str(container["StopTimeout"] - 10)},
+                                        {"Name": "SKYRELAY_WORKERS", "Value": "1"}]
     assert 60 <= container["StopTimeout"] <= 120
     assert [s["Name"] for s in container["Secrets"]] == ["SKYRELAY_GATEWAY_CONFIG"]
 
