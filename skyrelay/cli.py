@@ -215,64 +215,19 @@ def gateway_config_cmd(spec: str | None, region: str | None) -> None:
 def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str | None,
                       host: str, port: int, log_level: str, workers: int | None) -> None:
     """Serve the OpenAI-compatible gateway until SIGINT/SIGTERM (graceful)."""
-    import logging
-    import os
-
     require("gateway", "skyrelay gateway serve")
-    # before anything imports prometheus_client: the workers' metrics need its multiprocess
-    # store, which it picks at import time
-    from skyrelay.gateway import workers as multi
-    try:
-        count, note = multi.choose_workers(
-            workers, shared_state=multi.shared_state_configured(os.environ),
-            cpus=multi.available_cpus())
-    except multi.WorkersError as exc:
-        fail(str(exc))
-    if count > 1:
-        multi.prepare_metrics_dir()
-    from skyrelay.gateway.serve import ConfigError, build_app, check_tracing, load_config, serve
+    from skyrelay.gateway.launch import LaunchError, launch
 
     if sum(map(bool, (spec, config_file, config_env))) > 1:
         fail("give one of --spec, --config or --config-env, not both")
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    if note:
-        logging.getLogger("skyrelay.gateway").info("%s", note)
     try:
-        config = load_config(
-            spec=None if config_file or config_env else (spec or find_default_spec()),
-            config_file=config_file, config_env=config_env)
-    except ConfigError as exc:
+        code = launch(spec=None if config_file or config_env else (spec or find_default_spec()),
+                      config_file=config_file, config_env=config_env, host=host, port=port,
+                      log_level=log_level, workers=workers)
+    except LaunchError as exc:
         fail(str(exc))
-    from skyrelay.gateway.tenancy.keys import HashedKeys
-    from skyrelay.gateway.tenancy.wiring import build_hooks, redis_url
-
-    def make_app() -> Any:
-        # Production path: salted key hashes, limits and budgets (Redis when configured),
-        # and one usage record per request on stdout.
-        try:
-            hooks = build_hooks(os.environ)
-            return build_app(config, authenticator=HashedKeys(config), hooks=hooks)
-        except (ValueError, ConfigError) as exc:  # e.g. tracing without the tracing extra
-            fail(str(exc))
-
-    if count == 1:
-        serve(make_app(), host=host, port=port, log_level=log_level)
-        return
-    from skyrelay.gateway.server.ops import OpsSettings
-    try:
-        ops = OpsSettings.from_env(os.environ)
-    except ValueError as exc:
-        fail(str(exc))
-    try:  # a broken setting stops here, once, rather than in every worker
-        redis_url(os.environ)
-        check_tracing(config)
-    except (ValueError, ConfigError) as exc:
-        fail(str(exc))
-    supervisor = multi.Supervisor(
-        count, lambda index: serve(make_app(), host=host, port=port, log_level=log_level,
-                                   ops=ops, reuse_port=True),
-        stop_seconds=ops.drain_seconds + 10)
-    raise SystemExit(supervisor.run())
+    if code:
+        raise SystemExit(code)
 
 
 def require_cloud_extras(spec: Spec, feature: str) -> None:

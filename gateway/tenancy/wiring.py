@@ -18,7 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from skyrelay.gateway.envnames import REDIS_PASSWORD_ENV, REDIS_URL_ENV
 from skyrelay.gateway.metering import Meter
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
-from skyrelay.gateway.tenancy.state import MemoryState, RedisState, StateBackend
+from skyrelay.gateway.tenancy.state import MemoryState, StateBackend
+from skyrelay.gateway.tenancy.state_redis import RedisState
 
 
 def redis_url(environ: Mapping[str, str]) -> str | None:

@@ -20,7 +20,7 @@ from skyrelay.gateway.providers.registry import ProviderRegistry
 from skyrelay.gateway.serve import build_app
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
 from skyrelay.gateway.tenancy.keys import HashedKeys, new_key
-from skyrelay.gateway.tenancy.state import RedisState
+from skyrelay.gateway.tenancy.state_redis import RedisState
 from skyrelay.gateway.testing.harness import OPS_HEADERS, ServerThread, base_config, ops_for_tests
 from skyrelay.gateway.testing.upstreams import OpenAIUpstream
 

@@ -33,7 +33,8 @@ import pytest
 
 from skyrelay.gateway.tenancy.hooks import to_micros
 from skyrelay.gateway.tenancy.keys import new_key
-from skyrelay.gateway.tenancy.state import RedisState, current_period
+from skyrelay.gateway.tenancy.state import current_period
+from skyrelay.gateway.tenancy.state_redis import RedisState
 from skyrelay.gateway.testing.bedrock_upstream import BedrockUpstream
 from skyrelay.gateway.testing.harness import base_config_dict, free_port
 from skyrelay.gateway.testing.load import Planned, run_load

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from skyrelay.gateway.tenancy.state import Limits, MemoryState, RedisState
+from skyrelay.gateway.tenancy.state import Limits, MemoryState
+from skyrelay.gateway.tenancy.state_redis import RedisState
 
 NOW = 1_800_000_030.0  # mid-minute
 PERIOD = "2027-01"

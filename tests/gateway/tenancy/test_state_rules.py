@@ -21,11 +21,11 @@ from skyrelay.gateway.tenancy.state import (
     BUDGET_TTL,
     SETTLE_TTL,
     MemoryState,
-    RedisState,
     StateUnavailable,
     current_period,
     retry_after,
 )
+from skyrelay.gateway.tenancy.state_redis import RedisState
 
 State = MemoryState | RedisState
 MINUTE = 1_800_000_000.0  # the start of a one-minute bucket (divisible by 60)

@@ -18,7 +18,8 @@ from skyrelay.gateway.metering import Meter, UsageRecord, emf_line
 from skyrelay.gateway.server.hooks import RequestContext
 from skyrelay.gateway.tenancy.hooks import TenancyHooks
 from skyrelay.gateway.tenancy.keys import HashedKeys, new_key, parse_stored
-from skyrelay.gateway.tenancy.state import MemoryState, RedisState
+from skyrelay.gateway.tenancy.state import MemoryState
+from skyrelay.gateway.tenancy.state_redis import RedisState
 from skyrelay.gateway.tenancy.wiring import redis_url
 from skyrelay.spec import load_spec
 from skyrelay.views.gateway_config import gateway_config

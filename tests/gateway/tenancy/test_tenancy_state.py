@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from skyrelay.gateway.tenancy.state import MemoryState, RedisState, StateUnavailable
+from skyrelay.gateway.tenancy.state import MemoryState, StateUnavailable
+from skyrelay.gateway.tenancy.state_redis import RedisState
 
 MakeState = Callable[[], MemoryState | RedisState]
 
