@@ -230,6 +230,12 @@ def gateway_serve_cmd(spec: str | None, config_file: str | None, config_env: str
         raise SystemExit(code)
 
 
+link_option = click.option(
+    "--link", "link_dir", type=click.Path(file_okay=False, exists=True),
+    help="A `skyrelay link` folder, used as `cdk deploy -c skyrelay:link=DIR` uses it (the "
+         "linked gateway configs, the private VPN's stacks).")
+
+
 def require_cloud_extras(spec: Spec, feature: str) -> None:
     """Synth runs the CDK app, and the Azure program when the spec has an Azure side."""
     require("aws", feature)
@@ -241,7 +247,8 @@ def require_cloud_extras(spec: Spec, feature: str) -> None:
 @spec_argument
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False),
               help="Output folder (default: cdk.out beside cdk.json).")
-def synth(spec: str | None, output: str | None) -> None:
+@link_option
+def synth(spec: str | None, output: str | None, link_dir: str | None) -> None:
     """Synthesize SPEC into cdk.out/ through the pinned CDK CLI; all or nothing."""
     from skyrelay.synth import SynthError, run_synth
 
@@ -249,7 +256,8 @@ def synth(spec: str | None, output: str | None) -> None:
     require_cloud_extras(loaded, "skyrelay synth")
     try:
         result = run_synth(path, Path(output) if output else None,
-                           log=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False))
+                           log=lambda msg: console.print(f"[dim]{msg}[/]", highlight=False),
+                           link_dir=Path(link_dir) if link_dir else None)
     except SynthError as exc:
         fail(str(exc), code=1)
     for template in result.templates:
@@ -263,7 +271,9 @@ def synth(spec: str | None, output: str | None) -> None:
 @json_option
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, exists=True),
               help="Check this synth output (e.g. cdk.out) instead of synthesizing afresh.")
-def check(spec: str | None, as_json: bool, from_dir: str | None) -> None:
+@link_option
+def check(spec: str | None, as_json: bool, from_dir: str | None,
+          link_dir: str | None) -> None:
     """Run every platform rule over the AWS templates, Azure plan and gateway config."""
     import tempfile
 
@@ -276,7 +286,7 @@ def check(spec: str | None, as_json: bool, from_dir: str | None) -> None:
         outdir = Path(from_dir) if from_dir else Path(tmp) / "cdk.out"
         if not from_dir:
             try:
-                run_synth(path, outdir)
+                run_synth(path, outdir, link_dir=Path(link_dir) if link_dir else None)
             except SynthError as exc:
                 fail(str(exc), code=1)
         report = run_checks(loaded, outdir)

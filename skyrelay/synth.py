@@ -36,6 +36,8 @@ from skyrelay.pulumi.plan_step import synth_step as azure_plan_step
 from skyrelay.spec import Spec, load_spec
 
 SPEC_CONTEXT_KEY = "skyrelay:spec"
+#: The link folder's context key (``stacks.gateway.LINK_CONTEXT_KEY``, which needs aws_cdk).
+LINK_CONTEXT_KEY = "skyrelay:link"
 #: Environment override for the CDK CLI executable (default: the project's node_modules).
 CDK_CLI_ENV = "SKYRELAY_CDK_CLI"
 #: Lines of CDK CLI output quoted in an error.
@@ -60,6 +62,8 @@ class SynthContext:
     outdir: Path
     log: Callable[[str], None]
     notes: list[str] = field(default_factory=list)
+    #: a ``skyrelay link`` folder for the app's ``skyrelay:link`` context (None: none yet)
+    link_dir: Path | None = None
 
 
 SynthStep = Callable[[SynthContext], None]
@@ -167,6 +171,7 @@ def cdk_synth(ctx: SynthContext) -> None:
         "--app", app_command(ctx.project_root),
         "--output", str(ctx.staging),
         "--context", f"{SPEC_CONTEXT_KEY}={ctx.spec_path}",
+        *(["--context", f"{LINK_CONTEXT_KEY}={ctx.link_dir}"] if ctx.link_dir else []),
         "--no-lookups", "--no-notices", "--no-version-reporting", "--quiet",
     ]
     ctx.log(f"cdk synth {ctx.spec_path} -> {ctx.outdir}")
@@ -197,9 +202,12 @@ def run_synth(
     project_root: Path | None = None,
     steps: Sequence[SynthStep] | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    link_dir: Path | None = None,
 ) -> SynthResult:
     """Run every synth step into a staging folder and move it to ``outdir`` only on success.
 
+    ``link_dir``: a ``skyrelay link`` folder (linked gateway configs, the private VPN's
+    values), as ``cdk deploy -c skyrelay:link=...`` would use it.
     ``spec_path`` is validated first (``SpecError`` propagates with every problem listed).
     ``outdir`` defaults to ``<project root>/cdk.out``. Raises :class:`SynthError` when a step
     fails; the previous ``outdir`` is then left untouched.
@@ -211,7 +219,8 @@ def run_synth(
     final.parent.mkdir(parents=True, exist_ok=True)
     # Staging sits beside the output so the final rename stays on one file system.
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
-    ctx = SynthContext(spec_path, spec, root, staging, final, log)
+    ctx = SynthContext(spec_path, spec, root, staging, final, log,
+                       link_dir=link_dir.resolve() if link_dir else None)
     try:
         for step in STEPS if steps is None else steps:
             step(ctx)
