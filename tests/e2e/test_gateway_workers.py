@@ -157,3 +157,27 @@ def test_pipe_writes_keep_lines_whole_and_small() -> None:
     assert all(w.endswith(b"\n") for w in writes)
     assert all(len(w) <= 4096 for w in writes if not w.startswith(b"y"))
     assert [len(w) for w in writes] == [4004, 4004, 1001, 5001, 2]
+
+
+def test_the_record_writer_batches_what_arrives_while_it_lingers() -> None:
+    # one write for records that arrive within LINGER_SECONDS: the thread wakes once per
+    # batch, not once per request
+    import io
+
+    from skyrelay.gateway.metering import _LineWriter
+
+    class Counting(io.BytesIO):
+        writes = 0
+
+        def write(self, data: Any) -> int:
+            Counting.writes += 1
+            return super().write(data)
+
+    out = Counting()
+    writer = _LineWriter(out)
+    for i in range(5):  # a request every 2 ms, well inside one linger
+        writer.put(b'{"n": %d}\n' % i)
+        time.sleep(0.002)
+    writer.close()
+    assert out.getvalue().count(b"\n") == 5
+    assert Counting.writes == 1
