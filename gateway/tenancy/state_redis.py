@@ -26,8 +26,12 @@ from skyrelay.gateway.tenancy.state import (
     retry_after,
 )
 
-_HIT = """
+# The sliding-window check shared by _HIT and _ADMIT: KEYS 1-4 the current and previous
+# minute's request and token counters, ARGV rpm, tpm, tokens, the previous minute's weight.
+# Over a limit it returns; else it counts the request (the tokens are the caller's part).
+_WINDOW = """
 local w = tonumber(ARGV[4])
+local want = tonumber(ARGV[3])
 local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
 local rp = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tc = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -35,15 +39,18 @@ local tp = tonumber(redis.call('GET', KEYS[4]) or '0')
 local req = rp * w + rc
 local tok = tp * w + tc
 if req + 1 > tonumber(ARGV[1]) then return {1, math.floor(req), math.floor(tok)} end
-if tok + tonumber(ARGV[3]) > tonumber(ARGV[2]) then
-  return {2, math.floor(req), math.floor(tok)}
-end
+if tok + want > tonumber(ARGV[2]) then return {2, math.floor(req), math.floor(tok)} end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], 150)
-redis.call('INCRBY', KEYS[3], ARGV[3])
-redis.call('EXPIRE', KEYS[3], 150)
-return {0, math.floor(req) + 1, math.floor(tok) + tonumber(ARGV[3])}
 """
+
+_COUNT_TOKENS = """
+redis.call('INCRBY', KEYS[3], want)
+redis.call('EXPIRE', KEYS[3], 150)
+return {0, math.floor(req) + 1, math.floor(tok) + want}
+"""
+
+_HIT = _WINDOW + _COUNT_TOKENS
 
 _RESERVE = """
 local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -75,29 +82,14 @@ return v
 
 # Admission in one round trip: the rate check of _HIT, then the budget's of _RESERVE; over
 # the budget the request is counted (as _HIT then a give-back of its tokens would leave it).
-_ADMIT = """
-local w = tonumber(ARGV[4])
-local want = tonumber(ARGV[3])
-local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
-local rp = tonumber(redis.call('GET', KEYS[2]) or '0')
-local tc = tonumber(redis.call('GET', KEYS[3]) or '0')
-local tp = tonumber(redis.call('GET', KEYS[4]) or '0')
-local req = rp * w + rc
-local tok = tp * w + tc
-if req + 1 > tonumber(ARGV[1]) then return {1, math.floor(req), math.floor(tok)} end
-if tok + want > tonumber(ARGV[2]) then return {2, math.floor(req), math.floor(tok)} end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], 150)
+_ADMIT = _WINDOW + """
 local spent = tonumber(redis.call('GET', KEYS[5]) or '0')
 if spent + tonumber(ARGV[6]) > tonumber(ARGV[5]) then
   return {3, math.floor(req) + 1, math.floor(tok)}
 end
 redis.call('INCRBY', KEYS[5], ARGV[6])
 redis.call('EXPIRE', KEYS[5], ARGV[7])
-redis.call('INCRBY', KEYS[3], want)
-redis.call('EXPIRE', KEYS[3], 150)
-return {0, math.floor(req) + 1, math.floor(tok) + want}
-"""
+""" + _COUNT_TOKENS
 
 # The token correction (_ADD_TOKENS on KEYS[3], unless ARGV[4] is empty) and the settle
 # (_ADJUST) in one round trip. The correction goes first: Redis keeps a script's writes made
@@ -108,14 +100,7 @@ if ARGV[4] ~= '' then
   if t < 0 then t = 0 end
   redis.call('SET', KEYS[3], t, 'EX', 150)
 end
-if KEYS[2] ~= KEYS[1] and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
-  return -1
-end
-local v = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
-if v < 0 then v = 0 end
-redis.call('SET', KEYS[1], v, 'EX', ARGV[2])
-return v
-"""
+""" + _ADJUST
 
 _VERDICTS = {0: "ok", 1: "rate", 2: "rate", 3: "budget"}
 
