@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import shlex
 import shutil
@@ -52,6 +51,9 @@ from skyrelay.vpn_link import (
     VpnLinkError,
     aws_link_values,
     azure_tunnels,
+    is_bgp_asn,
+    is_private_ipv4,
+    is_public_ipv4,
     secret_settings,
 )
 
@@ -363,23 +365,12 @@ def _value_problems(where: str, value: Any) -> list[str]:
         return [f"{where} must be an object"]
     out = []
     ips = value.get("remoteGatewayIps")
-    if not isinstance(ips, list) or len(ips) != 2 or not all(_is_public(ip) for ip in ips):
+    if not isinstance(ips, list) or len(ips) != 2 or not all(map(is_public_ipv4, ips)):
         out.append(f"{where}.remoteGatewayIps: expected two public IPv4 addresses, got {ips!r}")
     resolver = value.get("resolverIp")
-    try:
-        ok = ipaddress.IPv4Address(resolver).is_private
-    except (ValueError, TypeError):
-        ok = False
-    if not ok:
+    if not is_private_ipv4(resolver):
         out.append(f"{where}.resolverIp: expected a private address, got {resolver!r}")
     asn = value.get("remoteAsn")
-    if not isinstance(asn, int) or isinstance(asn, bool) or not 1 <= asn <= 4294967294:
+    if not is_bgp_asn(asn):
         out.append(f"{where}.remoteAsn: expected a BGP ASN, got {asn!r}")
     return out
-
-
-def _is_public(value: object) -> bool:
-    try:
-        return isinstance(value, str) and ipaddress.IPv4Address(value).is_global
-    except ValueError:
-        return False

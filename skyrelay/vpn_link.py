@@ -82,14 +82,14 @@ class AzureVpnOutputs:
             raise VpnLinkError([f"{where} is missing: run `pulumi up` first (step 1)"])
         problems: list[str] = []
         ips = vpn.get("publicIps")
-        if not isinstance(ips, list) or len(ips) != 2 or not all(_is_public(ip) for ip in ips):
+        if not isinstance(ips, list) or len(ips) != 2 or not all(is_public_ipv4(ip) for ip in ips):
             problems.append(f"{where}.publicIps: expected the gateway's two public IPv4 "
                             f"addresses, got {ips!r}")
         resolver = vpn.get("resolverIp")
-        if not _is_private(resolver):
+        if not is_private_ipv4(resolver):
             problems.append(f"{where}.resolverIp: expected a private address, got {resolver!r}")
         asn = vpn.get("asn")
-        if not isinstance(asn, int) or isinstance(asn, bool) or not 1 <= asn <= 4294967294:
+        if not is_bgp_asn(asn):
             problems.append(f"{where}.asn: expected a BGP ASN, got {asn!r}")
         if problems:
             raise VpnLinkError(problems)
@@ -194,7 +194,7 @@ def azure_tunnels(aws: AwsVpnOutputs, azure_public_ips: Sequence[str],
         by_cidr = {t.get("TunnelInsideCidr"): t for t in options}
         for t, cidr in enumerate(aws.inside_cidrs[i]):
             outside = (by_cidr.get(cidr) or {}).get("OutsideIpAddress")
-            if not _is_public(outside):
+            if not is_public_ipv4(outside):
                 problems.append(f"{aws.stack}: connection {connection_id} has no tunnel with "
                                 f"inside CIDR {cidr} and a public outside address")
                 continue
@@ -241,16 +241,23 @@ def secret_settings(account: str, tunnels: Sequence[TunnelLink],
     return out
 
 
-def _is_public(value: object) -> bool:
+def is_public_ipv4(value: object) -> bool:
+    """A public (global) IPv4 address: a VPN gateway's outside address."""
     try:
         return isinstance(value, str) and ipaddress.IPv4Address(value).is_global
     except ValueError:
         return False
 
 
-def _is_private(value: object) -> bool:
+def is_private_ipv4(value: object) -> bool:
+    """A private, not link-local IPv4 address: a resolver endpoint's."""
     try:
         ip = ipaddress.IPv4Address(value) if isinstance(value, str) else None
     except ValueError:
         return False
     return ip is not None and ip.is_private and not ip.is_link_local
+
+
+def is_bgp_asn(value: object) -> bool:
+    """An integer a BGP peer can use as its ASN (1 to 4294967294)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4294967294
