@@ -9,6 +9,7 @@ addresses, ASNs, customer gateway addresses, the resolver address the forwarding
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from typing import Any
 
@@ -27,6 +28,9 @@ PEER = "eu-west-1"
 
 
 def _azure(tunnels: list[AwsTunnel]) -> tuple[dict[str, Any], RecordingMonitor]:
+    # pulumi.runtime.test runs on the current loop: an earlier asyncio.run() in this process
+    # leaves none set
+    asyncio.set_event_loop(asyncio.new_event_loop())
     recorder = RecordingMonitor(AzureMocks())
     pulumi.runtime.set_mocks(recorder.mocks, project="skyrelay", stack="e2e", preview=False,
                              monitor=recorder)
