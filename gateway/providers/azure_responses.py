@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
 from skyrelay.gateway.config import TargetConfig
 from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.request import Request
 from skyrelay.gateway.hub.response import Result
+from skyrelay.gateway.providers.http import UpstreamResponse
 from skyrelay.gateway.providers.openai_wire_io import (
     native_responses,
     post,
@@ -37,7 +36,7 @@ def url(target: TargetConfig) -> str:
 
 
 async def _open(provider: Any, target: TargetConfig, request: Request, deadline: float,
-                stream: bool) -> aiohttp.ClientResponse:
+                stream: bool) -> UpstreamResponse:
     headers = await provider.headers(target, deadline)
     if stream:
         headers["accept"] = "text/event-stream"

@@ -1,4 +1,4 @@
-"""Amazon Bedrock Converse / ConverseStream over the shared aiohttp pool, SigV4-signed.
+"""Amazon Bedrock Converse / ConverseStream over the shared HTTP pool, SigV4-signed.
 
 Credentials come from botocore's standard chain (environment, shared files, the ECS task
 role), resolved in a worker thread so the event loop never blocks, and cached until five
@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHeadersLength
@@ -44,7 +43,7 @@ from skyrelay.gateway.providers.bedrock_embeddings import (
     vectors_of,
 )
 from skyrelay.gateway.providers.bedrock_translate import StreamMapper, from_converse, to_converse
-from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.http import HttpClient, UpstreamResponse, UpstreamUnreachable
 from skyrelay.gateway.telemetry.propagation import with_trace
 
 #: Bedrock error names (header ``x-amzn-errortype`` or stream ``:exception-type``).
@@ -103,7 +102,7 @@ def frame_exception(headers: dict[str, Any], payload: bytes) -> ProviderError | 
 #: What reading an event stream may raise that :func:`stream_fault` turns into a ProviderError.
 STREAM_FAULTS: tuple[type[BaseException], ...] = (
     ChecksumMismatch, InvalidHeadersLength, json.JSONDecodeError,  # orjson's is a subclass
-    TimeoutError, aiohttp.ClientError, OSError)
+    TimeoutError, OSError)
 
 
 def stream_fault(target: TargetConfig, exc: BaseException) -> ProviderError:
@@ -119,7 +118,7 @@ def stream_fault(target: TargetConfig, exc: BaseException) -> ProviderError:
     if isinstance(exc, TimeoutError):
         return ProviderError("timeout", 504, f"{target.key}: stream stalled past the "
                              "deadline", retryable=True)
-    if isinstance(exc, (aiohttp.ClientError, OSError)):
+    if isinstance(exc, OSError):
         return ProviderError("connection", 502, f"{target.key}: stream cut "
                              f"({type(exc).__name__})", retryable=True)
     return ProviderError("protocol", 502, f"{target.key}: bad event-stream frame "
@@ -173,7 +172,7 @@ class BedrockProvider:
         return f"{os.getpid():x}-{self._counter:x}"
 
     async def _post(self, target: TargetConfig, path: str, body: dict[str, Any],
-                    deadline: float, accept: str) -> aiohttp.ClientResponse:
+                    deadline: float, accept: str) -> UpstreamResponse:
         url = target.endpoint.rstrip("/") + path
         payload = json.dumps(body).encode()
         request = AWSRequest(method="POST", url=url, data=payload,
@@ -184,22 +183,20 @@ class BedrockProvider:
         headers = with_trace(dict(request.headers.items()))
         try:
             async with asyncio.timeout_at(deadline):
-                resp = await self.http.session().post(
-                    url, data=payload, headers=headers,
-                    timeout=self.http.timeout(deadline))
+                resp = await self.http.post(url, payload, headers, deadline)
         except TimeoutError:
             raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
                                 retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except OSError as exc:
             raise ProviderError("connection", 502, f"{target.key}: {type(exc).__name__}",
                                 retryable=True,
-                                unreachable=isinstance(exc, aiohttp.ClientConnectorError)
+                                unreachable=isinstance(exc, UpstreamUnreachable)
                                 ) from None
         if resp.status >= 400:
             try:
                 async with asyncio.timeout_at(deadline):
-                    text = (await resp.content.read(65536)).decode("utf-8", "replace")
-            except (TimeoutError, aiohttp.ClientError):
+                    text = (await resp.read(65536)).decode("utf-8", "replace")
+            except (TimeoutError, OSError):
                 text = ""
             finally:
                 resp.release()
@@ -218,7 +215,7 @@ class BedrockProvider:
             raise err
         return resp
 
-    async def _json(self, target: TargetConfig, resp: aiohttp.ClientResponse,
+    async def _json(self, target: TargetConfig, resp: UpstreamResponse,
                     deadline: float) -> dict[str, Any]:
         try:
             async with asyncio.timeout_at(deadline):
@@ -226,7 +223,7 @@ class BedrockProvider:
         except TimeoutError:
             raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
                                 retryable=True) from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except OSError as exc:
             raise ProviderError("connection", 502, f"{target.key}: {type(exc).__name__}",
                                 retryable=True) from None
         finally:
@@ -270,7 +267,7 @@ class BedrockProvider:
         stopped = False
         try:
             async with asyncio.timeout_at(deadline):
-                async for data in resp.content.iter_any():
+                async for data in resp.iter_any():
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers

@@ -130,7 +130,7 @@ class BedrockAnthropic:
         stopped = False
         try:
             async with asyncio.timeout_at(deadline):
-                async for data in resp.content.iter_any():
+                async for data in resp.iter_any():
                     buffer.add_data(data)
                     for message in buffer:
                         headers = message.headers

@@ -44,7 +44,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
@@ -58,7 +57,7 @@ from skyrelay.gateway.envnames import (
 from skyrelay.gateway.hub.fields import SPEAKS
 from skyrelay.gateway.providers.azure_entra import AZURE_SCOPE, EntraTokenCache
 from skyrelay.gateway.providers.base import ProviderError
-from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.http import HttpClient, UpstreamResponse
 from skyrelay.gateway.providers.openai_errors import (
     MAX_ERROR_BYTES,
     MAX_MESSAGE,
@@ -239,7 +238,7 @@ class OpenAICompatProvider:
         finally:
             if not done:
                 resp.close()  # a half-read stream must not be reused
-            elif resp.content.at_eof():
+            elif resp.at_eof():
                 resp.release()  # back to the pool
             else:
                 # [DONE] came before the end of the body (the chunked terminator is usually
@@ -300,7 +299,7 @@ class OpenAICompatProvider:
         return chunk
 
     async def _open(self, target: TargetConfig, op: str, body: bytes,
-                    deadline: float) -> aiohttp.ClientResponse:
+                    deadline: float) -> UpstreamResponse:
         """POST and return the 200 response with its body unread (raises ProviderError)."""
         url = self.url(target, op)
         headers = await self.headers(target, deadline)

@@ -16,11 +16,11 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 
-import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
 from skyrelay.gateway.providers.base import ProviderError, redact
+from skyrelay.gateway.providers.http_wire import UpstreamUnreachable
 
 #: Inner codes Azure uses for a prompt its content filter refused.
 _FILTER_CODES = frozenset({"content_filter", "ResponsibleAIPolicyViolation", "ContentFiltered"})
@@ -124,7 +124,7 @@ def connection_error(target: TargetConfig, err: BaseException) -> ProviderError:
     """A ``connection`` failure (``unreachable`` when the connection was never made)."""
     return ProviderError("connection", 502, f"{target.key}: connection failed "
                          f"({type(err).__name__}: {str(err)[:200]})", retryable=True,
-                         unreachable=isinstance(err, aiohttp.ClientConnectorError))
+                         unreachable=isinstance(err, UpstreamUnreachable))
 
 
 def protocol(target: TargetConfig, what: str) -> ProviderError:

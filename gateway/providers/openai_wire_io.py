@@ -1,4 +1,4 @@
-"""Reading OpenAI-wire answers (JSON bodies and SSE streams) off an aiohttp response.
+"""Reading OpenAI-wire answers (JSON bodies and SSE streams) off an upstream response.
 
 Shared by the providers whose upstream speaks OpenAI's wire format but is reached with its
 own URL and auth (Bedrock's OpenAI-compatible endpoint, Azure OpenAI v1 for Responses):
@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import aiohttp
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
@@ -26,7 +25,7 @@ from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.request import API_RESPONSES
 from skyrelay.gateway.hub.response import Result
 from skyrelay.gateway.providers.base import ProviderError
-from skyrelay.gateway.providers.http import HttpClient
+from skyrelay.gateway.providers.http import HttpClient, UpstreamResponse
 from skyrelay.gateway.providers.openai_errors import (
     MAX_ERROR_BYTES,
     connection_error,
@@ -43,11 +42,11 @@ RESPONSES_END = frozenset({"response.completed", "response.incomplete", "respons
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-async def read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+async def read_up_to(resp: UpstreamResponse, limit: int) -> bytes:
     """The body up to ``limit`` bytes (all segments, not just the first that arrived)."""
     parts: list[bytes] = []
     size = 0
-    async for part in resp.content.iter_any():
+    async for part in resp.iter_any():
         parts.append(part)
         size += len(part)
         if size >= limit:
@@ -55,13 +54,13 @@ async def read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(parts)[:limit]
 
 
-async def drain(resp: aiohttp.ClientResponse, limit: float = 2.0) -> None:
+async def drain(resp: UpstreamResponse, limit: float = 2.0) -> None:
     """Read what is left of a finished stream, then pool the connection (or close it)."""
     try:
         async with asyncio.timeout(limit):
-            while await resp.content.readany():
+            while await resp.readany():
                 pass
-    except (TimeoutError, aiohttp.ClientError, OSError):
+    except (TimeoutError, OSError):
         resp.close()
         return
     resp.release()
@@ -69,16 +68,14 @@ async def drain(resp: aiohttp.ClientResponse, limit: float = 2.0) -> None:
 
 async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
                headers: dict[str, str], deadline: float,
-               credentials: Sequence[str] = ()) -> aiohttp.ClientResponse:
+               credentials: Sequence[str] = ()) -> UpstreamResponse:
     """POST; the 200 response with its body unread, or the upstream's error classified
     (``credentials`` are redacted from its message)."""
-    resp: aiohttp.ClientResponse | None = None
+    resp: UpstreamResponse | None = None
     headers = with_trace(headers)  # the attempt's W3C traceparent, when tracing is on
     try:
         async with asyncio.timeout_at(deadline):
-            resp = await http.session().post(url, data=body, headers=headers,
-                                             timeout=http.timeout(deadline),
-                                             allow_redirects=False)
+            resp = await http.post(url, body, headers, deadline)
             if resp.status == 200:
                 return resp
             raw = await read_up_to(resp, MAX_ERROR_BYTES)
@@ -86,7 +83,7 @@ async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
         if resp is not None:
             resp.close()
         raise timeout_error(target) from None
-    except (aiohttp.ClientError, OSError) as err:
+    except OSError as err:
         if resp is not None:
             resp.close()
         raise connection_error(target, err) from None
@@ -94,7 +91,7 @@ async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
     raise error_from_response(resp.status, resp.headers, raw, credentials)
 
 
-async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
+async def read_json(target: TargetConfig, resp: UpstreamResponse,
                     deadline: float) -> dict[str, Any]:
     """The body as a JSON object (at most ``MAX_BODY_BYTES``, else ``protocol``)."""
     declared = resp.content_length
@@ -106,7 +103,7 @@ async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
         async with asyncio.timeout_at(deadline):
             parts: list[bytes] = []
             size = 0
-            async for part in resp.content.iter_any():
+            async for part in resp.iter_any():
                 size += len(part)
                 if size > MAX_BODY_BYTES:
                     resp.close()
@@ -117,7 +114,7 @@ async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
     except TimeoutError:
         resp.close()
         raise timeout_error(target) from None
-    except (aiohttp.ClientError, OSError) as err:
+    except OSError as err:
         resp.close()
         raise connection_error(target, err) from None
     resp.release()
@@ -130,19 +127,19 @@ async def read_json(target: TargetConfig, resp: aiohttp.ClientResponse,
     return value
 
 
-async def read_chunk(target: TargetConfig, resp: aiohttp.ClientResponse,
+async def read_chunk(target: TargetConfig, resp: UpstreamResponse,
                      deadline: float) -> bytes:
     """The next bytes of a streamed body (``b""`` at its end), before ``deadline``."""
     try:
         async with asyncio.timeout_at(deadline):
-            return await resp.content.readany()
+            return await resp.readany()
     except TimeoutError:
         raise timeout_error(target) from None
-    except (aiohttp.ClientError, OSError) as err:
+    except OSError as err:
         raise connection_error(target, err) from None
 
 
-async def sse_events(target: TargetConfig, resp: aiohttp.ClientResponse, deadline: float,
+async def sse_events(target: TargetConfig, resp: UpstreamResponse, deadline: float,
                      *, end: frozenset[str] = RESPONSES_END
                      ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """``(event name, data object)`` per SSE event; the stream must reach an ``end`` event
@@ -223,7 +220,7 @@ def responses_body(target: TargetConfig, native: dict[str, Any], stream: bool) -
                          "store": native.get("store", False)})
 
 
-async def native_responses(target: TargetConfig, resp: aiohttp.ClientResponse,
+async def native_responses(target: TargetConfig, resp: UpstreamResponse,
                            deadline: float) -> AsyncIterator[NativeEvent]:
     """A Responses SSE stream as :class:`NativeEvent` items, usage read off the last one."""
     async for name, event in sse_events(target, resp, deadline):

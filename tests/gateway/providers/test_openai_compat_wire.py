@@ -149,11 +149,10 @@ def test_connections_are_pooled(openai_upstream: OpenAIUpstream, oc_target: Any)
         for _ in range(5):
             await p.chat(target, REQUEST, deadline=d)
             await collect(p, target, {**REQUEST, "stream": True}, d)
-        session = p.http.session()
-        return len(session.connector._conns)  # type: ignore[union-attr]  # idle pool
+        return p.http.idle_connections()
 
-    idle_hosts = run(OpenAICompatProvider(environ=ENV), go)
-    assert idle_hosts == 1
+    idle = run(OpenAICompatProvider(environ=ENV), go)
+    assert idle == 1
     assert openai_upstream.hits["/v1/chat/completions"] == 10
     assert len(openai_upstream.connections) == 1  # JSON and finished streams reuse it
 
