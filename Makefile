@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth bench-plan system-packages mutate decision-table
+.PHONY: synth test lint install clean bench soak bench-synth bench-client bench-plan system-packages mutate decision-table
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -83,6 +83,11 @@ clean:
 # Bedrock models; writes bench/results/synth.{md,json}.
 bench-synth: install
 	$(PY) bench/synth/bench_synth.py
+
+# Upstream client benchmark (issue 24): CPU per request of aiohttp's client against the
+# gateway's own (providers/http.py), alternated rounds against a loopback nginx.
+bench-client: install system-packages
+	$(PY) bench/client_choice/run.py
 
 # Plan page benchmark (issue 26): the page with its Graphviz diagram against the same page
 # without it, for the default spec and 50 routes; writes bench/results/plan_page.{md,json}.
