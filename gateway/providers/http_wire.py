@@ -114,6 +114,11 @@ class UpstreamResponse:
         """Whether the whole body has arrived and been read."""
         return self._eof and not self._chunks
 
+    @property
+    def arrived(self) -> bool:
+        """Whether the whole body has arrived (read or not): reading it will not wait."""
+        return self._eof
+
     async def readany(self) -> bytes:
         """The body bytes that have arrived (waiting for some), ``b""`` at its end."""
         while not self._chunks:

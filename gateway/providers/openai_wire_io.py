@@ -100,23 +100,20 @@ async def read_json(target: TargetConfig, resp: UpstreamResponse,
         raise protocol(target, f"the upstream's answer ({declared} bytes) exceeds "
                        f"{MAX_BODY_BYTES} bytes")
     try:
-        async with asyncio.timeout_at(deadline):
-            parts: list[bytes] = []
-            size = 0
-            async for part in resp.iter_any():
-                size += len(part)
-                if size > MAX_BODY_BYTES:
-                    resp.close()
-                    raise protocol(target, f"the upstream's answer exceeds "
-                                   f"{MAX_BODY_BYTES} bytes")
-                parts.append(part)
-            raw = b"".join(parts)
+        if resp.arrived:  # the common small answer came with its head: no wait, no timer
+            raw = await resp.read(MAX_BODY_BYTES + 1)
+        else:
+            async with asyncio.timeout_at(deadline):
+                raw = await resp.read(MAX_BODY_BYTES + 1)
     except TimeoutError:
         resp.close()
         raise timeout_error(target) from None
     except OSError as err:
         resp.close()
         raise connection_error(target, err) from None
+    if len(raw) > MAX_BODY_BYTES:
+        resp.close()
+        raise protocol(target, f"the upstream's answer exceeds {MAX_BODY_BYTES} bytes")
     resp.release()
     try:
         value = orjson.loads(raw)
