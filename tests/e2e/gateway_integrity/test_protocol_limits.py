@@ -136,6 +136,28 @@ def test_slowloris_and_idle_connections_are_closed_within_the_header_timeout(
     assert httpx.get(gw.url + "/healthz", timeout=5).status_code == 200
 
 
+def test_a_slow_head_after_a_served_request_is_cut_too(gw: ServeProcess) -> None:
+    """The header clock restarts with each request's first byte on a keep-alive
+    connection: a first request served quickly, then a second head that never ends."""
+    with socket.create_connection(("127.0.0.1", gw.port)) as sock:
+        sock.settimeout(HEADER_TIMEOUT + 10)
+        time.sleep(HEADER_TIMEOUT * 0.75)  # most of the connection's first window goes idle
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while not first.endswith(b"}") and (data := sock.recv(65536)):
+            first += data
+        assert first.startswith(b"HTTP/1.1 200"), first[:100]
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no end of head
+        answer = b""
+        while not answer.endswith(b"}") and (data := sock.recv(65536)):
+            answer += data
+        took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    # cut by the second head's own clock: not at the first window's end, not much later
+    assert HEADER_TIMEOUT * 0.9 <= took <= HEADER_TIMEOUT + 3, took
+
+
 def test_connections_past_the_cap_are_refused_at_once(tmp_path: Path) -> None:
     with _serve(tmp_path, SKYRELAY_MAX_CONNECTIONS="50") as proc:
         socks = [socket.create_connection(("127.0.0.1", proc.port)) for _ in range(70)]
