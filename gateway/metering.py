@@ -65,8 +65,8 @@ class UsageRecord:
     client_request_id: str | None = None
 
 
-def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
-    """The record as one CloudWatch Embedded Metric Format JSON line."""
+def _cloudwatch_metrics(with_ttft: bool) -> bytes:
+    """The EMF ``CloudWatchMetrics`` directive, the same for every record (so built once)."""
     metrics = [
         {"Name": "Requests", "Unit": "Count"},
         {"Name": "Errors", "Unit": "Count"},
@@ -75,15 +75,19 @@ def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
         {"Name": "Cost", "Unit": "None"},
         {"Name": "Latency", "Unit": "Milliseconds"},
     ]
+    if with_ttft:
+        metrics.append({"Name": "TimeToFirstToken", "Unit": "Milliseconds"})
+    return orjson.dumps([{"Namespace": NAMESPACE,
+                          "Dimensions": [["Route"], ["Tenant"], ["Route", "Target"]],
+                          "Metrics": metrics}])
+
+
+_DIRECTIVE = {False: _cloudwatch_metrics(False), True: _cloudwatch_metrics(True)}
+
+
+def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
+    """The record as one CloudWatch Embedded Metric Format JSON line."""
     doc: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": now_ms if now_ms is not None else int(time.time() * 1000),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Route"], ["Tenant"], ["Route", "Target"]],
-                "Metrics": metrics,
-            }],
-        },
         "Route": record.route or "none",
         "Tenant": record.tenant,
         "Target": record.target or "none",
@@ -103,9 +107,11 @@ def emf_line(record: UsageRecord, now_ms: int | None = None) -> bytes:
         "Latency": round(record.latency_ms, 3),
     }
     if record.ttft_ms is not None:
-        metrics.append({"Name": "TimeToFirstToken", "Unit": "Milliseconds"})
         doc["TimeToFirstToken"] = round(record.ttft_ms, 3)
-    return orjson.dumps(doc) + b"\n"
+    timestamp = now_ms if now_ms is not None else int(time.time() * 1000)
+    # the fixed directive is spliced in as bytes: "{" + "_aws" + the fields' object body
+    return b'{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%b},%b\n' % (
+        timestamp, _DIRECTIVE[record.ttft_ms is not None], orjson.dumps(doc)[1:])
 
 
 def pipe_writes(lines: list[bytes], limit: int = PIPE_BUF) -> list[bytes]:
@@ -138,6 +144,23 @@ def aggregated_text(environ: Mapping[str, str] | None = None) -> bytes | None:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=folder)
     return generate_latest(registry)
+
+
+#: Label sets whose metric children :class:`Meter` keeps at hand (tenants x routes x
+#: targets x outcomes of one spec stay far below it; past it the cache starts again).
+_MAX_CACHED_CHILDREN = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Children:
+    """The labelled metrics one (tenant, route, target, outcome) updates."""
+
+    requests: Any
+    input_tokens: Any
+    output_tokens: Any
+    cost: Any
+    latency: Any
+    ttft: Any
 
 
 class _LineWriter:
@@ -199,6 +222,7 @@ class Meter:
         self.ttft = Histogram("skyrelay_time_to_first_token_seconds", "Time to first token",
                               ["route"], buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.count = 0
+        self._children: dict[tuple[str, str, str, str], _Children] = {}
 
     def record(self, rec: UsageRecord) -> None:
         """Emit one record (never raises into the request path)."""
@@ -210,17 +234,32 @@ class Meter:
             log.exception("could not update the metrics of request %s", rec.request_id)
 
     def _observe(self, rec: UsageRecord) -> None:
-        route = rec.route or "none"
-        self.requests.labels(rec.tenant, route, rec.target or "none", rec.outcome).inc()
+        key = (rec.tenant, rec.route, rec.target, rec.outcome)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds a tuple: once per key
+            if len(self._children) >= _MAX_CACHED_CHILDREN:
+                self._children.clear()
+            children = self._children[key] = self._labelled(rec)
+        children.requests.inc()
         if rec.input_tokens:
-            self.tokens.labels(rec.tenant, route, "input").inc(rec.input_tokens)
+            children.input_tokens.inc(rec.input_tokens)
         if rec.output_tokens:
-            self.tokens.labels(rec.tenant, route, "output").inc(rec.output_tokens)
+            children.output_tokens.inc(rec.output_tokens)
         if rec.cost:
-            self.cost.labels(rec.tenant, route).inc(rec.cost)
-        self.latency.labels(route).observe(rec.latency_ms / 1000)
+            children.cost.inc(rec.cost)
+        children.latency.observe(rec.latency_ms / 1000)
         if rec.ttft_ms is not None:
-            self.ttft.labels(route).observe(rec.ttft_ms / 1000)
+            children.ttft.observe(rec.ttft_ms / 1000)
+
+    def _labelled(self, rec: UsageRecord) -> _Children:
+        route = rec.route or "none"
+        return _Children(
+            requests=self.requests.labels(rec.tenant, route, rec.target or "none", rec.outcome),
+            input_tokens=self.tokens.labels(rec.tenant, route, "input"),
+            output_tokens=self.tokens.labels(rec.tenant, route, "output"),
+            cost=self.cost.labels(rec.tenant, route),
+            latency=self.latency.labels(route),
+            ttft=self.ttft.labels(route))
 
     def prometheus_text(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from skyrelay.gateway import metering
 from skyrelay.gateway.config import GatewayConfig
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.metering import Meter, UsageRecord, emf_line
@@ -103,6 +104,38 @@ def test_meter_writes_lines_and_prometheus() -> None:
     text = meter.prometheus_text().decode()
     assert 'skyrelay_requests_total{outcome="success",route="gpt-4o"' in text
     assert "skyrelay_request_latency_seconds_bucket" in text
+
+
+def test_emf_directive_names_time_to_first_token_only_when_the_record_has_it() -> None:
+    streamed = json.loads(emf_line(_record(ttft_ms=12.5)))
+    plain = json.loads(emf_line(_record(ttft_ms=None)))
+    assert {"Name": "TimeToFirstToken", "Unit": "Milliseconds"} in (
+        streamed["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+    assert streamed["TimeToFirstToken"] == 12.5
+    assert all(m["Name"] != "TimeToFirstToken"
+               for m in plain["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+
+
+def test_meter_counts_stay_exact_across_label_sets_and_a_full_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metering, "_MAX_CACHED_CHILDREN", 3)  # force the cache to restart
+    meter = Meter(stream=io.BytesIO())
+    tenants = ["web", "research", "batch", "ops", "web", "research"]
+    for n in range(60):
+        meter.record(_record(tenant=tenants[n % len(tenants)],
+                             outcome="success" if n % 3 else "error", status=200))
+    meter.close()
+    get = meter.registry.get_sample_value
+    sent: dict[tuple[str, str], int] = {}
+    for n in range(60):
+        key = (tenants[n % len(tenants)], "success" if n % 3 else "error")
+        sent[key] = sent.get(key, 0) + 1
+    for (tenant, outcome), count in sent.items():
+        assert get("skyrelay_requests_total", {"tenant": tenant, "route": "gpt-4o",
+                                               "target": _record().target,
+                                               "outcome": outcome}) == count, (tenant, outcome)
+    assert get("skyrelay_request_latency_seconds_count", {"route": "gpt-4o"}) == 60
+    assert len(meter._children) <= 3
 
 
 def _ctx(config: GatewayConfig, n: int) -> RequestContext:
