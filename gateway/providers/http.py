@@ -10,11 +10,12 @@ Why not aiohttp's client, which this module wrapped before: measured client-only
 (``make bench-client``: uvloop, 64 concurrent POSTs to a loopback nginx, the bench's chat
 answer, 2-core machine), aiohttp's ``ClientSession.post`` plus reading the body costs
 179 µs of CPU per request, this client 31 µs (ratio 0.172); the gateway's whole request
-cost ~350 µs, so the client was its largest single part. The gateway needs only a small part of a general client: POST
-with a body it has already serialised, no cookies, redirects, proxies or compression
-(``accept-encoding: identity``). Parsing is ``httptools`` (llhttp), the parser uvicorn uses
-for the gateway's own server side. TLS is the standard library's default context
-(certificates verified against the system store, SNI from the URL's host).
+cost ~350 µs, so the client was its largest single part. The gateway needs only a small
+part of a general client: POST with a body it has already serialised, no cookies,
+redirects, proxies or compression (``accept-encoding: identity``). Parsing is
+``httptools`` (llhttp), the parser uvicorn uses for the gateway's own server side. TLS is
+the standard library's default context (certificates verified against the system store,
+SNI from the URL's host).
 
 Example::
 
