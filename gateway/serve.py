@@ -111,10 +111,11 @@ def build_authenticator(config: GatewayConfig,
     return PlainKeys(config, environ=environ)
 
 
-def build_providers(config: GatewayConfig) -> Any:
-    """The provider registry for ``config`` (``for_target(target)``, ``aclose()``)."""
+def build_providers(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Any:
+    """The provider registry for ``config`` (``for_target(target)``, ``aclose()``), reading
+    upstream keys from ``environ`` (default: ``os.environ``, live)."""
     from skyrelay.gateway.providers.registry import ProviderRegistry
-    return ProviderRegistry(config)
+    return ProviderRegistry(config, environ=environ)
 
 
 def check_tracing(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Any:
@@ -137,7 +138,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     ``providers`` must offer ``for_target(TargetConfig) -> Provider`` and ``aclose()``; it
     is closed at shutdown. ``probe_interval <= 0`` turns background reachability probes off.
     """
-    registry = providers if providers is not None else build_providers(config)
+    registry = providers if providers is not None else build_providers(config, environ)
 
     def provider_for(target: TargetConfig) -> Provider:
         return registry.for_target(target)

@@ -258,6 +258,30 @@ def test_key_env_var_names(oc_target: Any) -> None:
     assert key_env_var(oc_target("openai", account="")) == "SKYRELAY_OPENAI_KEY_127_0_0_1"
 
 
+def test_the_served_gateway_reads_upstream_keys_from_the_environ_it_is_given(
+        oc_target: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``build_app(environ=...)`` (the worker's copy of its environment) reaches the
+    providers: the key comes from that mapping, not from ``os.environ``."""
+    from skyrelay.gateway.serve import build_providers
+
+    target = oc_target("openai", account="vllm")
+    monkeypatch.setenv("SKYRELAY_OPENAI_KEY_VLLM", "sk-from-os-environ")
+
+    async def headers(environ: dict[str, str] | None) -> dict[str, str]:
+        registry = build_providers(None, environ)  # type: ignore[arg-type]
+        try:
+            return await registry.for_target(target).headers(
+                target, asyncio.get_running_loop().time() + 5)
+        finally:
+            await registry.aclose()
+
+    given = asyncio.run(headers({"SKYRELAY_OPENAI_KEY_VLLM": "sk-given"}))
+    assert given["authorization"] == "Bearer sk-given"
+    assert "authorization" not in asyncio.run(headers({}))
+    live = asyncio.run(headers(None))
+    assert live["authorization"] == "Bearer sk-from-os-environ"
+
+
 # --- parsing units ------------------------------------------------------------------------
 
 
