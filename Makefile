@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth bench-client bench-plan system-packages mutate decision-table
+.PHONY: synth test lint install clean bench soak bench-synth bench-client bench-pipeline bench-plan system-packages mutate decision-table
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -88,6 +88,13 @@ bench-synth: install
 # gateway's own (providers/http.py), alternated rounds against a loopback nginx.
 bench-client: install system-packages
 	$(PY) bench/client_choice/run.py
+
+# Request-path benchmark (issue 24): the gateway's ASGI app called in one process (no
+# sockets, upstream client answering at once) against a bare ASGI floor; writes
+# bench/results/pipeline.{md,json}. A/B: make bench-pipeline PIPELINE_ARGS='--before-ref HEAD~1'.
+bench-pipeline: install
+	GWBENCH_COMMAND="make bench-pipeline$(if $(PIPELINE_ARGS), PIPELINE_ARGS='$(PIPELINE_ARGS)')" \
+	  $(PY) bench/pipeline_bench.py $(PIPELINE_ARGS)
 
 # Plan page benchmark (issue 26): the page with its Graphviz diagram against the same page
 # without it, for the default spec and 50 routes; writes bench/results/plan_page.{md,json}.
