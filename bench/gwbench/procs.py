@@ -215,6 +215,29 @@ def tree_rss_bytes(pid: int) -> int:
     return sum(_rss_bytes(p) for p in process_tree(pid))
 
 
+def _pss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """Sum of the proportional set sizes of ``pid`` and its descendants: a page shared by
+    k processes counts 1/k in each, so forked workers' shared pages count once in all
+    (https://docs.kernel.org/filesystems/proc.html, ``smaps_rollup``). 0 when the kernel
+    does not say."""
+    return sum(_pss_bytes(p) for p in process_tree(pid))
+
+
+def largest_rss_bytes(pid: int) -> int:
+    """The resident set size of the largest single process of the tree."""
+    return max((_rss_bytes(p) for p in process_tree(pid)), default=0)
+
+
 @contextlib.contextmanager
 def terminate_on_sigterm() -> Iterator[None]:
     """Turn SIGTERM/SIGHUP into KeyboardInterrupt so ``with`` blocks stop the children."""

@@ -148,7 +148,12 @@ def _run_contender(name: str, ctx: Context, cfg: BenchConfig,
             out["long_stream"] = stats.to_dict()
             log(f"  {name:8s} long stream ({stats.chunks} chunks) median "
                 f"{stats.median_ms:.2f} ms")
-        out["rss_after_mb"] = _mb(procs.tree_rss_bytes(ep.pid)) if ep.pid else None
+        if ep.pid:
+            out["rss_after_mb"] = _mb(procs.tree_rss_bytes(ep.pid))
+            out["pss_after_mb"] = _mb(procs.tree_pss_bytes(ep.pid)) or None
+            out["largest_rss_after_mb"] = _mb(procs.largest_rss_bytes(ep.pid))
+        else:
+            out["rss_after_mb"] = None
     finally:
         ep.stop()
     out.update(ep.facts)

@@ -387,3 +387,17 @@ def test_redis_starts_stops_and_keeps_the_password_off_argv(tmp_path: Path) -> N
                 got += sock.recv(100)
         assert b"+OK" in got and b"PONG" in got
         assert server.env["SKYRELAY_REDIS_URL"] == f"redis://127.0.0.1:{server.port}/0"
+
+
+def test_memory_per_worker_uses_the_trees_pss_when_measured() -> None:
+    results = _results()
+    two = next(e for e in results["contenders"] if e["name"] == "gateway-2w")
+    two.update(pss_after_mb=150.0, rss_after_mb=210.0, largest_rss_after_mb=85.0)
+    row = next(r for r in report24.targets24(results) if r[0].startswith("RSS after"))
+    assert "gateway-2w: 75.0 MB PSS (RSS summed 210.0 MB ÷ 2, largest process 85.0 MB RSS)" \
+        in row[1]
+    assert "gateway: 80.0 MB RSS" in row[1]  # no PSS measured: the RSS figure
+    assert row[2] == "met"
+    two["pss_after_mb"] = 220.0
+    assert next(r for r in report24.targets24(results) if r[0].startswith("RSS after"))[2] \
+        == "MISSED"

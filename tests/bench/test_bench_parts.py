@@ -133,6 +133,9 @@ def test_process_group_stops_children_and_grandchildren(tmp_path: Path) -> None:
         tree = procs.process_tree(child.pid)
         assert len(tree) == 3
         assert procs.tree_rss_bytes(child.pid) > 0
+        # forked shells share their pages: proportional shares sum to less than the RSS sum
+        assert 0 < procs.tree_pss_bytes(child.pid) < procs.tree_rss_bytes(child.pid)
+        assert 0 < procs.largest_rss_bytes(child.pid) < procs.tree_rss_bytes(child.pid)
     # SIGKILL is delivered asynchronously: give the kernel a moment to end each process.
     deadline = time.monotonic() + 5
     alive = set(tree)
