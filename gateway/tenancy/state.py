@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import calendar
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -199,6 +200,24 @@ class MemoryState:
         return None
 
 
+#: (first second, first second of the next month, "YYYY-MM") of the last month asked for
+_last_period: tuple[float, float, str] = (0.0, 0.0, "")
+
+
 def current_period(now: float | None = None) -> str:
-    """The budget period (calendar month, UTC) as ``YYYY-MM``."""
-    return time.strftime("%Y-%m", time.gmtime(now))
+    """The budget period (calendar month, UTC) as ``YYYY-MM``.
+
+    Every admitted request asks; the answer is kept with its month's bounds, so the
+    formatting runs once a month (and for a clock that goes back, once more).
+    """
+    global _last_period
+    when = time.time() if now is None else now
+    start, end, period = _last_period
+    if start <= when < end:
+        return period
+    day = time.gmtime(when)
+    start = calendar.timegm((day.tm_year, day.tm_mon, 1, 0, 0, 0))
+    year, month = (day.tm_year + 1, 1) if day.tm_mon == 12 else (day.tm_year, day.tm_mon + 1)
+    period = f"{day.tm_year:04d}-{day.tm_mon:02d}"
+    _last_period = (float(start), float(calendar.timegm((year, month, 1, 0, 0, 0))), period)
+    return period

@@ -348,6 +348,25 @@ def test_redis_errors_are_unavailable_without_details(redis_server) -> None:  # 
     asyncio.run(body())
 
 
+def test_current_period_matches_the_calendar_in_any_order_of_times() -> None:
+    """The kept month is used only inside its bounds: times jumping back and forth across
+    month and year ends (cache hits and misses) all get their own month."""
+    import calendar
+    import random
+
+    edges = [float(calendar.timegm((year, month, 1, 0, 0, 0)))
+             for year in (2026, 2027, 2028) for month in range(1, 13)]
+    times = [t + d for t in edges for d in (-1.0, -0.001, 0.0, 0.5)]
+    times += [edges[0] + k * 21_601.5 for k in range(1500)]
+    rng = random.Random(24)
+    for _ in range(3):
+        rng.shuffle(times)
+        for when in times:
+            assert current_period(when) == time.strftime("%Y-%m", time.gmtime(when)), when
+        for when in sorted(times):  # and in order, where the kept month is hit most
+            assert current_period(when) == time.strftime("%Y-%m", time.gmtime(when)), when
+
+
 def test_current_period_is_the_utc_calendar_month() -> None:
     assert current_period(1_801_439_999.0) == "2027-01"  # 2027-01-31 23:59:59 UTC
     assert current_period(1_801_440_000.0) == "2027-02"
