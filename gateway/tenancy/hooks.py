@@ -18,6 +18,7 @@ import logging
 import math
 import time
 
+from skyrelay.gateway.config import TenantConfig
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.metering import Meter, UsageRecord
 from skyrelay.gateway.server.billing import billable
@@ -53,6 +54,20 @@ class TenancyHooks:
         self.state = state
         self.meter = meter
         self.retry = SettleRetry(state)
+        #: id(tenant) -> (tenant, its Limits); TenantConfig is frozen, so they stay right
+        self._limits: dict[int, tuple[TenantConfig, Limits]] = {}
+
+    def limits_of(self, tenant: TenantConfig) -> Limits:
+        """``tenant``'s limits with the budget in micro-units (worked out once per tenant)."""
+        kept = self._limits.get(id(tenant))
+        if kept is not None and kept[0] is tenant:
+            return kept[1]
+        limits = Limits(tenant.requests_per_minute, tenant.tokens_per_minute,
+                        to_micros(tenant.monthly_budget))
+        if len(self._limits) > 10_000:  # tenants of configs no longer served
+            self._limits.clear()
+        self._limits[id(tenant)] = (tenant, limits)
+        return limits
 
     async def admit(self, ctx: RequestContext) -> None:
         """Refuse over the limits or the budget (429), or when the store is down (503)."""
@@ -69,8 +84,7 @@ class TenancyHooks:
         worst = max((t.price.cost(est_in, est_out) for t in ctx.eligible), default=0.0)
         amount = to_micros(worst)
         period = current_period(now)
-        limits = Limits(tenant.requests_per_minute, tenant.tokens_per_minute,
-                        to_micros(tenant.monthly_budget))
+        limits = self.limits_of(tenant)
         try:  # the rate limits and the budget's reservation: one step (one Redis call)
             admission = await self.state.admit(tenant.name, limits, est_in + est_out, now,
                                                period, amount)

@@ -213,3 +213,17 @@ def test_redis_password_from_its_own_variable() -> None:
     assert url == "rediss://:p%40ss%2Fword@cache.internal:6379/0"
     with pytest.raises(ValueError):
         redis_url({"SKYRELAY_REDIS_URL": "http://x"})
+
+
+def test_each_tenant_object_gets_its_own_limits(config: GatewayConfig) -> None:
+    """Limits are worked out once per tenant object: a second config whose tenant has the
+    same name but other limits is not given the first one's."""
+    import dataclasses
+
+    hooks = TenancyHooks(MemoryState(), None)
+    tenant = config.tenants["research"]
+    tighter = dataclasses.replace(tenant, requests_per_minute=7, monthly_budget=2.5)
+    first, second = hooks.limits_of(tenant), hooks.limits_of(tighter)
+    assert first.requests_per_minute == tenant.requests_per_minute != 7
+    assert (second.requests_per_minute, second.budget) == (7, 2_500_000)
+    assert hooks.limits_of(tenant) is first and hooks.limits_of(tighter) is second
