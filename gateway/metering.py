@@ -40,9 +40,9 @@ PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
 _LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that costs an object.__setattr__ per field, per request
 class UsageRecord:
-    """What one request used and how it ended."""
+    """What one request used and how it ended (built once per request, then only read)."""
 
     request_id: str
     tenant: str
