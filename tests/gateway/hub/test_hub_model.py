@@ -39,6 +39,11 @@ def test_usage_is_validated_once_and_clamped(caplog: pytest.LogCaptureFixture) -
     assert Usage.parse({"prompt_tokens": "x", "completion_tokens": None},
                        target="hub-test-b") is None
     assert Usage.parse(None, target="t") is None
+    # the edges of the plain-integer fast path: a bool is not a count, the bounds are kept
+    assert Usage.parse({"prompt_tokens": True, "completion_tokens": MAX_TOKENS},
+                       target="hub-test-c") == Usage(None, MAX_TOKENS)
+    assert Usage.parse({"prompt_tokens": 0, "completion_tokens": MAX_TOKENS + 1},
+                       target="hub-test-d") == Usage(0, MAX_TOKENS)
     # an embeddings answer has no completion tokens: they count as zero
     assert Usage.parse({"prompt_tokens": 4}, target="t", embeddings=True) == Usage(4, 0)
 
