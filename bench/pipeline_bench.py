@@ -25,11 +25,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 _RUN_ONE = ("import json, sys; sys.path.append({bench!r}); from gwbench.inproc import measure; "
-            "print('INPROC ' + json.dumps(measure({requests}, 1)))")
+            "print('INPROC ' + json.dumps(measure({requests}, 1, traces_url={traces!r})))")
 
 
-def _round(python: list[str], env: dict[str, str], requests: int) -> dict[str, Any]:
-    code = _RUN_ONE.format(bench=str(BENCH_DIR), requests=requests)
+def _round(python: list[str], env: dict[str, str], requests: int,
+           traces_url: str | None = None) -> dict[str, Any]:
+    code = _RUN_ONE.format(bench=str(BENCH_DIR), requests=requests, traces=traces_url)
     done = subprocess.run([*python, "-c", code], capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env}, check=False)
     for line in done.stdout.splitlines():
@@ -39,37 +40,44 @@ def _round(python: list[str], env: dict[str, str], requests: int) -> dict[str, A
                      f"{done.stderr[-3000:]}")
 
 
-def run(requests: int, rounds: int, before_ref: str | None) -> dict[str, Any]:
-    """The rounds' figures: ``now`` (and ``before``) gateway and floor µs per request."""
+def run(requests: int, rounds: int, before_ref: str | None,
+        traces_url: str | None = None) -> dict[str, Any]:
+    """The rounds' figures: ``now`` (and ``before``, or ``traced``: now with tracing on,
+    exporting to ``traces_url``) gateway and floor µs per request."""
     # -P: this repository's folders are not put on sys.path (the installed package is used)
     now_python = [sys.executable, "-P"]
-    contenders: dict[str, tuple[list[str], dict[str, str]]] = {"now": (now_python, {})}
+    contenders: dict[str, tuple[list[str], dict[str, str], str | None]] = {
+        "now": (now_python, {}, None)}
+    if traces_url:
+        contenders["traced"] = (now_python, {}, traces_url)
     commit = None
     if before_ref:
         from gwbench.before import ensure_before
 
         then = ensure_before(before_ref, BENCH_DIR / ".before")
         commit = then.commit
-        contenders["before"] = ([*then.argv[:2]], then.env)
+        contenders["before"] = ([*then.argv[:2]], then.env, None)
     figures: dict[str, dict[str, list[float]]] = {
         name: {"gateway": [], "floor": []} for name in contenders}
     for index in range(rounds):
         order = list(contenders.items())
         if index % 2:  # going first is not neutral on a busy machine: swap every round
             order.reverse()
-        for name, (python, env) in order:
-            got = _round(python, env, requests)
+        for name, (python, env, traces) in order:
+            got = _round(python, env, requests, traces)
             figures[name]["gateway"] += got["gateway"]
             figures[name]["floor"] += got["floor"]
             print(f"round {index + 1} {name:6} gateway {got['gateway'][0]:7.1f} µs/req  "
                   f"floor {got['floor'][0]:5.1f} µs/req", flush=True)
     result: dict[str, Any] = {"requests_per_round": requests, "rounds": rounds,
                               "before_commit": commit, "figures": figures}
-    if before_ref:
-        ratios = [n / b for n, b in zip(figures["now"]["gateway"],
-                                        figures["before"]["gateway"], strict=True)]
-        result["ratios"] = [round(r, 3) for r in ratios]
-        result["median_ratio"] = round(statistics.median(ratios), 3)
+    for other, key in (("before", "ratios"), ("traced", "traced_ratios")):
+        if other not in figures:
+            continue
+        pairs = zip(figures["now"]["gateway"], figures[other]["gateway"], strict=True)
+        ratios = [n / o for n, o in pairs] if other == "before" else [o / n for n, o in pairs]
+        result[key] = [round(r, 3) for r in ratios]
+        result["median_" + key[:-1]] = round(statistics.median(ratios), 3)
     return result
 
 
@@ -87,11 +95,17 @@ def report(result: dict[str, Any], command: str) -> str:
              "|---|---|---|---|"]
     for name, fig in result["figures"].items():
         gateway, floor = med(fig["gateway"]), med(fig["floor"])
-        label = name if name == "now" else f"before ({result['before_commit']})"
+        label = (f"before ({result['before_commit']})" if name == "before"
+                 else "now, traced (every request)" if name == "traced" else name)
         lines.append(f"| {label} | {gateway:.1f} | {floor:.1f} | {gateway / floor:.1f} |")
     if "median_ratio" in result:
         lines += ["", f"Now ÷ before, per round: {', '.join(map(str, result['ratios']))}; "
                   f"median **{result['median_ratio']}**."]
+    if "median_traced_ratio" in result:
+        lines += ["", "Traced ÷ untraced, per round: "
+                  f"{', '.join(map(str, result['traced_ratios']))}; median "
+                  f"**{result['median_traced_ratio']}** (spans exported over OTLP/HTTP to a "
+                  "receiver in the bench's own process, whose CPU is not counted)."]
     return "\n".join(lines) + "\n"
 
 
@@ -100,13 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before-ref", default=None, help="also measure this commit")
+    parser.add_argument("--traced", action="store_true",
+                        help="also measure this checkout with tracing on")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--name", default="pipeline")
     args = parser.parse_args(argv)
     if args.requests < 100 or args.rounds < 1:
         parser.error("--requests must be at least 100 and --rounds at least 1")
     began = time.monotonic()
-    result = run(args.requests, args.rounds, args.before_ref)
+    if args.traced:
+        from gwbench.otlp import SpanCounter
+
+        with SpanCounter() as sink:
+            result = run(args.requests, args.rounds, args.before_ref, sink.traces_url)
+            result["spans_received"] = sink.counts()["spans"]
+    else:
+        result = run(args.requests, args.rounds, args.before_ref)
     command = os.environ.get("GWBENCH_COMMAND") or "python bench/pipeline_bench.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)

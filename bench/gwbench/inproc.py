@@ -107,9 +107,11 @@ async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 FLOOR_ANSWER = chat_completion_body().encode()
 
 
-def build_gateway(folder: Path) -> tuple[App, str, CannedHttp, Callable[[], None]]:
+def build_gateway(folder: Path, traces_url: str | None = None,
+                  ) -> tuple[App, str, CannedHttp, Callable[[], None]]:
     """The gateway's app as ``serve`` builds it (bench spec), its tenant key, the canned
-    client and a closer for the meter."""
+    client and a closer for the meter. ``traces_url``: tracing on, every request sampled,
+    spans exported over OTLP/HTTP there (as the bench's ``gateway-traced``)."""
     from skyrelay.gateway.metering import Meter
     from skyrelay.gateway.providers.registry import ProviderRegistry
     from skyrelay.gateway.serve import build_app, load_config
@@ -120,7 +122,13 @@ def build_gateway(folder: Path) -> tuple[App, str, CannedHttp, Callable[[], None
     spec = folder / "gateway-spec.yaml"
     spec.write_text(yaml.safe_dump(gateway_spec(upstream_port=9)))
     environ = {**os.environ, GATEWAY_KEY_ENV: stored, "OTEL_SDK_DISABLED": "true"}
+    if traces_url:
+        environ.update({"OTEL_SDK_DISABLED": "false", "OTEL_SERVICE_NAME": "skyrelay-bench",
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url})
     config = load_config(spec=spec, environ=environ)
+    saved = dict(os.environ)
+    if traces_url:  # the OpenTelemetry SDK reads OTEL_* (service name) from the process
+        os.environ.update(environ)
     http = CannedHttp(FLOOR_ANSWER)
     sink = open(os.devnull, "wb")  # noqa: SIM115 - closed by the closer
     meter = Meter(stream=sink)
@@ -132,6 +140,8 @@ def build_gateway(folder: Path) -> tuple[App, str, CannedHttp, Callable[[], None
     def close() -> None:
         meter.close()
         sink.close()
+        os.environ.clear()
+        os.environ.update(saved)
 
     return app, key, http, close
 
@@ -189,10 +199,11 @@ async def _rounds(app: App, scope: dict[str, Any], body: bytes, requests: int,
     return figures
 
 
-async def _measure(requests: int, rounds: int, only: str | None) -> dict[str, Any]:
+async def _measure(requests: int, rounds: int, only: str | None,
+                   traces_url: str | None) -> dict[str, Any]:
     body = request_body(CHAT_ROUTE).encode()
     with tempfile.TemporaryDirectory(prefix="gwinproc-") as tmp:
-        app, key, http, close = build_gateway(Path(tmp))
+        app, key, http, close = build_gateway(Path(tmp), traces_url)
         stop = await _lifespan(app)
         try:
             result: dict[str, Any] = {"gateway": [], "floor": []}
@@ -210,12 +221,16 @@ async def _measure(requests: int, rounds: int, only: str | None) -> dict[str, An
     return result
 
 
-def measure(requests: int = 20_000, rounds: int = 5, only: str | None = None) -> dict[str, Any]:
+def measure(requests: int = 20_000, rounds: int = 5, only: str | None = None,
+            traces_url: str | None = None) -> dict[str, Any]:
     """µs of CPU per request, one figure per round, for ``gateway`` and ``floor`` (rounds
-    alternate between the two); ``upstream_posts``: the calls the canned client answered."""
+    alternate between the two); ``upstream_posts``: the calls the canned client answered.
+    With ``traces_url`` the gateway traces every request (see :func:`build_gateway`); the
+    spans still queued are flushed at shutdown, inside the measured process but after the
+    rounds."""
     import uvloop
 
-    return uvloop.run(_measure(requests, rounds, only))
+    return uvloop.run(_measure(requests, rounds, only, traces_url))
 
 
 def median(values: list[float]) -> float:

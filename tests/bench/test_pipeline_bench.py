@@ -24,7 +24,8 @@ def test_rounds_alternate_their_order_and_the_ratio_is_the_median_of_rounds(
     calls: list[str] = []
     cost = iter([100.0, 80.0, 90.0, 120.0, 100.0, 50.0])
 
-    def fake_round(python: list[str], env: dict[str, str], requests: int) -> dict[str, Any]:
+    def fake_round(python: list[str], env: dict[str, str], requests: int,
+                   traces_url: str | None = None) -> dict[str, Any]:
         calls.append("before" if env else "now")
         return {"gateway": [next(cost)], "floor": [5.0]}
 
@@ -41,3 +42,20 @@ def test_rounds_alternate_their_order_and_the_ratio_is_the_median_of_rounds(
     text = pipeline_bench.report(result, "make bench-pipeline")
     assert "| now | 100.0 | 5.0 | 20.0 |" in text
     assert "| before (abc123) | 80.0 | 5.0 | 16.0 |" in text
+
+
+def test_traced_rounds_export_two_spans_per_request_and_leave_the_environment_alone() -> None:
+    import os
+
+    from gwbench.otlp import SpanCounter
+
+    before = dict(os.environ)
+    with SpanCounter() as sink:
+        result = inproc.measure(requests=200, rounds=1, only="gateway",
+                                traces_url=sink.traces_url)
+        counts = sink.counts()
+    # warm-up and the round, each request a SERVER span and one CLIENT attempt span; the
+    # spans still queued are flushed at the app's shutdown
+    assert result["upstream_posts"] == 400
+    assert counts["spans"] == 800 and counts["rejected"] == 0
+    assert dict(os.environ) == before
