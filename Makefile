@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names end-of-life Node majors it should stay quiet about (CI has Node 20).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: synth test lint install clean bench soak bench-synth bench-client bench-pipeline bench-plan system-packages mutate decision-table
+.PHONY: synth test lint install clean bench soak bench-synth bench-client bench-redis bench-pipeline bench-plan system-packages mutate decision-table
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 # constraints.txt holds the versions this repository is tested with (users get the ranges
@@ -88,6 +88,11 @@ bench-synth: install
 # gateway's own (providers/http.py), alternated rounds against a loopback nginx.
 bench-client: install system-packages
 	$(PY) bench/client_choice/run.py
+
+# Redis state benchmark (issue 24): the admit+settle pair of each request through RedisState,
+# hiredis's reply parser against redis-py's own; writes bench/results/redis_state.{md,json}.
+bench-redis: install system-packages
+	GWBENCH_COMMAND="make bench-redis" $(PY) bench/redis_state/run.py
 
 # Request-path benchmark (issue 24): the gateway's ASGI app called in one process (no
 # sockets, upstream client answering at once) against a bare ASGI floor; writes

@@ -227,3 +227,24 @@ def test_each_tenant_object_gets_its_own_limits(config: GatewayConfig) -> None:
     assert first.requests_per_minute == tenant.requests_per_minute != 7
     assert (second.requests_per_minute, second.budget) == (7, 2_500_000)
     assert hooks.limits_of(tenant) is first and hooks.limits_of(tighter) is second
+
+
+def test_redis_replies_are_parsed_by_hiredis(redis_server) -> None:  # type: ignore[no-untyped-def]
+    """The gateway extra brings hiredis; redis-py then parses replies in C (the Redis state
+    path's CPU per request is ~40 % lower, pyproject.toml). A connection of the state
+    store's own pool must use that parser."""
+    from redis._parsers.hiredis import _AsyncHiredisParser
+
+    async def go() -> type:
+        state = RedisState(redis_server.url)
+        try:
+            assert await state.ping()
+            connection = await state._redis.connection_pool.get_connection()
+            try:
+                return type(connection._parser)
+            finally:
+                await state._redis.connection_pool.release(connection)
+        finally:
+            await state.aclose()
+
+    assert asyncio.run(go()) is _AsyncHiredisParser
