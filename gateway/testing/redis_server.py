@@ -13,11 +13,13 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from skyrelay.gateway.testing.harness import free_port
 
@@ -63,26 +65,26 @@ class RedisServer:
         self.stop()
         raise RuntimeError("redis-server did not start")
 
+    def _command(self, *args: str) -> Any:
+        """One command on a fresh connection (from synchronous test code)."""
+        from skyrelay.gateway.tenancy.redis_client import RedisClient
+
+        async def run() -> Any:
+            client = RedisClient(self.url, timeout=10.0)
+            try:
+                return await client.execute(*args)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(run())
+
     def get_int(self, key: str) -> int:
         """The integer stored at ``key`` (0 when absent), read with a fresh connection."""
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        try:
-            value = client.get(key)
-        finally:
-            client.close()
-        return int(value or 0)
+        return int(self._command("GET", key) or 0)
 
     def ttl(self, key: str) -> int:
         """Seconds until ``key`` expires (-1: never, -2: absent)."""
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        try:
-            return int(client.ttl(key))
-        finally:
-            client.close()
+        return int(self._command("TTL", key))
 
     def stop(self) -> None:
         """Terminate the process and wait for it (idempotent)."""

@@ -163,7 +163,7 @@ def test_fifty_concurrent_requests_never_spend_past_the_budget(
     async def main() -> tuple[int, int, float]:
         # Generous Redis timeouts: the test is about the budget, and 50 concurrent requests
         # under the production 0.5 s socket timeout failed now and then on a busy machine.
-        state = MemoryState() if url is None else RedisState(url, timeout=30.0, pool_wait=60.0)
+        state = MemoryState() if url is None else RedisState(url, timeout=30.0)
         out = io.BytesIO()
         hooks = TenancyHooks(state, Meter(stream=out))
         admitted = refused = 0
@@ -228,23 +228,3 @@ def test_each_tenant_object_gets_its_own_limits(config: GatewayConfig) -> None:
     assert (second.requests_per_minute, second.budget) == (7, 2_500_000)
     assert hooks.limits_of(tenant) is first and hooks.limits_of(tighter) is second
 
-
-def test_redis_replies_are_parsed_by_hiredis(redis_server) -> None:  # type: ignore[no-untyped-def]
-    """The gateway extra brings hiredis; redis-py then parses replies in C (the Redis state
-    path's CPU per request is ~40 % lower, pyproject.toml). A connection of the state
-    store's own pool must use that parser."""
-    from redis._parsers.hiredis import _AsyncHiredisParser
-
-    async def go() -> type:
-        state = RedisState(redis_server.url)
-        try:
-            assert await state.ping()
-            connection = await state._redis.connection_pool.get_connection()
-            try:
-                return type(connection._parser)
-            finally:
-                await state._redis.connection_pool.release(connection)
-        finally:
-            await state.aclose()
-
-    assert asyncio.run(go()) is _AsyncHiredisParser

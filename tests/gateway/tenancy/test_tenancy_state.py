@@ -23,7 +23,7 @@ def make_state(request: pytest.FixtureRequest) -> Callable[[], MemoryState | Red
     # Generous timeouts: these tests are about counting. With the production 0.5 s socket
     # timeout, 50 concurrent commands on a busy two-core machine now and then took longer
     # and failed with TimeoutError (a flaky test, not a bug: the store failing closed).
-    return lambda: RedisState(url, timeout=30.0, pool_wait=60.0)
+    return lambda: RedisState(url, timeout=30.0)
 
 
 def run(make_state: Callable[[], MemoryState | RedisState],
@@ -113,22 +113,24 @@ async def _wrong_password(redis_server) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("backend", ["memory", "redis"])
 def test_more_concurrent_requests_than_connections_wait_instead_of_failing(
         backend: str, request: pytest.FixtureRequest) -> None:
-    """300 concurrent admissions with a pool of 4: all counted, none 'unavailable'.
+    """300 concurrent admissions on the store's one pipelined connection: all counted,
+    none 'unavailable'.
 
-    redis-py's default pool raised "Too many connections" past its limit, so half of 200
-    concurrent gateway requests were answered 503 state_unavailable (found by the load test).
+    redis-py's default pool (the client before tenancy/redis_client.py) raised "Too many
+    connections" past its limit, so half of 200 concurrent gateway requests were answered
+    503 state_unavailable (found by the load test); the commands now queue on the
+    connection, in order.
 
-    The pool is small and the timeouts generous on purpose: what is tested is that a request
-    waits for a free connection. With the production timeouts (0.5 s per command) and a pool
-    of 64, this test failed now and then on a busy machine with ``TimeoutError``: 600
-    commands from one event loop on two shared cores sometimes took over 0.5 s to be read,
-    which is the socket timeout failing closed as designed, not a pool that refuses.
+    The timeout is generous on purpose: what is tested is that requests queue rather than
+    fail. With the production timeout (0.5 s per reply), 600 commands from one event loop
+    on two shared cores can take over 0.5 s to be read on a busy machine, which is the
+    timeout failing closed as designed.
     """
     def make() -> MemoryState | RedisState:
         if backend == "memory":
             return MemoryState()
         url = request.getfixturevalue("redis_server").url
-        return RedisState(url, max_connections=4, timeout=30.0, pool_wait=60.0)
+        return RedisState(url, timeout=30.0)
 
     async def body(state: MemoryState | RedisState) -> None:
         async def one() -> bool:
