@@ -22,15 +22,16 @@ from importlib import metadata
 EXTRA_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "aws": ("aws-cdk-lib", "constructs", "cdk-nag"),
     "azure": ("pulumi", "pulumi-azure-native", "pulumi-policy"),
-    "gateway": ("uvicorn", "orjson", "redis", "prometheus-client", "aiohttp", "azure-identity",
-                "botocore"),
+    "gateway": ("uvicorn", "orjson", "hiredis", "prometheus-client", "httptools", "aiohttp",
+                "azure-identity", "botocore"),
 }
 
 #: Top-level import name -> the extra that installs it.
 MODULE_EXTRA: dict[str, str] = {
     "aws_cdk": "aws", "constructs": "aws", "cdk_nag": "aws", "jsii": "aws",
     "pulumi": "azure", "pulumi_azure_native": "azure", "pulumi_policy": "azure",
-    "uvicorn": "gateway", "orjson": "gateway", "redis": "gateway",
+    "uvicorn": "gateway", "orjson": "gateway", "hiredis": "gateway",
+    "httptools": "gateway",
     "prometheus_client": "gateway", "aiohttp": "gateway", "azure": "gateway",
     "botocore": "gateway",
 }

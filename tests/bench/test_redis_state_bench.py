@@ -4,22 +4,11 @@ peer through redis-py."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-from pathlib import Path
 
-RUN = Path(__file__).resolve().parents[2] / "bench" / "redis_state" / "run.py"
-
-
-def _run_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("redis_state_run", RUN)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from redis_state import run  # bench/ is on pytest's pythonpath
 
 
 def test_both_clients_count_every_pair_in_the_same_keys(redis_server) -> None:  # type: ignore[no-untyped-def]
-    run = _run_module()
     figures = asyncio.run(run._measure(redis_server.url, pairs=128, rounds=2))
     assert all(len(v) == 2 and min(v) > 0 for v in figures.values())
     # warm-up 640 and 2 x 128 pairs per client, each admitting 52 tokens then settling 10:
@@ -28,7 +17,6 @@ def test_both_clients_count_every_pair_in_the_same_keys(redis_server) -> None:  
 
 
 def test_the_peer_really_goes_through_redis_py(redis_server) -> None:  # type: ignore[no-untyped-def]
-    run = _run_module()
 
     async def go() -> type:
         state = run.redis_py_state(redis_server.url)
