@@ -36,7 +36,14 @@ def launch(*, spec: str | None, config_file: str | None, config_env: str | None,
     if count > 1:
         multi.prepare_metrics_dir()
     # only now: these import prometheus_client
-    from skyrelay.gateway.serve import ConfigError, build_app, check_tracing, load_config, serve
+    from skyrelay.gateway.serve import (
+        ConfigError,
+        build_app,
+        build_providers,
+        check_tracing,
+        load_config,
+        serve,
+    )
     from skyrelay.gateway.server.ops import OpsSettings
     from skyrelay.gateway.tenancy.keys import HashedKeys
     from skyrelay.gateway.tenancy.wiring import build_hooks, redis_url
@@ -60,7 +67,8 @@ def launch(*, spec: str | None, config_file: str | None, config_env: str | None,
         environ = dict(os.environ)
         try:
             hooks = build_hooks(environ)
-            return build_app(config, authenticator=HashedKeys(config, environ=environ),
+            return build_app(config, providers=build_providers(config, environ),
+                             authenticator=HashedKeys(config, environ=environ),
                              hooks=hooks, environ=environ)
         except (ValueError, ConfigError) as exc:  # e.g. tracing without the tracing extra
             raise LaunchError(str(exc)) from None

@@ -138,7 +138,7 @@ def build_app(config: GatewayConfig, *, providers: Any | None = None,
     ``providers`` must offer ``for_target(TargetConfig) -> Provider`` and ``aclose()``; it
     is closed at shutdown. ``probe_interval <= 0`` turns background reachability probes off.
     """
-    registry = providers if providers is not None else build_providers(config, environ)
+    registry = providers if providers is not None else build_providers(config)
 
     def provider_for(target: TargetConfig) -> Provider:
         return registry.for_target(target)
