@@ -51,7 +51,6 @@ from skyrelay.gateway.router.router import Router
 from skyrelay.gateway.server.app import DEFAULT_MAX_BODY, MAX_HEADER_BYTES, GatewayApp
 from skyrelay.gateway.server.hooks import RequestHooks
 from skyrelay.gateway.server.ops import OpsSettings
-from skyrelay.gateway.telemetry.settings import TracingUnavailable
 from skyrelay.gateway.telemetry.settings import resolve as resolve_tracing
 
 log = logging.getLogger("skyrelay.gateway")
@@ -124,7 +123,7 @@ def check_tracing(config: GatewayConfig, environ: Mapping[str, str] | None = Non
         return resolve_tracing(config.tracing.as_dict(),
                                os.environ if environ is None else environ,
                                log_prompts=config.log_prompts, gateway_name=config.name)
-    except (ValueError, TracingUnavailable) as err:
+    except ValueError as err:
         raise ConfigError(str(err)) from None
 
 

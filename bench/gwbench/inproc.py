@@ -127,7 +127,7 @@ def build_gateway(folder: Path, traces_url: str | None = None,
                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url})
     config = load_config(spec=spec, environ=environ)
     saved = dict(os.environ)
-    if traces_url:  # the OpenTelemetry SDK reads OTEL_* (service name) from the process
+    if traces_url:  # as a served gateway would see them (a --before-ref build may read them)
         os.environ.update(environ)
     http = CannedHttp(FLOOR_ANSWER)
     sink = open(os.devnull, "wb")  # noqa: SIM115 - closed by the closer

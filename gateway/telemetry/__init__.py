@@ -1,11 +1,14 @@
-"""OpenTelemetry GenAI traces for the gateway, off by default.
+"""OpenTelemetry GenAI traces for the gateway, off by default. No package beyond the
+gateway's own is needed: spans are the gateway's records, encoded as OTLP protobuf and sent
+over HTTP by the standard library.
 
 * :mod:`.settings` — whether tracing is on and where spans go (the spec's
-  ``gateway.tracing`` and the standard ``OTEL_*`` variables); imports no OpenTelemetry code,
-  so the gateway runs without the ``tracing`` extra while tracing is off;
+  ``gateway.tracing`` and the standard ``OTEL_*`` variables);
 * :mod:`.propagation` — the attempt's ``traceparent`` for the providers' upstream headers;
 * :mod:`.genai` — the GenAI semantic-convention attribute names and their values;
-* :mod:`.tracer` — the spans (needs ``opentelemetry-sdk`` and the OTLP/HTTP exporter).
+* :mod:`.spans` — span records, ids, the sampler, ``traceparent`` parsing;
+* :mod:`.tracer` — the request and attempt spans;
+* :mod:`.otlp_encode` / :mod:`.otlp_export` — OTLP protobuf encoding, batched export.
 
 When tracing is off the request path pays one ``is None`` check in the pipeline and in the
 router, and one context-variable read per upstream request.

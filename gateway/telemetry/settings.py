@@ -1,49 +1,49 @@
 """Whether the gateway traces, and where to: the spec's ``gateway.tracing`` and the
-standard ``OTEL_*`` environment, resolved once at start-up. Imports no OpenTelemetry code.
+standard ``OTEL_*`` environment, resolved once at start-up (a bad value is a clear error
+then, not a surprise at the first export).
 
 Rules (the OpenTelemetry SDK environment specification,
 https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
 
 * ``OTEL_SDK_DISABLED=true`` turns tracing off, whatever the spec says;
   ``OTEL_TRACES_EXPORTER=none`` does too (any other exporter than ``otlp`` is refused:
-  the gateway ships the OTLP/HTTP protobuf exporter only);
+  the gateway exports OTLP over HTTP with protobuf only);
 * otherwise tracing is on when the spec turns it on (``exporter: otlp`` or ``adot-xray``)
   or when ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set;
 * the endpoint: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` as it is, else
   ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``, else the spec's endpoint, else
-  ``http://localhost:4318/v1/traces`` (the SDK's default). The environment wins over the
-  spec so that an operator (or the bench) can point a deployed gateway elsewhere;
-* everything else the SDK reads itself: ``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``,
-  ``_TIMEOUT``, ``_COMPRESSION``, ``_CERTIFICATE``, ``OTEL_SERVICE_NAME``,
-  ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``, and ``OTEL_TRACES_SAMPLER(_ARG)`` (when
-  set it replaces the spec's ``sample_ratio``).
+  ``http://localhost:4318/v1/traces`` (the specification's default). The environment wins
+  over the spec so that an operator (or the bench) can point a deployed gateway elsewhere;
+* the sampler: ``parentbased_traceidratio`` at the spec's ``sample_ratio``, unless
+  ``OTEL_TRACES_SAMPLER`` (with ``OTEL_TRACES_SAMPLER_ARG``) names one of :data:`SAMPLERS`;
+* the resource: ``service.name`` (``OTEL_SERVICE_NAME``, else ``OTEL_RESOURCE_ATTRIBUTES``'s,
+  else ``skyrelay-gateway``), the ``OTEL_RESOURCE_ATTRIBUTES`` pairs, ``skyrelay.gateway``
+  and the ``telemetry.sdk.*`` attributes;
+* the exporter's headers, timeout, compression, certificates and the batch sizes:
+  :class:`~skyrelay.gateway.telemetry.otlp_export.ExportOptions`.
 
 Example::
 
     settings = resolve(config.tracing, os.environ)
     if settings is not None:          # tracing on
-        tracer = settings.start()     # needs the ``tracing`` extra
+        tracer = settings.start()     # in the serving process
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from skyrelay.gateway.telemetry.otlp_export import ExportOptions
+from skyrelay.gateway.telemetry.spans import SAMPLERS
 
 if TYPE_CHECKING:
     from skyrelay.gateway.telemetry.tracer import GatewayTracer
 
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
 DEFAULT_SERVICE_NAME = "skyrelay-gateway"
-#: The modules tracing needs; the ``tracing`` extra installs them.
-REQUIRED_MODULES = ("opentelemetry.sdk.trace",
-                    "opentelemetry.exporter.otlp.proto.http.trace_exporter")
-
-
-class TracingUnavailable(RuntimeError):
-    """Tracing is configured but the OpenTelemetry packages are not installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +51,35 @@ class TracingSettings:
     """Resolved tracing settings (tracing is on when an instance exists).
 
     ``log_prompts`` puts prompt and completion text on the spans (the spec's
-    ``gateway.log_prompts``; off by default). ``sample_ratio`` is None when
-    ``OTEL_TRACES_SAMPLER`` decides.
+    ``gateway.log_prompts``; off by default). ``sampler`` is one of :data:`SAMPLERS`;
+    ``sample_ratio`` is its ratio (used by the ``traceidratio`` ones).
     """
 
     endpoint: str
-    sample_ratio: float | None = 1.0
+    sample_ratio: float = 1.0
     log_prompts: bool = False
     service_name: str = DEFAULT_SERVICE_NAME
     gateway_name: str = ""
+    sampler: str = "parentbased_traceidratio"
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    export: ExportOptions = field(default_factory=ExportOptions)
+
+    def resource(self) -> dict[str, str]:
+        """The resource's attributes (see the module docstring for the precedence)."""
+        from skyrelay import __version__
+
+        out = {**self.resource_attributes, "service.name": self.service_name,
+               "telemetry.sdk.name": "skyrelay", "telemetry.sdk.language": "python",
+               "telemetry.sdk.version": __version__}
+        if self.gateway_name:
+            out["skyrelay.gateway"] = self.gateway_name
+        return out
 
     def start(self) -> GatewayTracer:
-        """The tracer (provider, OTLP/HTTP exporter, batch processor) for this process.
+        """The tracer (sampler, span queue, export thread) for this process.
 
-        Call it in the process that serves (after any fork): the batch processor owns a
-        thread. Raises :class:`TracingUnavailable` without the packages.
+        Call it in the process that serves (after any fork): the exporter owns a thread.
         """
-        check_installed()
         from skyrelay.gateway.telemetry.tracer import GatewayTracer
         return GatewayTracer.create(self)
 
@@ -76,19 +88,39 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
 
 
-def check_installed() -> None:
-    """Raise :class:`TracingUnavailable` naming the extra when a package is missing."""
-    for module in REQUIRED_MODULES:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            raise TracingUnavailable(
-                f"tracing is configured (gateway.tracing in the spec or an OTEL_EXPORTER_OTLP_* "
-                f"endpoint) but {module} is not installed: install the gateway with the "
-                "tracing extra (pip install 'skyrelay[gateway,tracing]'), or set "
-                "OTEL_SDK_DISABLED=true")
+def resource_attributes(raw: str) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` (``key=value`` pairs, comma separated, values
+    percent-decoded) as a dict; ValueError for a pair without ``=``.
+
+    >>> resource_attributes("deployment.environment=prod,team=ml%20platform")
+    {'deployment.environment': 'prod', 'team': 'ml platform'}
+    """
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"OTEL_RESOURCE_ATTRIBUTES: {pair!r} is not key=value")
+        out[key.strip()] = unquote(value.strip())
+    return out
+
+
+def _sampler(environ: Mapping[str, str], spec_ratio: float) -> tuple[str, float]:
+    name = (environ.get("OTEL_TRACES_SAMPLER") or "").strip().lower()
+    if not name:
+        return "parentbased_traceidratio", spec_ratio
+    if name not in SAMPLERS:
+        raise ValueError(f"OTEL_TRACES_SAMPLER={name!r}: the gateway knows "
+                         f"{', '.join(SAMPLERS)}")
+    raw = (environ.get("OTEL_TRACES_SAMPLER_ARG") or "").strip()
+    if not name.endswith("traceidratio") or not raw:
+        return name, 1.0
+    try:
+        ratio = float(raw)
+    except ValueError:
+        raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r} is not a ratio") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r} is outside 0..1")
+    return name, ratio
 
 
 def resolve(spec_tracing: Mapping[str, Any] | None, environ: Mapping[str, str], *,
@@ -96,9 +128,9 @@ def resolve(spec_tracing: Mapping[str, Any] | None, environ: Mapping[str, str], 
     """The settings, or None when tracing is off (see the module docstring).
 
     ``spec_tracing`` is the derived config's ``tracing`` entry (``exporter``,
-    ``endpoint``, ``sample_ratio``) or None. Raises ValueError for an exporter other than
-    ``otlp``/``none`` in ``OTEL_TRACES_EXPORTER`` or a bad ``sample_ratio``, and
-    :class:`TracingUnavailable` when tracing is on but the packages are missing.
+    ``endpoint``, ``sample_ratio``) or None. Raises ValueError naming the setting for an
+    exporter other than ``otlp``/``none``, a protocol other than ``http/protobuf``, a bad
+    ``sample_ratio``, sampler, resource attribute, header or exporter option.
     """
     if _truthy(environ.get("OTEL_SDK_DISABLED")):
         return None
@@ -125,11 +157,17 @@ def resolve(spec_tracing: Mapping[str, Any] | None, environ: Mapping[str, str], 
         endpoint = base_endpoint.rstrip("/") + "/v1/traces"
     else:
         endpoint = str(spec.get("endpoint") or DEFAULT_ENDPOINT)
-    ratio: float | None = float(spec.get("sample_ratio", 1.0))
-    if not 0.0 <= ratio <= 1.0:  # type: ignore[operator]
-        raise ValueError(f"tracing sample_ratio {ratio} is outside 0..1")
-    if (environ.get("OTEL_TRACES_SAMPLER") or "").strip():
-        ratio = None
-    check_installed()
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the OTLP traces endpoint {endpoint!r} is not an http(s) URL")
+    spec_ratio = float(spec.get("sample_ratio", 1.0))
+    if not 0.0 <= spec_ratio <= 1.0:
+        raise ValueError(f"tracing sample_ratio {spec_ratio} is outside 0..1")
+    sampler, ratio = _sampler(environ, spec_ratio)
+    attributes = resource_attributes(environ.get("OTEL_RESOURCE_ATTRIBUTES") or "")
+    service = ((environ.get("OTEL_SERVICE_NAME") or "").strip()
+               or attributes.get("service.name") or DEFAULT_SERVICE_NAME)
     return TracingSettings(endpoint=endpoint, sample_ratio=ratio, log_prompts=log_prompts,
-                           gateway_name=gateway_name)
+                           service_name=service, gateway_name=gateway_name, sampler=sampler,
+                           resource_attributes=attributes,
+                           export=ExportOptions.from_environ(environ))

@@ -1,17 +1,16 @@
 """The gateway's spans: one SERVER span per model request, one CLIENT span per upstream
 attempt (so fallbacks and retries show as sibling attempt spans), exported over OTLP/HTTP
-(protobuf) by a :class:`~opentelemetry.sdk.trace.export.BatchSpanProcessor`: the request
-path only creates and ends spans, the export runs on the processor's own thread.
+(protobuf) in batches by a thread of their own (:mod:`.otlp_export`): the request path
+only fills :class:`~.spans.SpanRecord` objects and queues them when they end.
 
 Conventions and the attribute names chosen: :mod:`skyrelay.gateway.telemetry.genai`
 (OpenTelemetry GenAI spans, https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/).
 A client's W3C ``traceparent`` (and ``tracestate``) makes the request span its child; each
-attempt's own ``traceparent`` goes upstream (:mod:`.propagation`). Prompt and completion
-text is recorded only with ``log_prompts``.
+attempt's own ``traceparent`` goes upstream (:mod:`.propagation`), sampled or not. Prompt
+and completion text is recorded only with ``log_prompts``.
 
-The tracer provider is the gateway's own (never installed as the global provider) and is
-created by :meth:`GatewayApp.startup`, i.e. in each serving process after any fork, so no
-worker inherits a batch thread it does not have.
+The tracer is created by :meth:`GatewayApp.startup`, i.e. in each serving process after
+any fork, so no worker inherits an export thread it does not have, nor its parent's ids.
 
 Example::
 
@@ -19,31 +18,37 @@ Example::
     trace = tracer.request(scope["headers"], "chat", request_id)
     ...                                   # the router's attempts become child spans
     trace.finish(ctx)
-    tracer.shutdown()                     # flushes what is queued
+    tracer.shutdown()                     # exports what is queued
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from opentelemetry import trace as otel
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
+from skyrelay import __version__
 from skyrelay.gateway.hub.request import Request
 from skyrelay.gateway.providers.base import ProviderError
 from skyrelay.gateway.telemetry import genai
+from skyrelay.gateway.telemetry.otlp_encode import SpanEncoder
+from skyrelay.gateway.telemetry.otlp_export import OtlpHttpExporter, SpanBatcher
 from skyrelay.gateway.telemetry.propagation import UPSTREAM, traceparent
+from skyrelay.gateway.telemetry.spans import (
+    HAS_IS_REMOTE,
+    IS_REMOTE,
+    KIND_CLIENT,
+    KIND_SERVER,
+    SAMPLED,
+    Sampler,
+    SpanIds,
+    SpanRecord,
+    parse_traceparent,
+)
 
 if TYPE_CHECKING:
     from skyrelay.gateway.config import TargetConfig
@@ -53,8 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("skyrelay.gateway.telemetry")
 
 Attempt = Callable[..., Awaitable[tuple[Any, float]]]
-_PROPAGATOR = TraceContextTextMapPropagator()
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
+_MAX_TRACESTATE = 512  # W3C: a vendor may cut tracestate beyond 512 characters
 #: the request being traced in this task (set by :meth:`GatewayTracer.request`)
 _CURRENT: ContextVar[RequestTrace | None] = ContextVar("skyrelay_request_trace", default=None)
 
@@ -68,14 +72,19 @@ def _error_type(exc: BaseException) -> str:
 
 
 class RequestTrace:
-    """The span of one model request and what its attempts found."""
+    """The span of one model request (``record`` is None when it is not sampled) and
+    what its attempts found."""
 
-    __slots__ = ("span", "context", "tracestate", "op", "tried", "attempts",
-                 "response_model", "finish_reasons", "_token")
+    __slots__ = ("tracer", "record", "trace_id", "span_id", "trace_flags", "tracestate",
+                 "op", "tried", "attempts", "response_model", "finish_reasons", "_token")
 
-    def __init__(self, span: Any, context: Any, tracestate: str | None, op: str) -> None:
-        self.span = span
-        self.context = context
+    def __init__(self, tracer: GatewayTracer, record: SpanRecord | None, trace_id: int,
+                 span_id: int, trace_flags: int, tracestate: str | None, op: str) -> None:
+        self.tracer = tracer
+        self.record = record
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.trace_flags = trace_flags
         self.tracestate = tracestate
         self.op = op
         self.tried: set[str] = set()
@@ -87,7 +96,8 @@ class RequestTrace:
     def finish(self, ctx: RequestContext) -> None:
         """End the request span with the outcome in ``ctx`` (never raises)."""
         try:
-            self._finish(ctx)
+            if self.record is not None:
+                self._finish(self.record, ctx)
         except Exception:  # tracing must never fail a request
             log.exception("could not end the span of request %s", ctx.request_id)
         finally:
@@ -95,13 +105,14 @@ class RequestTrace:
                 _CURRENT.reset(self._token)
                 self._token = None
 
-    def _finish(self, ctx: RequestContext) -> None:
-        span = self.span
-        attrs: dict[str, Any] = {genai.TENANT: ctx.tenant.name, genai.ATTEMPTS: ctx.attempts,
-                                 genai.HTTP_STATUS: ctx.status}
+    def _finish(self, record: SpanRecord, ctx: RequestContext) -> None:
+        attrs = record.attributes
+        attrs[genai.TENANT] = ctx.tenant.name
+        attrs[genai.ATTEMPTS] = ctx.attempts
+        attrs[genai.HTTP_STATUS] = ctx.status
         if ctx.route is not None:
             attrs[genai.ROUTE] = attrs[genai.REQUEST_MODEL] = ctx.route.name
-            span.update_name(f"{self.op} {ctx.route.name}")
+            record.name = f"{self.op} {ctx.route.name}"
         if ctx.target is not None:
             attrs[genai.TARGET] = ctx.target.key
             attrs[genai.PROVIDER] = genai.provider_name(ctx.target.cloud)
@@ -117,53 +128,69 @@ class RequestTrace:
         if ctx.status >= 400 or ctx.status == 0:
             attrs[genai.ERROR_TYPE] = ctx.error_code or str(ctx.status)
             if ctx.status >= 500 or ctx.status == 0:
-                span.set_status(Status(StatusCode.ERROR, ctx.error_code))
-        span.set_attributes(attrs)
-        span.end()
+                record.error(ctx.error_code or str(ctx.status))
+        self.tracer.end(record)
 
 
 class GatewayTracer:
     """Creates the gateway's spans; one per serving process (see the module docstring)."""
 
-    def __init__(self, provider: TracerProvider, log_prompts: bool = False) -> None:
-        self.provider = provider
-        self.tracer = provider.get_tracer("skyrelay.gateway")
+    def __init__(self, batcher: SpanBatcher, sampler: Sampler,
+                 log_prompts: bool = False) -> None:
+        self.batcher = batcher
+        self.sampler = sampler
         self.log_prompts = log_prompts
+        self._ids = SpanIds()
         self._servers: dict[str, tuple[str, int | None]] = {}
 
     @classmethod
-    def create(cls, settings: TracingSettings,
-               exporter: SpanExporter | None = None) -> GatewayTracer:
-        """Provider, sampler, resource and batch export from ``settings``."""
-        resource = Resource({"service.name": settings.service_name,
-                             "skyrelay.gateway": settings.gateway_name}
-                            ).merge(OTELResourceDetector().detect())  # OTEL_* wins
-        sampler = (ParentBased(TraceIdRatioBased(settings.sample_ratio))
-                   if settings.sample_ratio is not None else None)  # None: OTEL_TRACES_SAMPLER
-        provider = TracerProvider(resource=resource, sampler=sampler)
-        provider.add_span_processor(BatchSpanProcessor(
-            exporter or OTLPSpanExporter(endpoint=settings.endpoint)))
-        log.info("tracing on: OTLP/HTTP to %s", settings.endpoint)
-        return cls(provider, settings.log_prompts)
+    def create(cls, settings: TracingSettings) -> GatewayTracer:
+        """Sampler, resource, encoder and the export thread from ``settings``."""
+        encoder = SpanEncoder(settings.resource(), "skyrelay.gateway", __version__)
+        exporter = OtlpHttpExporter(settings.endpoint, settings.export)
+        log.info("tracing on: OTLP/HTTP to %s (%s)", settings.endpoint, settings.sampler)
+        return cls(SpanBatcher(encoder, exporter, settings.export),
+                   Sampler(settings.sampler, settings.sample_ratio), settings.log_prompts)
+
+    def end(self, record: SpanRecord) -> None:
+        """End ``record`` now and queue it for export."""
+        record.end_ns = time.time_ns()
+        self.batcher.add(record)
+
+    def force_flush(self, timeout_ms: float = 30_000) -> bool:
+        """Export what is queued now (blocking); False when it took over ``timeout_ms``."""
+        return self.batcher.force_flush(timeout_ms)
 
     def shutdown(self) -> None:
-        """Export what is queued and stop the batch thread (blocking; bounded by the SDK)."""
-        self.provider.shutdown()
+        """Export what is queued and stop the export thread (blocking, bounded)."""
+        self.batcher.shutdown()
 
     # --- the request span --------------------------------------------------------------
 
     def request(self, headers: list[tuple[bytes, bytes]], op: str,
                 request_id: str) -> RequestTrace:
         """Start the span of one request (child of the client's ``traceparent``)."""
-        carrier = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in headers if name in _TRACE_HEADERS}
-        parent = _PROPAGATOR.extract(carrier) if carrier else None
-        span = self.tracer.start_span(genai.operation_name(op), context=parent,
-                                      kind=SpanKind.SERVER,
-                                      attributes={genai.OPERATION: genai.operation_name(op),
-                                                  genai.REQUEST_ID: request_id})
-        trace = RequestTrace(span, otel.set_span_in_context(span), carrier.get("tracestate"),
-                             genai.operation_name(op))
+        given = tracestate = None
+        for name, value in headers:
+            if name == b"traceparent":
+                given = value.decode("latin-1")
+            elif name == b"tracestate" and len(value) <= _MAX_TRACESTATE:
+                tracestate = value.decode("latin-1").strip() or None
+        parent = parse_traceparent(given) if given is not None else None
+        ids = self._ids
+        if parent is not None:
+            trace_id, parent_id, flags = parent.trace_id, parent.span_id, HAS_IS_REMOTE | IS_REMOTE
+            sampled = self.sampler.sampled(trace_id, parent.flags)
+        else:
+            trace_id, parent_id, flags, tracestate = ids.trace_id(), 0, HAS_IS_REMOTE, None
+            sampled = self.sampler.sampled(trace_id, None)
+        span_id = ids.span_id()
+        name = genai.operation_name(op)
+        record = SpanRecord(trace_id, span_id, parent_id, name, KIND_SERVER, time.time_ns(),
+                            {genai.OPERATION: name, genai.REQUEST_ID: request_id},
+                            flags | SAMPLED, tracestate) if sampled else None
+        trace = RequestTrace(self, record, trace_id, span_id, SAMPLED if sampled else 0,
+                             tracestate, name)
         trace._token = _CURRENT.set(trace)
         return trace
 
@@ -176,8 +203,21 @@ class GatewayTracer:
             known = self._servers[target.key] = (parts.hostname or "", parts.port)
         return known
 
-    def _start_attempt(self, target: TargetConfig, request: Any) -> tuple[Any, RequestTrace | None]:
+    def _start_attempt(self, target: TargetConfig, request: Any
+                       ) -> tuple[SpanRecord | None, RequestTrace | None, str]:
+        """The attempt's record (None: not sampled), its request and its traceparent."""
         current = _CURRENT.get()
+        span_id = self._ids.span_id()
+        if current is not None:
+            trace_id, parent_id, trace_flags = (current.trace_id, current.span_id,
+                                                current.trace_flags)
+            current.attempts += 1
+        else:  # an attempt outside a traced request: a root span of its own
+            trace_id, parent_id = self._ids.trace_id(), 0
+            trace_flags = SAMPLED if self.sampler.sampled(trace_id, None) else 0
+        sent = traceparent(trace_id, span_id, trace_flags)
+        if not trace_flags & SAMPLED:
+            return None, current, sent
         op = request.op if isinstance(request, Request) else (
             "chat" if isinstance(request, dict) and "messages" in request else "embeddings")
         provider = genai.provider_name(target.cloud)
@@ -188,7 +228,6 @@ class GatewayTracer:
         if port is not None:
             attrs[genai.SERVER_PORT] = port
         if current is not None:
-            current.attempts += 1
             attrs[genai.ATTEMPT] = current.attempts
             attrs[genai.RETRY] = target.key in current.tried
             current.tried.add(target.key)
@@ -197,54 +236,55 @@ class GatewayTracer:
             text = genai.input_messages(body)
             if text is not None:
                 attrs[genai.INPUT_MESSAGES] = text
-        span = self.tracer.start_span(f"{op} {target.model}",
-                                      context=current.context if current else None,
-                                      kind=SpanKind.CLIENT, attributes=attrs)
-        return span, current
+        record = SpanRecord(trace_id, span_id, parent_id, f"{op} {target.model}", KIND_CLIENT,
+                            time.time_ns(), attrs, HAS_IS_REMOTE | SAMPLED,
+                            current.tracestate if current else None)
+        return record, current, sent
 
     def wrap_attempt(self, attempt: Attempt, request: Any, stream: bool) -> Attempt:
         """``attempt`` (the router's, see ``Router._run``) inside an attempt span."""
         async def traced(target: TargetConfig, provider: Any, share: float,
                          deadline: float) -> tuple[Any, float]:
-            span, current = self._start_attempt(target, request)
-            sc = span.get_span_context()
-            token = UPSTREAM.set((traceparent(sc.trace_id, sc.span_id, sc.trace_flags),
-                                  current.tracestate if current else None))
+            record, current, sent = self._start_attempt(target, request)
+            token = UPSTREAM.set((sent, current.tracestate if current else None))
             try:
                 value, elapsed = await attempt(target, provider, share, deadline)
             except BaseException as exc:
-                span.set_attribute(genai.ERROR_TYPE, _error_type(exc))
-                if isinstance(exc, ProviderError):
-                    span.set_attribute(genai.HTTP_STATUS, exc.status)
-                span.set_status(Status(StatusCode.ERROR, _error_type(exc)))
-                span.end()
+                if record is not None:
+                    record.attributes[genai.ERROR_TYPE] = _error_type(exc)
+                    if isinstance(exc, ProviderError):
+                        record.attributes[genai.HTTP_STATUS] = exc.status
+                    record.error(_error_type(exc))
+                    self.end(record)
                 raise
             finally:
                 UPSTREAM.reset(token)
+            if record is None:
+                return value, elapsed
             if stream:
                 first, rest = value
-                return (first, self._observe(span, current, first, rest)), elapsed
-            self._answered(span, current, value)
+                return (first, self._observe(record, current, first, rest)), elapsed
+            self._answered(record, current, value)
             return value, elapsed
         return traced
 
-    def _answered(self, span: Any, current: RequestTrace | None, value: Any) -> None:
+    def _answered(self, record: SpanRecord, current: RequestTrace | None, value: Any) -> None:
         body = getattr(value, "body", value)
         usage = getattr(value, "usage", None) if hasattr(value, "body") else (
             body.get("usage") if isinstance(body, dict) else None)
-        model = genai.response_model(body)
-        reasons = genai.finish_reasons(body)
-        attrs: dict[str, Any] = {}
+        attrs = record.attributes
         if self.log_prompts:
             text = genai.output_messages(body)
             if text is not None:
                 attrs[genai.OUTPUT_MESSAGES] = text
         if isinstance(body, dict) and isinstance(body.get("id"), str):
             attrs[genai.RESPONSE_ID] = body["id"]
-        self._close(span, current, model, reasons, usage, attrs)
+        self._close(record, current, genai.response_model(body), genai.finish_reasons(body),
+                    usage)
 
-    def _close(self, span: Any, current: RequestTrace | None, model: str | None,
-               reasons: tuple[str, ...], usage: Any, attrs: dict[str, Any]) -> None:
+    def _close(self, record: SpanRecord, current: RequestTrace | None, model: str | None,
+               reasons: tuple[str, ...], usage: Any) -> None:
+        attrs = record.attributes
         got_in, got_out = genai.usage_counts(usage)
         if got_in is not None:
             attrs[genai.INPUT_TOKENS] = got_in
@@ -257,10 +297,9 @@ class GatewayTracer:
         if current is not None:
             current.response_model = model or current.response_model
             current.finish_reasons = reasons or current.finish_reasons
-        span.set_attributes(attrs)
-        span.end()
+        self.end(record)
 
-    async def _observe(self, span: Any, current: RequestTrace | None, first: Any,
+    async def _observe(self, record: SpanRecord, current: RequestTrace | None, first: Any,
                        rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """``rest`` as it passes; the attempt span ends with the stream (usage, reasons)."""
         model = reasons = usage = None
@@ -286,16 +325,15 @@ class GatewayTracer:
             raise
         except BaseException as exc:
             failed = True
-            span.set_attribute(genai.ERROR_TYPE, _error_type(exc))
-            span.set_status(Status(StatusCode.ERROR, _error_type(exc)))
+            record.attributes[genai.ERROR_TYPE] = _error_type(exc)
+            record.error(_error_type(exc))
             raise
         finally:
             close = getattr(rest, "aclose", None)
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
-            attrs: dict[str, Any] = {}
             if self.log_prompts and not failed:
-                attrs[genai.OUTPUT_MESSAGES] = genai.output_text_message(
+                record.attributes[genai.OUTPUT_MESSAGES] = genai.output_text_message(
                     "".join(text), reasons or ())
-            self._close(span, current, model, reasons or (), usage, attrs)
+            self._close(record, current, model, reasons or (), usage)

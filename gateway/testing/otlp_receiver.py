@@ -58,6 +58,8 @@ def decode(body: bytes) -> list[dict[str, Any]]:
                     "status": STATUS.get(span.status.code, str(span.status.code)),
                     "start": span.start_time_unix_nano, "end": span.end_time_unix_nano,
                     "resource": resource, "scope": scope_spans.scope.name,
+                    "trace_state": span.trace_state, "flags": span.flags,
+                    "status_message": span.status.message,
                 })
     return spans
 
@@ -69,6 +71,10 @@ class OtlpReceiver:
         self.max_lifetime = max_lifetime
         self.spans: list[dict[str, Any]] = []
         self.requests = 0
+        #: the headers of every POST received (lower-case names), oldest first
+        self.headers: list[dict[str, str]] = []
+        #: answers to give the next POSTs instead of 200: (status, Retry-After or None)
+        self.failures: list[tuple[int, str | None]] = []
         self._cond = threading.Condition()
         receiver = self
 
@@ -76,6 +82,16 @@ class OtlpReceiver:
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
+                with receiver._cond:
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    failure = receiver.failures.pop(0) if receiver.failures else None
+                if failure is not None:
+                    self.send_response(failure[0])
+                    if failure[1] is not None:
+                        self.send_header("retry-after", failure[1])
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 if self.headers.get("content-encoding") == "gzip":
                     raw = gzip.decompress(raw)
                 if self.path != "/v1/traces" or self.headers.get(
@@ -129,6 +145,11 @@ class OtlpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def fail_next(self, *statuses: int, retry_after: str | None = None) -> None:
+        """Answer the next POSTs with ``statuses`` (in order), then 200 again."""
+        with self._cond:
+            self.failures.extend((status, retry_after) for status in statuses)
 
     def clear(self) -> None:
         """Forget the spans received so far."""

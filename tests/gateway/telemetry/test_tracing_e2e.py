@@ -58,7 +58,7 @@ class Gateway:
 
     def flush(self) -> None:
         assert self.app.tracing is not None
-        assert self.app.tracing.provider.force_flush(10_000)
+        assert self.app.tracing.force_flush(10_000)
 
     def close(self) -> None:
         self.server.stop()
@@ -272,7 +272,7 @@ def test_a_bedrock_attempt_is_aws_bedrock_and_carries_an_unsigned_traceparent(
             client = openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
             client.chat.completions.create(model="chat",
                                            messages=[{"role": "user", "content": "hi"}])
-            assert app.tracing is not None and app.tracing.provider.force_flush(10_000)
+            assert app.tracing is not None and app.tracing.force_flush(10_000)
             (attempt,) = sink.wait_for(1, kind="CLIENT")
         finally:
             server.stop()

@@ -1,0 +1,141 @@
+"""Span records to an OTLP ``ExportTraceServiceRequest`` in protobuf's wire format.
+
+Written by hand because the gateway's spans repeat the same few attributes: each
+``(key, value)`` pair is encoded once and its bytes reused, and the resource and scope are
+encoded once per process, so a batch is mostly a join of cached bytes. The field numbers
+are those of opentelemetry-proto (``opentelemetry/proto/trace/v1/trace.proto``,
+``common/v1/common.proto``, ``resource/v1/resource.proto``,
+https://github.com/open-telemetry/opentelemetry-proto); the tests decode the output with
+the official generated classes and compare it field by field.
+
+Wire format (https://protobuf.dev/programming-guides/encoding/): a field is a varint tag
+``number << 3 | wire type`` (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32) followed
+by its value; an embedded message or a string is its length as a varint, then its bytes.
+
+Example::
+
+    encoder = SpanEncoder({"service.name": "skyrelay-gateway"}, "skyrelay.gateway", "1.0")
+    body = encoder.request([record])     # POST it to /v1/traces (application/x-protobuf)
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from skyrelay.gateway.telemetry.spans import STATUS_UNSET, SpanRecord
+
+_CACHE_LIMIT = 4096  # encoded attributes kept; cleared when full (unique values churn it)
+_FIXED64 = struct.Struct("<Q").pack
+_FIXED32 = struct.Struct("<I").pack
+_DOUBLE = struct.Struct("<d").pack
+
+
+def varint(value: int) -> bytes:
+    """``value`` (non-negative, below 2**64) as a protobuf varint.
+
+    >>> varint(300)
+    b'\\xac\\x02'
+    """
+    if value < 0x80:
+        return _ONE_BYTE[value]
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
+def _delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + varint(len(payload)) + payload
+
+
+def any_value(value: Any) -> bytes:
+    """An ``AnyValue`` message: str, bool, int, float, or a list/tuple of those."""
+    if isinstance(value, str):
+        return _delimited(b"\x0a", value.encode("utf-8", "replace"))
+    if isinstance(value, bool):  # before int: bool is an int
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):  # int64: negative values as their 64-bit two's complement
+        return b"\x18" + varint(value & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE(value)
+    if isinstance(value, (list, tuple)):
+        values = b"".join(_delimited(b"\x0a", any_value(v)) for v in value)
+        return _delimited(b"\x2a", values)  # ArrayValue { repeated AnyValue values = 1 }
+    return _delimited(b"\x0a", str(value).encode("utf-8", "replace"))
+
+
+def key_value(key: str, value: Any) -> bytes:
+    """A ``KeyValue`` message (key = 1, value = 2)."""
+    return _delimited(b"\x0a", key.encode()) + _delimited(b"\x12", any_value(value))
+
+
+class SpanEncoder:
+    """Encodes batches of :class:`SpanRecord` for one resource and instrumentation scope."""
+
+    def __init__(self, resource: Mapping[str, Any], scope_name: str,
+                 scope_version: str) -> None:
+        attrs = b"".join(_delimited(b"\x0a", key_value(k, v)) for k, v in resource.items())
+        #: ResourceSpans.resource (field 1): Resource { repeated KeyValue attributes = 1 }
+        self._resource = _delimited(b"\x0a", attrs)
+        #: ScopeSpans.scope (field 1): InstrumentationScope { name = 1; version = 2 }
+        self._scope = _delimited(b"\x0a", _delimited(b"\x0a", scope_name.encode())
+                                 + _delimited(b"\x12", scope_version.encode()))
+        self._attributes: dict[tuple[str, Any, type], bytes] = {}
+
+    def _attribute(self, key: str, value: Any) -> bytes:
+        """Span.attributes (field 9) entry for one pair, from the cache when seen."""
+        try:
+            cache_key = (key, value, type(value))  # the type: True == 1 == 1.0
+            found = self._attributes.get(cache_key)
+        except TypeError:  # an unhashable value (a list): encode it every time
+            return _delimited(b"\x4a", key_value(key, value))
+        if found is None:
+            if len(self._attributes) >= _CACHE_LIMIT:
+                self._attributes.clear()
+            found = self._attributes[cache_key] = _delimited(b"\x4a", key_value(key, value))
+        return found
+
+    def span(self, record: SpanRecord) -> bytes:
+        """One ``Span`` message."""
+        name = record.name.encode("utf-8", "replace")
+        parts = [b"\x0a\x10", record.trace_id.to_bytes(16, "big"),
+                 b"\x12\x08", record.span_id.to_bytes(8, "big")]
+        if record.tracestate:
+            state = record.tracestate.encode()
+            parts += (b"\x1a", varint(len(state)), state)
+        if record.parent_id:
+            parts += (b"\x22\x08", record.parent_id.to_bytes(8, "big"))
+        if name:  # proto3 leaves out an empty string
+            parts += (b"\x2a", varint(len(name)), name)
+        parts += (b"\x30", varint(record.kind),
+                  b"\x39", _FIXED64(record.start_ns), b"\x41", _FIXED64(record.end_ns))
+        attribute = self._attribute
+        parts += [attribute(k, v) for k, v in record.attributes.items()]
+        if record.status != STATUS_UNSET:  # Status { message = 2; code = 3 }
+            status = b"\x18" + varint(record.status)
+            if record.status_message:
+                status = _delimited(b"\x12", record.status_message.encode()) + status
+            parts.append(_delimited(b"\x7a", status))
+        parts += (b"\x85\x01", _FIXED32(record.flags))  # flags = 16, fixed32
+        return b"".join(parts)
+
+    def request(self, records: Iterable[SpanRecord]) -> bytes:
+        """An ``ExportTraceServiceRequest`` holding ``records``."""
+        parts = [self._scope]
+        span = self.span
+        for record in records:  # ScopeSpans.spans = 2
+            encoded = span(record)
+            parts += (b"\x12", varint(len(encoded)), encoded)
+        scope_spans = b"".join(parts)
+        resource_spans = [self._resource, b"\x12", varint(len(scope_spans)), scope_spans]
+        size = sum(map(len, resource_spans))
+        return b"".join([b"\x0a", varint(size), *resource_spans])
