@@ -70,7 +70,7 @@ def launch(*, spec: str | None, config_file: str | None, config_env: str | None,
             return build_app(config, providers=build_providers(config, environ),
                              authenticator=HashedKeys(config, environ=environ),
                              hooks=hooks, environ=environ)
-        except (ValueError, ConfigError) as exc:  # e.g. tracing without the tracing extra
+        except (ValueError, ConfigError) as exc:  # e.g. a bad OTEL_* value
             raise LaunchError(str(exc)) from None
 
     if count == 1:

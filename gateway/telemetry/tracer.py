@@ -141,7 +141,8 @@ class GatewayTracer:
         self.sampler = sampler
         self.log_prompts = log_prompts
         self._ids = SpanIds()
-        self._servers: dict[str, tuple[str, int | None]] = {}
+        #: (op, target key) -> the attempt span's name and its attributes known beforehand
+        self._attempt_templates: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
     @classmethod
     def create(cls, settings: TracingSettings) -> GatewayTracer:
@@ -196,11 +197,20 @@ class GatewayTracer:
 
     # --- attempt spans -----------------------------------------------------------------
 
-    def _server(self, target: TargetConfig) -> tuple[str, int | None]:
-        known = self._servers.get(target.key)
+    def _attempt_template(self, op: str, target: TargetConfig) -> tuple[str, dict[str, Any]]:
+        """The attempt span's name and fixed attributes for ``op`` on ``target`` (cached:
+        copying a dict is cheaper than filling one on every attempt)."""
+        known = self._attempt_templates.get((op, target.key))
         if known is None:
             parts = urlsplit(target.endpoint)
-            known = self._servers[target.key] = (parts.hostname or "", parts.port)
+            provider = genai.provider_name(target.cloud)
+            attrs: dict[str, Any] = {genai.OPERATION: op, genai.PROVIDER: provider,
+                                     genai.SYSTEM: provider, genai.REQUEST_MODEL: target.model,
+                                     genai.TARGET: target.key,
+                                     genai.SERVER_ADDRESS: parts.hostname or ""}
+            if parts.port is not None:
+                attrs[genai.SERVER_PORT] = parts.port
+            known = self._attempt_templates[(op, target.key)] = (f"{op} {target.model}", attrs)
         return known
 
     def _start_attempt(self, target: TargetConfig, request: Any
@@ -220,13 +230,8 @@ class GatewayTracer:
             return None, current, sent
         op = request.op if isinstance(request, Request) else (
             "chat" if isinstance(request, dict) and "messages" in request else "embeddings")
-        provider = genai.provider_name(target.cloud)
-        host, port = self._server(target)
-        attrs: dict[str, Any] = {genai.OPERATION: op, genai.PROVIDER: provider,
-                                 genai.SYSTEM: provider, genai.REQUEST_MODEL: target.model,
-                                 genai.TARGET: target.key, genai.SERVER_ADDRESS: host}
-        if port is not None:
-            attrs[genai.SERVER_PORT] = port
+        name, template = self._attempt_template(op, target)
+        attrs = template.copy()
         if current is not None:
             attrs[genai.ATTEMPT] = current.attempts
             attrs[genai.RETRY] = target.key in current.tried
@@ -236,8 +241,8 @@ class GatewayTracer:
             text = genai.input_messages(body)
             if text is not None:
                 attrs[genai.INPUT_MESSAGES] = text
-        record = SpanRecord(trace_id, span_id, parent_id, f"{op} {target.model}", KIND_CLIENT,
-                            time.time_ns(), attrs, HAS_IS_REMOTE | SAMPLED,
+        record = SpanRecord(trace_id, span_id, parent_id, name, KIND_CLIENT, time.time_ns(),
+                            attrs, HAS_IS_REMOTE | SAMPLED,
                             current.tracestate if current else None)
         return record, current, sent
 
