@@ -27,6 +27,8 @@ from typing import Any
 from skyrelay.gateway.telemetry.spans import STATUS_UNSET, SpanRecord
 
 _CACHE_LIMIT = 4096  # encoded attributes kept; cleared when full (unique values churn it)
+_CACHED_TEXT = 128  # longer strings are encoded each time, never cached
+_CACHED_ITEMS = 8  # nor are longer tuples
 _FIXED64 = struct.Struct("<Q").pack
 _FIXED32 = struct.Struct("<I").pack
 _DOUBLE = struct.Struct("<d").pack
@@ -93,10 +95,15 @@ class SpanEncoder:
 
     def _attribute(self, key: str, value: Any) -> bytes:
         """Span.attributes (field 9) entry for one pair, from the cache when seen."""
+        kind = type(value)
+        if (kind is str and len(value) > _CACHED_TEXT) or kind is list or (
+                kind is tuple and len(value) > _CACHED_ITEMS):
+            # prompt text (log_prompts) and the like: never kept
+            return _delimited(b"\x4a", key_value(key, value))
+        cache_key = (key, value, kind)  # the type: True == 1 == 1.0
         try:
-            cache_key = (key, value, type(value))  # the type: True == 1 == 1.0
             found = self._attributes.get(cache_key)
-        except TypeError:  # an unhashable value (a list): encode it every time
+        except TypeError:  # an unhashable item in a tuple
             return _delimited(b"\x4a", key_value(key, value))
         if found is None:
             if len(self._attributes) >= _CACHE_LIMIT:

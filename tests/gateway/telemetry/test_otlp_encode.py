@@ -129,6 +129,18 @@ def test_equal_values_of_other_types_are_not_confused_by_the_cache() -> None:
     assert kinds == ["bool_value", "int_value", "double_value"]
 
 
+def test_prompt_text_is_never_kept_in_the_attribute_cache() -> None:
+    encoder = SpanEncoder({}, "s", "v")
+    prompt = "a long prompt " * 1000
+    records = [_record(attributes={"gen_ai.input.messages": prompt + str(i), "short": "x"})
+               for i in range(50)]
+    decoded = ExportTraceServiceRequest()
+    decoded.ParseFromString(encoder.request(records))
+    spans = decoded.resource_spans[0].scope_spans[0].spans
+    assert spans[7].attributes[0].value.string_value == prompt + "7"
+    assert len(encoder._attributes) == 1  # only ("short", "x"): memory stays bounded
+
+
 def test_varint_matches_the_wire_format() -> None:
     # https://protobuf.dev/programming-guides/encoding/#varints: 150 is 96 01
     assert varint(150) == b"\x96\x01"
