@@ -54,6 +54,8 @@ ATTEMPT = "skyrelay.attempt"
 ATTEMPTS = "skyrelay.attempts"
 RETRY = "skyrelay.retry"
 REQUEST_ID = "skyrelay.request_id"
+#: attributes whose value is new on every span (not worth caching once encoded)
+UNIQUE = frozenset((REQUEST_ID, RESPONSE_ID, INPUT_MESSAGES, OUTPUT_MESSAGES))
 
 #: target cloud (config) -> ``gen_ai.provider.name``
 _PROVIDERS = {"bedrock": "aws.bedrock", "azure": "azure.ai.openai", "openai": "openai"}

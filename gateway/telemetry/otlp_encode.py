@@ -84,7 +84,7 @@ class SpanEncoder:
     """Encodes batches of :class:`SpanRecord` for one resource and instrumentation scope."""
 
     def __init__(self, resource: Mapping[str, Any], scope_name: str,
-                 scope_version: str) -> None:
+                 scope_version: str, unique_keys: frozenset[str] = frozenset()) -> None:
         attrs = b"".join(_delimited(b"\x0a", key_value(k, v)) for k, v in resource.items())
         #: ResourceSpans.resource (field 1): Resource { repeated KeyValue attributes = 1 }
         self._resource = _delimited(b"\x0a", attrs)
@@ -92,12 +92,14 @@ class SpanEncoder:
         self._scope = _delimited(b"\x0a", _delimited(b"\x0a", scope_name.encode())
                                  + _delimited(b"\x12", scope_version.encode()))
         self._attributes: dict[tuple[str, Any, type], bytes] = {}
+        #: keys whose values differ on every span (ids): caching them would only churn
+        self._unique_keys = unique_keys
 
     def _attribute(self, key: str, value: Any) -> bytes:
         """Span.attributes (field 9) entry for one pair, from the cache when seen."""
         kind = type(value)
-        if (kind is str and len(value) > _CACHED_TEXT) or kind is list or (
-                kind is tuple and len(value) > _CACHED_ITEMS):
+        if key in self._unique_keys or (kind is str and len(value) > _CACHED_TEXT) or (
+                kind is list) or (kind is tuple and len(value) > _CACHED_ITEMS):
             # prompt text (log_prompts) and the like: never kept
             return _delimited(b"\x4a", key_value(key, value))
         cache_key = (key, value, kind)  # the type: True == 1 == 1.0
@@ -110,6 +112,10 @@ class SpanEncoder:
                 self._attributes.clear()
             found = self._attributes[cache_key] = _delimited(b"\x4a", key_value(key, value))
         return found
+
+    def attributes(self, attributes: Mapping[str, Any]) -> bytes:
+        """``attributes`` as encoded Span.attributes fields, for :attr:`SpanRecord.fixed`."""
+        return b"".join(_delimited(b"\x4a", key_value(k, v)) for k, v in attributes.items())
 
     def span(self, record: SpanRecord) -> bytes:
         """One ``Span`` message."""
@@ -125,6 +131,8 @@ class SpanEncoder:
             parts += (b"\x2a", varint(len(name)), name)
         parts += (b"\x30", varint(record.kind),
                   b"\x39", _FIXED64(record.start_ns), b"\x41", _FIXED64(record.end_ns))
+        if record.fixed:
+            parts.append(record.fixed)
         attribute = self._attribute
         parts += [attribute(k, v) for k, v in record.attributes.items()]
         if record.status != STATUS_UNSET:  # Status { message = 2; code = 3 }

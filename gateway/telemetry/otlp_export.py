@@ -242,6 +242,11 @@ class SpanBatcher:
         self._thread = threading.Thread(target=self._run, name="skyrelay-otlp", daemon=True)
         self._thread.start()
 
+    @property
+    def encoder(self) -> SpanEncoder:
+        """The encoder of the batches (for pre-encoded attributes)."""
+        return self._encoder
+
     def add(self, record: SpanRecord) -> None:
         """Queue an ended span (drops and counts it when the queue is full)."""
         queue = self._queue

@@ -51,7 +51,7 @@ class SpanRecord:
     """One finished (or finishing) span, as it will be exported."""
 
     __slots__ = ("trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns",
-                 "attributes", "status", "status_message", "flags", "tracestate")
+                 "attributes", "fixed", "status", "status_message", "flags", "tracestate")
 
     def __init__(self, trace_id: int, span_id: int, parent_id: int, name: str, kind: int,
                  start_ns: int, attributes: dict[str, Any], flags: int,
@@ -64,6 +64,9 @@ class SpanRecord:
         self.start_ns = start_ns
         self.end_ns = start_ns
         self.attributes = attributes
+        #: attributes already encoded (``SpanEncoder.attributes``), written before the others:
+        #: those a target or a route always has, encoded once per process
+        self.fixed = b""
         self.status = STATUS_UNSET
         self.status_message = ""
         self.flags = flags  # W3C trace flags | HAS_IS_REMOTE [| IS_REMOTE]

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("skyrelay.gateway.telemetry")
 
 Attempt = Callable[..., Awaitable[tuple[Any, float]]]
+_FIXED_LIMIT = 4096  # cached name/attribute combinations (bounded by the config in practice)
 _MAX_TRACESTATE = 512  # W3C: a vendor may cut tracestate beyond 512 characters
 #: the request being traced in this task (set by :meth:`GatewayTracer.request`)
 _CURRENT: ContextVar[RequestTrace | None] = ContextVar("skyrelay_request_trace", default=None)
@@ -107,15 +108,11 @@ class RequestTrace:
 
     def _finish(self, record: SpanRecord, ctx: RequestContext) -> None:
         attrs = record.attributes
-        attrs[genai.TENANT] = ctx.tenant.name
         attrs[genai.ATTEMPTS] = ctx.attempts
         attrs[genai.HTTP_STATUS] = ctx.status
-        if ctx.route is not None:
-            attrs[genai.ROUTE] = attrs[genai.REQUEST_MODEL] = ctx.route.name
-            record.name = f"{self.op} {ctx.route.name}"
-        if ctx.target is not None:
-            attrs[genai.TARGET] = ctx.target.key
-            attrs[genai.PROVIDER] = genai.provider_name(ctx.target.cloud)
+        route = ctx.route.name if ctx.route is not None else None
+        record.name, record.fixed = self.tracer.request_fixed(self.op, ctx.tenant.name, route,
+                                                              ctx.target)
         got_in, got_out = genai.usage_counts(ctx.usage)
         if got_in is not None:
             attrs[genai.INPUT_TOKENS] = got_in
@@ -141,13 +138,17 @@ class GatewayTracer:
         self.sampler = sampler
         self.log_prompts = log_prompts
         self._ids = SpanIds()
-        #: (op, target key) -> the attempt span's name and its attributes known beforehand
-        self._attempt_templates: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        #: (op, target key) -> the attempt span's name and its fixed attributes, encoded
+        self._attempt_fixed: dict[tuple[str, str], tuple[str, bytes]] = {}
+        #: (op, tenant, route, target key) -> the request span's name and fixed attributes
+        self._request_fixed: dict[tuple[str, str, str | None, str | None],
+                                  tuple[str, bytes]] = {}
 
     @classmethod
     def create(cls, settings: TracingSettings) -> GatewayTracer:
         """Sampler, resource, encoder and the export thread from ``settings``."""
-        encoder = SpanEncoder(settings.resource(), "skyrelay.gateway", __version__)
+        encoder = SpanEncoder(settings.resource(), "skyrelay.gateway", __version__,
+                              unique_keys=genai.UNIQUE)
         exporter = OtlpHttpExporter(settings.endpoint, settings.export)
         log.info("tracing on: OTLP/HTTP to %s (%s)", settings.endpoint, settings.sampler)
         return cls(SpanBatcher(encoder, exporter, settings.export),
@@ -188,7 +189,7 @@ class GatewayTracer:
         span_id = ids.span_id()
         name = genai.operation_name(op)
         record = SpanRecord(trace_id, span_id, parent_id, name, KIND_SERVER, time.time_ns(),
-                            {genai.OPERATION: name, genai.REQUEST_ID: request_id},
+                            {genai.REQUEST_ID: request_id},
                             flags | SAMPLED, tracestate) if sampled else None
         trace = RequestTrace(self, record, trace_id, span_id, SAMPLED if sampled else 0,
                              tracestate, name)
@@ -197,10 +198,11 @@ class GatewayTracer:
 
     # --- attempt spans -----------------------------------------------------------------
 
-    def _attempt_template(self, op: str, target: TargetConfig) -> tuple[str, dict[str, Any]]:
-        """The attempt span's name and fixed attributes for ``op`` on ``target`` (cached:
-        copying a dict is cheaper than filling one on every attempt)."""
-        known = self._attempt_templates.get((op, target.key))
+    def _attempt_template(self, op: str, target: TargetConfig) -> tuple[str, bytes]:
+        """The attempt span's name and the attributes ``op`` on ``target`` always has,
+        encoded once (cached: one lookup instead of a dict to fill and encode)."""
+        key = (op, target.key)
+        known = self._attempt_fixed.get(key)
         if known is None:
             parts = urlsplit(target.endpoint)
             provider = genai.provider_name(target.cloud)
@@ -210,7 +212,30 @@ class GatewayTracer:
                                      genai.SERVER_ADDRESS: parts.hostname or ""}
             if parts.port is not None:
                 attrs[genai.SERVER_PORT] = parts.port
-            known = self._attempt_templates[(op, target.key)] = (f"{op} {target.model}", attrs)
+            known = (f"{op} {target.model}", self.batcher.encoder.attributes(attrs))
+            if len(self._attempt_fixed) >= _FIXED_LIMIT:
+                self._attempt_fixed.clear()
+            self._attempt_fixed[key] = known
+        return known
+
+    def request_fixed(self, op: str, tenant: str, route: str | None,
+                      target: TargetConfig | None) -> tuple[str, bytes]:
+        """The request span's name and its operation, tenant, route and target attributes,
+        encoded once per combination."""
+        key = (op, tenant, route, target.key if target is not None else None)
+        known = self._request_fixed.get(key)
+        if known is None:
+            attrs: dict[str, Any] = {genai.OPERATION: op, genai.TENANT: tenant}
+            if route is not None:
+                attrs[genai.ROUTE] = attrs[genai.REQUEST_MODEL] = route
+            if target is not None:
+                attrs[genai.TARGET] = target.key
+                attrs[genai.PROVIDER] = genai.provider_name(target.cloud)
+            known = (f"{op} {route}" if route is not None else op,
+                     self.batcher.encoder.attributes(attrs))
+            if len(self._request_fixed) >= _FIXED_LIMIT:
+                self._request_fixed.clear()
+            self._request_fixed[key] = known
         return known
 
     def _start_attempt(self, target: TargetConfig, request: Any
@@ -230,8 +255,8 @@ class GatewayTracer:
             return None, current, sent
         op = request.op if isinstance(request, Request) else (
             "chat" if isinstance(request, dict) and "messages" in request else "embeddings")
-        name, template = self._attempt_template(op, target)
-        attrs = template.copy()
+        name, fixed = self._attempt_template(op, target)
+        attrs: dict[str, Any] = {}
         if current is not None:
             attrs[genai.ATTEMPT] = current.attempts
             attrs[genai.RETRY] = target.key in current.tried
@@ -244,6 +269,7 @@ class GatewayTracer:
         record = SpanRecord(trace_id, span_id, parent_id, name, KIND_CLIENT, time.time_ns(),
                             attrs, HAS_IS_REMOTE | SAMPLED,
                             current.tracestate if current else None)
+        record.fixed = fixed
         return record, current, sent
 
     def wrap_attempt(self, attempt: Attempt, request: Any, stream: bool) -> Attempt:

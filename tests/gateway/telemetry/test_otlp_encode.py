@@ -46,7 +46,8 @@ def _official(records: list[SpanRecord]) -> bytes:
                     flags=r.flags)
         if r.parent_id:
             span.parent_span_id = r.parent_id.to_bytes(8, "big")
-        span.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in r.attributes.items())
+        for attributes in (getattr(r, "fixed_source", {}), r.attributes):
+            span.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in attributes.items())
         if r.status:
             span.status.CopyFrom(Status(code=r.status, message=r.status_message))  # type: ignore[arg-type]
         ss.spans.append(span)
@@ -54,6 +55,26 @@ def _official(records: list[SpanRecord]) -> bytes:
 
 
 def _record(**overrides: Any) -> SpanRecord:
+    return _build(SpanRecord, overrides)
+
+
+class _Traced(SpanRecord):
+    """A record that remembers the attributes its ``fixed`` bytes were encoded from."""
+
+    __slots__ = ("fixed_source",)
+
+    def __init__(self, **overrides: Any) -> None:
+        _fill(self, overrides)
+        self.fixed_source: dict[str, Any] = {}
+
+
+def _build(cls: type[SpanRecord], overrides: dict[str, Any]) -> SpanRecord:
+    record = cls.__new__(cls)
+    _fill(record, overrides)
+    return record
+
+
+def _fill(record: SpanRecord, overrides: dict[str, Any]) -> None:
     values: dict[str, Any] = {
         "trace_id": 0x4BF92F3577B34DA6A3CE929D0E0E4736, "span_id": 0x00F067AA0BA902B7,
         "parent_id": 0x1122334455667788, "name": "chat m-a", "kind": KIND_CLIENT,
@@ -63,9 +84,8 @@ def _record(**overrides: Any) -> SpanRecord:
                        "gen_ai.response.finish_reasons": ("stop", "length")},
         "flags": 0x101, "tracestate": "vendor=abc"}
     values.update(overrides)
-    record = SpanRecord(**values)
+    SpanRecord.__init__(record, **values)
     record.end_ns = record.start_ns + 12_345
-    return record
 
 
 scalars = st.one_of(st.text(max_size=40), st.booleans(),
@@ -80,15 +100,17 @@ attribute_values = st.one_of(scalars, st.tuples(st.text(max_size=10)),
                                   max_size=12),
        name=st.text(max_size=60), error=st.one_of(st.none(), st.text(max_size=20)),
        parent=st.integers(min_value=0, max_value=2**64 - 1),
-       trace_id=st.integers(min_value=1, max_value=2**128 - 1))
+       trace_id=st.integers(min_value=1, max_value=2**128 - 1),
+       fixed=st.dictionaries(st.text(min_size=1, max_size=30), attribute_values, max_size=6))
 def test_byte_identical_to_the_official_serialisation(
         attributes: dict[str, Any], name: str, error: str | None, parent: int,
-        trace_id: int) -> None:
-    record = _record(attributes=attributes, name=name, parent_id=parent, trace_id=trace_id)
+        trace_id: int, fixed: dict[str, Any]) -> None:
+    encoder = SpanEncoder(RESOURCE, "skyrelay.gateway", "1.2.3")
+    record = _Traced(attributes=attributes, name=name, parent_id=parent, trace_id=trace_id)
+    record.fixed, record.fixed_source = encoder.attributes(fixed), fixed  # written first
     if error is not None:
         record.error(error)
     other = _record(kind=KIND_SERVER, parent_id=0, tracestate=None, attributes={})
-    encoder = SpanEncoder(RESOURCE, "skyrelay.gateway", "1.2.3")
     assert encoder.request([record, other]) == _official([record, other])
     # again, now from the attribute cache
     assert encoder.request([record, other]) == _official([record, other])
@@ -139,6 +161,17 @@ def test_prompt_text_is_never_kept_in_the_attribute_cache() -> None:
     spans = decoded.resource_spans[0].scope_spans[0].spans
     assert spans[7].attributes[0].value.string_value == prompt + "7"
     assert len(encoder._attributes) == 1  # only ("short", "x"): memory stays bounded
+
+
+def test_unique_keys_are_encoded_but_not_cached() -> None:
+    encoder = SpanEncoder({}, "s", "v", unique_keys=frozenset({"id"}))
+    body = encoder.request([_record(attributes={"id": f"req_{i}", "k": "v"}) for i in range(9)])
+    decoded = ExportTraceServiceRequest()
+    decoded.ParseFromString(body)
+    ids = [s.attributes[0].value.string_value
+           for s in decoded.resource_spans[0].scope_spans[0].spans]
+    assert ids == [f"req_{i}" for i in range(9)]
+    assert list(encoder._attributes) == [("k", "v", str)]
 
 
 def test_varint_matches_the_wire_format() -> None:
