@@ -75,19 +75,31 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def parse_headers(raw: str) -> dict[str, str]:
-    """``OTEL_EXPORTER_OTLP_HEADERS`` as a dict (ValueError for a pair without ``=``).
+def parse_pairs(raw: str, variable: str) -> dict[str, str]:
+    """``key=value`` pairs, comma separated, values percent-decoded (the format of
+    ``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_RESOURCE_ATTRIBUTES``); ValueError naming
+    ``variable`` for a pair without ``=``.
 
-    >>> parse_headers("api-key=abc%20d, x-tenant=acme")
+    >>> parse_pairs("team=ml%20platform, tier=gold", "OTEL_RESOURCE_ATTRIBUTES")
+    {'team': 'ml platform', 'tier': 'gold'}
+    """
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{variable}: {pair!r} is not key=value")
+        out[unquote(key.strip())] = unquote(value.strip())
+    return out
+
+
+def parse_headers(raw: str) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS`` as a dict (names in lower case).
+
+    >>> parse_headers("Api-Key=abc%20d, x-tenant=acme")
     {'api-key': 'abc d', 'x-tenant': 'acme'}
     """
-    headers: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"OTEL_EXPORTER_OTLP_HEADERS: {pair!r} is not key=value")
-        headers[unquote(name.strip()).lower()] = unquote(value.strip())
-    return headers
+    return {name.lower(): value
+            for name, value in parse_pairs(raw, "OTEL_EXPORTER_OTLP_HEADERS").items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from skyrelay.gateway.telemetry.otlp_export import ExportOptions
+from skyrelay.gateway.telemetry.otlp_export import ExportOptions, parse_pairs
 from skyrelay.gateway.telemetry.spans import SAMPLERS
 
 if TYPE_CHECKING:
@@ -86,22 +86,6 @@ class TracingSettings:
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
-
-
-def resource_attributes(raw: str) -> dict[str, str]:
-    """``OTEL_RESOURCE_ATTRIBUTES`` (``key=value`` pairs, comma separated, values
-    percent-decoded) as a dict; ValueError for a pair without ``=``.
-
-    >>> resource_attributes("deployment.environment=prod,team=ml%20platform")
-    {'deployment.environment': 'prod', 'team': 'ml platform'}
-    """
-    out: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"OTEL_RESOURCE_ATTRIBUTES: {pair!r} is not key=value")
-        out[key.strip()] = unquote(value.strip())
-    return out
 
 
 def _sampler(environ: Mapping[str, str], spec_ratio: float) -> tuple[str, float]:
@@ -164,7 +148,8 @@ def resolve(spec_tracing: Mapping[str, Any] | None, environ: Mapping[str, str], 
     if not 0.0 <= spec_ratio <= 1.0:
         raise ValueError(f"tracing sample_ratio {spec_ratio} is outside 0..1")
     sampler, ratio = _sampler(environ, spec_ratio)
-    attributes = resource_attributes(environ.get("OTEL_RESOURCE_ATTRIBUTES") or "")
+    attributes = parse_pairs(environ.get("OTEL_RESOURCE_ATTRIBUTES") or "",
+                             "OTEL_RESOURCE_ATTRIBUTES")
     service = ((environ.get("OTEL_SERVICE_NAME") or "").strip()
                or attributes.get("service.name") or DEFAULT_SERVICE_NAME)
     return TracingSettings(endpoint=endpoint, sample_ratio=ratio, log_prompts=log_prompts,
