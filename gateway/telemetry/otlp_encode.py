@@ -92,6 +92,7 @@ class SpanEncoder:
         self._scope = _delimited(b"\x0a", _delimited(b"\x0a", scope_name.encode())
                                  + _delimited(b"\x12", scope_version.encode()))
         self._attributes: dict[tuple[str, Any, type], bytes] = {}
+        self._names: dict[tuple[str, int], bytes] = {}
         #: keys whose values differ on every span (ids): caching them would only churn
         self._unique_keys = unique_keys
 
@@ -100,7 +101,7 @@ class SpanEncoder:
         kind = type(value)
         if key in self._unique_keys or (kind is str and len(value) > _CACHED_TEXT) or (
                 kind is list) or (kind is tuple and len(value) > _CACHED_ITEMS):
-            # prompt text (log_prompts) and the like: never kept
+            # ids, prompt text (log_prompts) and the like: never kept
             return _delimited(b"\x4a", key_value(key, value))
         cache_key = (key, value, kind)  # the type: True == 1 == 1.0
         try:
@@ -113,13 +114,22 @@ class SpanEncoder:
             found = self._attributes[cache_key] = _delimited(b"\x4a", key_value(key, value))
         return found
 
+    def _name_and_kind(self, name: str, kind: int) -> bytes:
+        """Span.name (5) and Span.kind (6), encoded; kept (span names repeat)."""
+        encoded = name.encode("utf-8", "replace")
+        out = (_delimited(b"\x2a", encoded) if encoded else b"") + b"\x30" + varint(kind)
+        if len(name) <= _CACHED_TEXT:  # proto3 leaves out an empty name, as above
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            self._names[(name, kind)] = out
+        return out
+
     def attributes(self, attributes: Mapping[str, Any]) -> bytes:
         """``attributes`` as encoded Span.attributes fields, for :attr:`SpanRecord.fixed`."""
         return b"".join(_delimited(b"\x4a", key_value(k, v)) for k, v in attributes.items())
 
     def span(self, record: SpanRecord) -> bytes:
         """One ``Span`` message."""
-        name = record.name.encode("utf-8", "replace")
         parts = [b"\x0a\x10", record.trace_id.to_bytes(16, "big"),
                  b"\x12\x08", record.span_id.to_bytes(8, "big")]
         if record.tracestate:
@@ -127,14 +137,20 @@ class SpanEncoder:
             parts += (b"\x1a", varint(len(state)), state)
         if record.parent_id:
             parts += (b"\x22\x08", record.parent_id.to_bytes(8, "big"))
-        if name:  # proto3 leaves out an empty string
-            parts += (b"\x2a", varint(len(name)), name)
-        parts += (b"\x30", varint(record.kind),
-                  b"\x39", _FIXED64(record.start_ns), b"\x41", _FIXED64(record.end_ns))
+        named = self._names.get((record.name, record.kind))
+        if named is None:
+            named = self._name_and_kind(record.name, record.kind)
+        parts += (named, b"\x39", _FIXED64(record.start_ns), b"\x41", _FIXED64(record.end_ns))
         if record.fixed:
             parts.append(record.fixed)
-        attribute = self._attribute
-        parts += [attribute(k, v) for k, v in record.attributes.items()]
+        cached, attribute = self._attributes.get, self._attribute
+        for key, value in record.attributes.items():
+            # the common case inline (a value seen before); _attribute does the rest
+            try:
+                found = cached((key, value, type(value)))
+            except TypeError:  # unhashable (a list)
+                found = None
+            parts.append(found if found is not None else attribute(key, value))
         if record.status != STATUS_UNSET:  # Status { message = 2; code = 3 }
             status = b"\x18" + varint(record.status)
             if record.status_message:
