@@ -149,12 +149,13 @@ def summarize(rounds: list[CpuRound]) -> list[dict[str, Any]]:
 
 
 def compare_cpu(start_gateway: Any, measure: Any, *, rounds: int, levels: tuple[int, ...],
-                log: Any = print, pause: float = 1.0) -> list[CpuRound]:
+                log: Any = print, pause: float = 1.0,
+                names: tuple[str, str] = ("now", "before")) -> list[CpuRound]:
     """Alternate the gateway now and before; ``measure(endpoint, conns)`` gives µs/request.
 
     ``start_gateway(which)`` starts ``"now"`` or ``"before"`` and returns an endpoint with
     ``stop()``. Both run one at a time, in the order now, before, before, now, … so neither
-    always goes first.
+    always goes first. ``names`` are what the log calls the two.
     """
     found: list[CpuRound] = []
     for index in range(rounds):
@@ -172,6 +173,6 @@ def compare_cpu(start_gateway: Any, measure: Any, *, rounds: int, levels: tuple[
         for conns in levels:
             row = CpuRound(conns, figures["now"][conns], figures["before"][conns])
             found.append(row)
-            log(f"  round {index + 1} c={conns:<4d} now {row.now_us:8.1f} µs/req  before "
-                f"{row.before_us:8.1f} µs/req  ratio {row.ratio:.3f}")
+            log(f"  round {index + 1} c={conns:<4d} {names[0]} {row.now_us:8.1f} µs/req  "
+                f"{names[1]} {row.before_us:8.1f} µs/req  ratio {row.ratio:.3f}")
     return found

@@ -27,11 +27,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gwbench import procs, upstream
+from gwbench import cpu_ab, procs, upstream
 from gwbench.contenders import CONTENDERS, DEFAULT_CONTENDERS, Context, Endpoint
 from gwbench.endpoint import BENCH_DIR
 from gwbench.longstream import measure_long_stream
@@ -244,50 +244,13 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict[
                         {"name": name, "label": CONTENDERS[name].label, "levels": [],
                          "error": str(exc)})
             if cfg.before_ref and "gateway" in cfg.contenders:
-                results["cpu_vs_before"] = _cpu_vs_before(ctx, cfg, log)
+                results["cpu_vs_before"] = cpu_ab.cpu_vs_before(ctx, cfg, log)
+            if {"gateway", "gateway-traced"} <= set(cfg.contenders):
+                results["tracing_ab"] = cpu_ab.tracing_ab(ctx, cfg, log)
         finally:
             _keep_logs(tmp, cfg.keep_tmp)
     results["meta"]["elapsed_s"] = round(time.monotonic() - begin, 1)
     return results
-
-
-def _cpu_vs_before(ctx: Context, cfg: BenchConfig,
-                   log: Callable[[str], None]) -> dict[str, Any]:
-    """The gateway now against the gateway of ``cfg.before_ref``, alternated (gwbench.before)."""
-    from gwbench import before
-
-    assert cfg.before_ref is not None
-    log(f"CPU per request, now against {cfg.before_ref}:")
-    try:
-        earlier = before.ensure_before(cfg.before_ref, cfg.before_root, log=log)
-    except HarnessError as exc:
-        log(f"  skipped: {exc}")
-        return {"ref": cfg.before_ref, "error": str(exc), "levels": []}
-    then = replace(ctx, gateway_argv=earlier.argv, gateway_env={**ctx.gateway_env, **earlier.env})
-
-    def start(which: str) -> Endpoint:
-        ep = CONTENDERS["gateway"]().start(ctx if which == "now" else then)
-        check_endpoint(ep)
-        return ep
-
-    def measure(ep: Endpoint, conns: int) -> float:
-        url = f"http://127.0.0.1:{ep.port}{ep.json_path}"
-        script = write_script(ctx.tmp, body=request_body(ep.chat_model), api_key=ep.api_key,
-                              name="post-cpu")
-        run_wrk(url, script, connections=conns, duration=cfg.warmup, threads=cfg.wrk_threads,
-                timeout_s=cfg.wrk_timeout)
-        assert ep.pid is not None
-        cpu0 = procs.tree_cpu_seconds(ep.pid)
-        res = run_wrk(url, script, connections=conns, duration=cfg.duration,
-                      threads=cfg.wrk_threads, timeout_s=cfg.wrk_timeout)
-        if not res.requests or res.errors:
-            raise HarnessError(f"{ep.name}: {res.requests} requests, {res.errors} errors")
-        return (procs.tree_cpu_seconds(ep.pid) - cpu0) / res.requests * 1e6
-
-    rounds = before.compare_cpu(start, measure, rounds=cfg.cpu_rounds, levels=cfg.cpu_levels,
-                                log=log, pause=cfg.pause)
-    return {"ref": earlier.commit, "error": None,
-            "levels": before.summarize(rounds)}
 
 
 @dataclass

@@ -88,6 +88,26 @@ def test_issue24_targets_missed_one_by_one() -> None:
     assert verdicts["stream TTFB added ≤ 0.5 ms"] == "met"  # +0.35 ms
 
 
+def test_the_alternated_tracing_comparison_decides_the_target() -> None:
+    # the two contenders' own runs say +30 %; the alternated rounds say +10 %: they win
+    results = _results(gw_cpu=200, traced_cpu=260)
+    results["tracing_ab"] = {"error": None, "levels": [
+        {"connections": 64, "rounds": 3, "now_us": 220.0, "before_us": 200.0, "ratio": 1.1,
+         "ratios": [1.08, 1.1, 1.12]}]}
+    assert report24.tracing_ratio(results) == pytest.approx(1.1)
+    rows = {name: (m, v) for name, m, v in report24.targets24(results)}
+    measured, verdict = rows["tracing on costs ≤ +20 % CPU per request (c=64)"]
+    assert verdict == "met" and measured == "+10.0 % (220.0 vs 200.0 µs alternated)"
+    text = "\n".join(report24.render_tracing(results))
+    assert "| 64 | 3 | 200.0 | 220.0 | 1.080, 1.100, 1.120 | 1.100 |" in text
+    assert "+10.0 % (target ≤ +20 %)" in text
+    # an alternated run that failed says so, and the contenders' own runs decide
+    results["tracing_ab"] = {"error": "gateway-traced: 0 requests, 5 errors", "levels": []}
+    assert report24.tracing_ratio(results) == pytest.approx(1.3)
+    assert "The alternated comparison failed: gateway-traced: 0 requests" in "\n".join(
+        report24.render_tracing(results))
+
+
 def test_targets_without_the_contenders_are_not_applicable() -> None:
     results = _results()
     results["contenders"] = [e for e in results["contenders"]

@@ -106,5 +106,10 @@ def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
     assert "## Long stream (1,000 chunks)" in table
     assert "| long stream added ≤ 20 µs per chunk (vs nginx) |" in table
     assert "## Tracing cost" in table and "## Targets of issue 24 (skyrelay gateway)" in table
+    # traced and untraced alternated at the highest level, as the target's figure
+    (alternated,) = results["tracing_ab"]["levels"]
+    assert alternated["connections"] == max(LEVELS) and alternated["rounds"] == 1
+    assert alternated["now_us"] > 0 and alternated["before_us"] > 0
+    assert "alternated round by round" in table
     assert (out / "gateway.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.tmp*"))
