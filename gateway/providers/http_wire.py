@@ -27,6 +27,8 @@ from typing import Any
 
 import httptools
 
+from skyrelay.gateway.tick_writes import ConnectionWrites, tick_writer
+
 #: Unread body bytes at which the connection stops reading from the socket, and below
 #: which it starts again.
 HIGH_WATER = 256 * 1024
@@ -185,6 +187,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self._on_free = on_free
         self._transport: asyncio.Transport | None = None
+        self._writes: ConnectionWrites | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._head: asyncio.Future[UpstreamResponse] | None = None
         self._response: UpstreamResponse | None = None
@@ -201,6 +204,8 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        # requests go out through the tick writer: in a busy tick, together at its end
+        self._writes = tick_writer(self.loop, "upstream").wrap(self._transport)
 
     def data_received(self, data: bytes) -> None:
         if not self._busy:  # bytes on an idle connection: it cannot be trusted any more
@@ -277,17 +282,17 @@ class Connection(asyncio.Protocol):
 
     async def exchange(self, head: bytes, body: bytes) -> UpstreamResponse:
         """Send one request; the response once its head has arrived."""
-        transport = self._transport
-        if self.closed or transport is None or transport.is_closing():
+        transport, writes = self._transport, self._writes
+        if self.closed or transport is None or writes is None or transport.is_closing():
             raise UpstreamConnectionError("the pooled connection was closed")
         self._busy = True
         self._response = None
         self._complete = self._informational = False
         self._head = head_future = self.loop.create_future()
         if len(body) < 16384:
-            transport.write(head + body)  # one segment for the common small request
+            writes.write(head + body)  # one segment for the common small request
         else:
-            transport.writelines((head, body))
+            writes.writelines((head, body))
         try:
             return await head_future
         except BaseException:

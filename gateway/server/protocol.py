@@ -14,7 +14,7 @@ speed and adds, per connection:
 - **connection cap**: past ``max_connections`` open connections a new one gets 503 with
   ``Connection: close`` at once, before anything is read.
 
-Its request cycles write through :mod:`~skyrelay.gateway.server.tick_writes`: a response's
+Its request cycles write through :mod:`~skyrelay.gateway.tick_writes`: a response's
 head leaves with its body, and a busy tick's writes leave together at its end.
 
 Example::
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from skyrelay.gateway.server.tick_writes import TickWriter
+from skyrelay.gateway.tick_writes import tick_writer
 
 log = logging.getLogger("skyrelay.gateway.protocol")
 
@@ -50,17 +49,6 @@ def _response(status: int, reason: bytes, message: str, code: str) -> bytes:
                                    "param": None, "code": code}})
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n" % (status, reason, len(body))) + body
-
-
-_TICK_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TickWriter] = (
-    weakref.WeakKeyDictionary())
-
-
-def _tick_writer(loop: asyncio.AbstractEventLoop) -> TickWriter:
-    writer = _TICK_WRITERS.get(loop)
-    if writer is None:
-        writer = _TICK_WRITERS[loop] = TickWriter(loop)
-    return writer
 
 
 class _Limited(HttpToolsProtocol):
@@ -85,7 +73,7 @@ class _Limited(HttpToolsProtocol):
                 "shortly.", "too_many_connections"))
             transport.close()
             return
-        self.transport = _tick_writer(self.loop).wrap(transport)
+        self.transport = tick_writer(self.loop, "client").wrap(transport)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:

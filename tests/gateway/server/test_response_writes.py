@@ -16,7 +16,7 @@ from uvicorn.server import ServerState
 
 from skyrelay.gateway.server.asgi import send_json
 from skyrelay.gateway.server.protocol import limited_protocol
-from skyrelay.gateway.server.tick_writes import TickWriter
+from skyrelay.gateway.tick_writes import TickWriter
 
 
 class RecordingTransport(asyncio.Transport):
@@ -155,12 +155,8 @@ def test_a_head_without_a_body_leaves_alone_at_the_end_of_its_tick() -> None:
 
 
 def test_a_large_body_goes_with_its_head_without_a_copy() -> None:
-    class Lines(RecordingTransport):
-        def writelines(self, data: Any) -> None:
-            self.events.append(b"|".join(data))
-
     async def run() -> list[bytes]:
-        transport = Lines()
+        transport = LinesTransport()
         conn = TickWriter(asyncio.get_running_loop()).wrap(transport)
         conn.write(b"HTTP/1.1 200 OK\r\n\r\n")
         conn.write(b"x" * 100_000)
@@ -181,3 +177,40 @@ def test_nothing_is_written_to_a_transport_that_closed_meanwhile() -> None:
         return transport.events
 
     assert asyncio.run(run()) == ["close"]
+
+
+class LinesTransport(RecordingTransport):
+    """Records a ``writelines`` call as one entry, its buffers joined with ``|``."""
+
+    def writelines(self, data: Any) -> None:
+        self.events.append(b"|".join(data))
+
+
+def test_writelines_follows_the_same_rules() -> None:
+    async def run() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        writer = TickWriter(asyncio.get_running_loop())
+        first, busy, headed = LinesTransport(), LinesTransport(), LinesTransport()
+        writer.wrap(first).writelines([b"a", b"", b"b"])  # first of the tick: at once
+        writer.wrap(busy).writelines([b"c", b"d"])  # the tick has written: at its end
+        during = busy.writes()
+        await asyncio.sleep(0)
+        conn = writer.wrap(headed)
+        conn.write(b"POST / HTTP/1.1\r\n\r\n")
+        conn.writelines([b"e", b"f"])  # a held head and nothing sent yet: all at once
+        return first.writes(), during + busy.writes(), headed.writes()
+
+    first, busy, headed = asyncio.run(run())
+    assert first == [b"a|b"]
+    assert busy == [b"cd"]  # held pieces leave in one write (two small ones as one copy)
+    assert headed == [b"POST / HTTP/1.1\r\n\r\n|e|f"]
+
+
+def test_each_side_of_a_loop_has_its_own_writer() -> None:
+    from skyrelay.gateway.tick_writes import tick_writer
+
+    async def run() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        client = tick_writer(loop, "client")
+        return client is tick_writer(loop, "client"), client is tick_writer(loop, "upstream")
+
+    assert asyncio.run(run()) == (True, False)

@@ -1,28 +1,38 @@
-"""Fewer ``send`` syscalls: a response's head goes with its body, and a busy tick's writes together.
+"""Fewer ``send`` syscalls: a head goes with its body, and a busy tick's writes go together.
 
 uvicorn writes a response's head and then its body, each with its own ``transport.write``, and
-each becomes a ``send`` syscall that wakes the client. Two rules cut that down:
+each becomes a ``send`` syscall that wakes the client; the upstream client writes one request
+per ``send``, each waking the upstream. Two rules cut that down:
 
 - **head with body**: a write that ends a head (``\\r\\n\\r\\n``) is held and goes out with the
   connection's next write, which for a complete response follows at once;
 - **busy ticks send together**: the first write of an event-loop tick leaves at once (a lone
   request's answer is never delayed), but later writes of the same tick, made while the loop
   is serving other connections too, wait for the tick's end and then go out back to back. On
-  shared cores this wakes the client once per batch instead of once per response.
+  shared cores this wakes the peer once per batch instead of once per message.
+
+Each side has its own writer per event loop (``tick_writer(loop, "client")`` for the
+server's connections, ``"upstream"`` for the provider pool's), so each side's first write of
+a tick leaves at once.
 
 Nothing waits past the end of the tick it was written in: a held head with no body yet (a
 stream whose first chunk is not ready, ``100 Continue``) leaves alone then.
 
 Example::
 
-    writer = TickWriter(loop)
-    transport = writer.wrap(transport)  # give this to the HTTP protocol's request cycles
+    writes = tick_writer(loop, "client").wrap(transport)
+    writes.write(head)  # held: a head waits for its body
+    writes.write(body)  # head and body leave in one send (or at the tick's end, if busy)
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Iterable
 from typing import Any
+
+_HEAD_END = b"\r\n\r\n"
 
 #: Below this a held head and its body are joined into one bytes object (cheaper than a
 #: two-buffer write); above it both buffers go to one ``writelines`` call without a copy.
@@ -68,21 +78,41 @@ class ConnectionWrites:
         self._queued = False
 
     def write(self, data: bytes) -> None:
+        """Send ``data`` now, with the held head, or at the tick's end (module docstring)."""
         tick = self._tick
         held = self._held
-        if held:
+        if held:  # held implies queued, and the tick's end is scheduled
             held.append(data)
             if not tick._wrote:
                 tick._wrote = True
                 self.flush()
             return
-        if tick._wrote or data.endswith(b"\r\n\r\n"):  # a busy tick, or a head: wait
+        if tick._wrote or data.endswith(_HEAD_END):  # a busy tick, or a head: wait
             held.append(data)
             self._queue(tick)
         else:
             tick._wrote = True
             tick._tick_started()
             self._transport.write(data)
+
+    def writelines(self, pieces: Iterable[bytes]) -> None:
+        """Like :meth:`write` for several buffers, which are never joined into one copy."""
+        parts = [piece for piece in pieces if piece]
+        if len(parts) <= 1:
+            if parts:
+                self.write(parts[0])
+            return
+        tick = self._tick
+        if not self._held and not tick._wrote:
+            tick._wrote = True
+            tick._tick_started()
+            self._transport.writelines(parts)
+            return
+        self._held.extend(parts)
+        self._queue(tick)
+        if not tick._wrote:  # a held head, nothing sent yet in this tick: all leave now
+            tick._wrote = True
+            self.flush()
 
     def _queue(self, tick: TickWriter) -> None:
         if not self._queued:
@@ -115,3 +145,18 @@ class ConnectionWrites:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TickWriter]] = (
+    weakref.WeakKeyDictionary())
+
+
+def tick_writer(loop: asyncio.AbstractEventLoop, side: str) -> TickWriter:
+    """The writer of one side (``"client"``, ``"upstream"``) on this event loop."""
+    sides = _WRITERS.get(loop)
+    if sides is None:
+        sides = _WRITERS[loop] = {}
+    writer = sides.get(side)
+    if writer is None:
+        writer = sides[side] = TickWriter(loop)
+    return writer
