@@ -28,11 +28,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 _HEAD_END = b"\r\n\r\n"
+log = logging.getLogger("skyrelay.gateway.tick_writes")
 
 #: Below this a held head and its body are joined into one bytes object (cheaper than a
 #: two-buffer write); above it both buffers go to one ``writelines`` call without a copy.
@@ -63,7 +65,11 @@ class TickWriter:
         waiting, self._waiting = self._waiting, []
         self._scheduled = self._wrote = False
         for conn in waiting:
-            conn.flush()
+            try:
+                conn.flush()
+            except Exception:  # one broken transport must not keep the others' bytes back
+                log.exception("a deferred write failed; the connection is aborted")
+                conn.abort()
 
 
 class ConnectionWrites:
@@ -137,10 +143,17 @@ class ConnectionWrites:
             self._transport.writelines(held)
 
     def close(self) -> None:
+        """Write what is held, then close."""
         self.flush()
         self._transport.close()
 
+    def abort(self) -> None:
+        """Drop what is held and abort the connection."""
+        self._held = []
+        self._transport.abort()
+
     def is_closing(self) -> bool:
+        """The transport's own answer."""
         return self._transport.is_closing()
 
     def __getattr__(self, name: str) -> Any:

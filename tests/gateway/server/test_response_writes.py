@@ -214,3 +214,24 @@ def test_each_side_of_a_loop_has_its_own_writer() -> None:
         return client is tick_writer(loop, "client"), client is tick_writer(loop, "upstream")
 
     assert asyncio.run(run()) == (True, False)
+
+
+def test_a_failing_deferred_write_aborts_its_connection_and_spares_the_others() -> None:
+    class Broken(RecordingTransport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            raise RuntimeError("the transport broke")
+
+        def abort(self) -> None:
+            self.events.append("abort")
+
+    async def run() -> tuple[list[bytes | str], list[bytes]]:
+        writer = TickWriter(asyncio.get_running_loop())
+        writer.wrap(RecordingTransport()).write(b"first")
+        broken, fine = Broken(), RecordingTransport()
+        writer.wrap(broken).write(b"lost")
+        writer.wrap(fine).write(b"kept")
+        await asyncio.sleep(0)
+        return broken.events, fine.writes()
+
+    broken_events, fine_writes = asyncio.run(run())
+    assert broken_events == ["abort"] and fine_writes == [b"kept"]
