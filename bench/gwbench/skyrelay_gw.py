@@ -171,7 +171,9 @@ class Gateway(Contender):
                                      ctx.workers_args if self.several_workers else None)
         argv = [*base, "--spec", str(spec_path), "--host", "127.0.0.1", "--port", str(port),
                 *extra]
-        env = {GATEWAY_KEY_ENV: stored, "PYTHONUNBUFFERED": "1", "OTEL_SDK_DISABLED": "true"}
+        env = {GATEWAY_KEY_ENV: stored, "PYTHONUNBUFFERED": "1", "OTEL_SDK_DISABLED": "true",
+               # not the default 9464: a gateway already running on this machine holds it
+               "SKYRELAY_METRICS_PORT": str(free_port())}
         sink = redis = None
         if (workers > 1 or self.redis_state) and "SKYRELAY_REDIS_URL" not in ctx.gateway_env:
             redis = start_redis(ctx, name=f"{self.name}-redis")

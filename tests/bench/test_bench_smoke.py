@@ -17,10 +17,13 @@ reached the loopback upstream.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from gwbench import before, portkey, skyrelay_gw
@@ -39,6 +42,17 @@ def _contenders() -> tuple[str, ...]:
 
 
 CONTENDERS = _contenders()
+DEFAULT_METRICS_PORT = 9464
+
+
+@contextlib.contextmanager
+def _port_taken(port: int) -> Iterator[None]:
+    """Hold ``port`` on loopback, as a gateway already running on the machine would."""
+    with socket.socket() as sock:
+        with contextlib.suppress(OSError):  # already held by someone else: the same case
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        yield
 
 
 def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
@@ -48,8 +62,9 @@ def test_harness_smoke_run_writes_table_json_and_plot(tmp_path: Path) -> None:
             "--long-iterations", "3",
             "--cpu-rounds", "1", "--out", str(out), "--keep-logs", str(tmp_path / "logs")]
     env = {**os.environ, "GWBENCH_COMMAND": "pytest smoke run"}
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env,
-                          cwd=tmp_path, check=False)
+    with _port_taken(DEFAULT_METRICS_PORT):  # the gateways' default metrics port is busy
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env,
+                              cwd=tmp_path, check=False)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
                      for p in sorted((tmp_path / "logs").glob("*.log")))
     assert done.returncode == 0, done.stdout + done.stderr + logs
