@@ -103,3 +103,40 @@ def test_a_killed_connection_fails_its_commands_and_the_next_one_reconnects(redi
         with pytest.raises(RedisUnavailable, match="closed"):
             await client.execute("PING")
     asyncio.run(go())
+
+
+def test_commands_of_one_tick_leave_together_and_get_their_own_replies(redis_server) -> None:  # type: ignore[no-untyped-def]
+    class Counting:
+        """The real transport, counting the writes that reach it."""
+
+        def __init__(self, inner: asyncio.Transport) -> None:
+            self.inner, self.writes = inner, 0
+
+        def write(self, data: bytes) -> None:
+            self.writes += 1
+            self.inner.write(data)
+
+        def writelines(self, data: list[bytes]) -> None:
+            self.writes += 1
+            self.inner.writelines(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    async def go() -> tuple[list[int], int]:
+        client = RedisClient(redis_server.url, timeout=10)
+        try:
+            await client.execute("DEL", "rc:tick")
+            writes = client._connection.writes  # type: ignore[union-attr]
+            counting = Counting(writes._transport)  # type: ignore[union-attr]
+            writes._transport = counting  # type: ignore[union-attr]
+            await asyncio.sleep(0)  # a fresh tick
+            replies = await asyncio.gather(*(client.execute("INCR", "rc:tick")
+                                             for _ in range(50)))
+            return replies, counting.writes
+        finally:
+            await client.aclose()
+
+    replies, writes = asyncio.run(go())
+    assert replies == list(range(1, 51))  # in order, each command its own reply
+    assert writes == 2  # the tick's first command at once, the other 49 in one send
