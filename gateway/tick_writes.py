@@ -12,8 +12,8 @@ per ``send``, each waking the upstream. Two rules cut that down:
   shared cores this wakes the peer once per batch instead of once per message.
 
 Each side has its own writer per event loop (``tick_writer(loop, "client")`` for the
-server's connections, ``"upstream"`` for the provider pool's), so each side's first write of
-a tick leaves at once.
+server's connections, ``"upstream"`` for the provider pool's, ``"redis"`` for the state
+store's), so each side's first write of a tick leaves at once.
 
 Nothing waits past the end of the tick it was written in: a held head with no body yet (a
 stream whose first chunk is not ready, ``100 Continue``) leaves alone then.
@@ -165,7 +165,7 @@ _WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TickWri
 
 
 def tick_writer(loop: asyncio.AbstractEventLoop, side: str) -> TickWriter:
-    """The writer of one side (``"client"``, ``"upstream"``) on this event loop."""
+    """The writer of one side (``"client"``, ``"upstream"``, ``"redis"``) on this event loop."""
     sides = _WRITERS.get(loop)
     if sides is None:
         sides = _WRITERS[loop] = {}
