@@ -34,6 +34,7 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer, InvalidHea
 from botocore.session import Session
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.deadlines import deadline_at
 from skyrelay.gateway.providers import bedrock_guardrails as guardrails
 from skyrelay.gateway.providers.base import ProviderError, redact
 from skyrelay.gateway.providers.bedrock_embeddings import (
@@ -182,7 +183,7 @@ class BedrockProvider:
         # after signing: traceparent is no signed header
         headers = with_trace(dict(request.headers.items()))
         try:
-            async with asyncio.timeout_at(deadline):
+            with deadline_at(deadline):
                 resp = await self.http.post(url, payload, headers, deadline)
         except TimeoutError:
             raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
@@ -194,7 +195,7 @@ class BedrockProvider:
                                 ) from None
         if resp.status >= 400:
             try:
-                async with asyncio.timeout_at(deadline):
+                with deadline_at(deadline):
                     text = (await resp.read(65536)).decode("utf-8", "replace")
             except (TimeoutError, OSError):
                 text = ""
@@ -218,7 +219,7 @@ class BedrockProvider:
     async def _json(self, target: TargetConfig, resp: UpstreamResponse,
                     deadline: float) -> dict[str, Any]:
         try:
-            async with asyncio.timeout_at(deadline):
+            with deadline_at(deadline):
                 data = await resp.read()
         except TimeoutError:
             raise ProviderError("timeout", 504, f"{target.key}: no answer before the deadline",
@@ -266,7 +267,7 @@ class BedrockProvider:
         buffer = EventStreamBuffer()
         stopped = False
         try:
-            async with asyncio.timeout_at(deadline):
+            with deadline_at(deadline):
                 async for data in resp.iter_any():
                     buffer.add_data(data)
                     for message in buffer:

@@ -18,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ import orjson
 from botocore.eventstream import EventStreamBuffer
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.deadlines import deadline_at
 from skyrelay.gateway.doors.anthropic_messages import bedrock_body, usage_of
 from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.request import API_MESSAGES, Request
@@ -129,7 +129,7 @@ class BedrockAnthropic:
         buffer = EventStreamBuffer()
         stopped = False
         try:
-            async with asyncio.timeout_at(deadline):
+            with deadline_at(deadline):
                 async for data in resp.iter_any():
                     buffer.add_data(data)
                     for message in buffer:

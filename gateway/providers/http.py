@@ -3,8 +3,8 @@
 One :class:`HttpClient` per process: keep-alive connections pooled per (scheme, host,
 port), at most ``limit`` open in total. Every request is bounded by the caller's absolute
 ``deadline`` (``loop.time()``): opening a connection by ``min(connect_timeout, time left)``,
-the rest by the caller's own ``asyncio.timeout_at(deadline)`` around the exchange and the
-body reads.
+the rest by the caller's own deadline block (:mod:`skyrelay.gateway.deadlines`) around the
+exchange and the body reads.
 
 Why not aiohttp's client, which this module wrapped before: measured client-only
 (``make bench-client``: uvloop, 64 concurrent POSTs to a loopback nginx, the bench's chat

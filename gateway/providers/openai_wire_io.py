@@ -14,13 +14,13 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
 
 from skyrelay.gateway.config import TargetConfig
+from skyrelay.gateway.deadlines import deadline_at, deadline_in
 from skyrelay.gateway.hub.events import NativeEvent
 from skyrelay.gateway.hub.request import API_RESPONSES
 from skyrelay.gateway.hub.response import Result
@@ -57,7 +57,7 @@ async def read_up_to(resp: UpstreamResponse, limit: int) -> bytes:
 async def drain(resp: UpstreamResponse, limit: float = 2.0) -> None:
     """Read what is left of a finished stream, then pool the connection (or close it)."""
     try:
-        async with asyncio.timeout(limit):
+        with deadline_in(limit):
             while await resp.readany():
                 pass
     except (TimeoutError, OSError):
@@ -74,7 +74,7 @@ async def post(http: HttpClient, target: TargetConfig, url: str, body: bytes,
     resp: UpstreamResponse | None = None
     headers = with_trace(headers)  # the attempt's W3C traceparent, when tracing is on
     try:
-        async with asyncio.timeout_at(deadline):
+        with deadline_at(deadline):
             resp = await http.post(url, body, headers, deadline)
             if resp.status == 200:
                 return resp
@@ -103,7 +103,7 @@ async def read_json(target: TargetConfig, resp: UpstreamResponse,
         if resp.arrived:  # the common small answer came with its head: no wait, no timer
             raw = await resp.read(MAX_BODY_BYTES + 1)
         else:
-            async with asyncio.timeout_at(deadline):
+            with deadline_at(deadline):
                 raw = await resp.read(MAX_BODY_BYTES + 1)
     except TimeoutError:
         resp.close()
@@ -128,7 +128,7 @@ async def read_chunk(target: TargetConfig, resp: UpstreamResponse,
                      deadline: float) -> bytes:
     """The next bytes of a streamed body (``b""`` at its end), before ``deadline``."""
     try:
-        async with asyncio.timeout_at(deadline):
+        with deadline_at(deadline):
             return await resp.readany()
     except TimeoutError:
         raise timeout_error(target) from None

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from skyrelay.gateway.config import GatewayConfig, RouteConfig, TargetConfig
+from skyrelay.gateway.deadlines import deadline_at
 from skyrelay.gateway.errors import GatewayError, from_provider
 from skyrelay.gateway.hub import dispatch
 from skyrelay.gateway.hub.request import Request
@@ -129,7 +130,7 @@ class Router:
                           deadline: float) -> tuple[Any, float]:
             loop = asyncio.get_running_loop()
             began = loop.time()
-            async with asyncio.timeout_at(share):
+            with deadline_at(share):
                 if isinstance(request, Request):
                     value: Any = await dispatch.call(provider, target, request,
                                                      deadline=share)
@@ -158,7 +159,7 @@ class Router:
                            if isinstance(request, Request)
                            else provider.chat_stream(target, request, deadline=deadline))
             try:
-                async with asyncio.timeout_at(share):
+                with deadline_at(share):
                     first = await anext(stream)
             except StopAsyncIteration:
                 raise ProviderError("protocol", 502, "the upstream stream ended before its "

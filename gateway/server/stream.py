@@ -19,6 +19,7 @@ import contextlib
 import logging
 from typing import Any
 
+from skyrelay.gateway.deadlines import deadline_at
 from skyrelay.gateway.errors import GatewayError
 from skyrelay.gateway.hub.door import StreamRender
 from skyrelay.gateway.providers.base import ProviderError
@@ -72,7 +73,7 @@ async def forward(ctx: RequestContext, start: StreamStart, renderer: StreamRende
     """Forward ``start.first`` and ``start.rest``; end with ``done()`` or an error event."""
     rest = start.rest
     try:
-        async with asyncio.timeout_at(start.deadline):
+        with deadline_at(start.deadline):
             _count(ctx, start.first)
             out = renderer.event(start.first)
             if out:

@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 
+from skyrelay.gateway.deadlines import deadline_in
 from skyrelay.gateway.tick_writes import ConnectionWrites, tick_writer
 
 
@@ -180,7 +181,7 @@ class RedisClient:
             connection = await self._connect()
         waiter = connection.send(_pack(args))
         try:
-            async with asyncio.timeout(self.timeout):
+            with deadline_in(self.timeout):
                 reply = await waiter
         except TimeoutError:
             connection.close(RedisUnavailable("the Redis server did not answer in time"))
@@ -210,7 +211,7 @@ class RedisClient:
             tls = ssl.create_default_context() if address.tls else None
             connection: _Connection | None = None
             try:
-                async with asyncio.timeout(self.timeout):
+                with deadline_in(self.timeout):
                     _, connection = await loop.create_connection(
                         _Connection, address.host, address.port, ssl=tls,
                         server_hostname=address.host if tls else None)
