@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from skyrelay.gateway.deadlines import Alarm, alarm_at
 from skyrelay.gateway.tick_writes import tick_writer
 
 log = logging.getLogger("skyrelay.gateway.protocol")
@@ -63,7 +64,7 @@ class _Limited(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_timer: Alarm | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -82,7 +83,10 @@ class _Limited(HttpToolsProtocol):
 
     def _arm(self) -> None:
         if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timeout)
+            # the loop's shared timer: a request's head clock is armed and cancelled on
+            # every request, and a timer of its own each time cost ~1 µs more per request
+            self._head_timer = alarm_at(self.loop, self.loop.time() + self.header_timeout,
+                                        self._head_timeout)
 
     def _disarm(self) -> None:
         if self._head_timer is not None:
