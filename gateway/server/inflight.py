@@ -33,6 +33,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from skyrelay.gateway.deadlines import Alarm, alarm_at
+
 log = logging.getLogger("skyrelay.gateway")
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -58,8 +60,10 @@ class Guard:
         self.stream = stream
         self._receive = receive
         self._watcher: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            watch_after, self._start_watching)
+        loop = asyncio.get_running_loop()
+        # an alarm on the loop's shared timer: nearly every request ends before it rings
+        self._timer: Alarm | None = alarm_at(loop, loop.time() + watch_after,
+                                             self._start_watching)
 
     def _start_watching(self) -> None:
         self._timer = None
