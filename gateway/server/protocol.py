@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -52,6 +53,31 @@ def _response(status: int, reason: bytes, message: str, code: str) -> bytes:
             b"connection: close\r\n\r\n" % (status, reason, len(body))) + body
 
 
+class _AlarmsLoop:
+    """The event loop as uvicorn's protocol sees it, ``call_later`` on the shared timer.
+
+    uvicorn arms a keep-alive timer after every response and cancels it when the next
+    request arrives: a timer made and cancelled per request (uvloop: 2.3 µs against 0.27 µs
+    for an alarm, :mod:`skyrelay.gateway.deadlines`). The protocol uses its loop for that
+    and for ``create_task``; everything else is passed to the loop itself.
+    """
+
+    __slots__ = ("create_task", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.create_task = loop.create_task
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any,
+                   context: Any = None) -> Alarm | asyncio.TimerHandle:
+        if args or context is not None:
+            return self.loop.call_later(delay, callback, *args, context=context)
+        return alarm_at(self.loop, self.loop.time() + delay, callback)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loop, name)
+
+
 class _Limited(HttpToolsProtocol):
     """httptools protocol with the limits of the module docstring (class attributes)."""
 
@@ -62,6 +88,8 @@ class _Limited(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.event_loop: asyncio.AbstractEventLoop = self.loop
+        self.loop = _AlarmsLoop(self.loop)  # type: ignore[assignment]  # see _AlarmsLoop
         self._in_head = True
         self._head_bytes = 0
         self._head_timer: Alarm | None = None
@@ -74,7 +102,7 @@ class _Limited(HttpToolsProtocol):
                 "shortly.", "too_many_connections"))
             transport.close()
             return
-        self.transport = tick_writer(self.loop, "client").wrap(transport)
+        self.transport = tick_writer(self.event_loop, "client").wrap(transport)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -85,7 +113,8 @@ class _Limited(HttpToolsProtocol):
         if self._head_timer is None:
             # the loop's shared timer: a request's head clock is armed and cancelled on
             # every request, and a timer of its own each time cost ~1 µs more per request
-            self._head_timer = alarm_at(self.loop, self.loop.time() + self.header_timeout,
+            loop = self.event_loop
+            self._head_timer = alarm_at(loop, loop.time() + self.header_timeout,
                                         self._head_timeout)
 
     def _disarm(self) -> None:
