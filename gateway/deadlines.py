@@ -3,14 +3,16 @@
 
 A request passes three or more deadline blocks (the router's share of the route deadline,
 the upstream call, the Redis round trips, each stream chunk), and they almost never fire.
-On Python 3.11 with uvloop, ``async with asyncio.timeout_at(...)`` costs 5.1 µs per block:
-an async context manager plus a timer made and cancelled each time (uvloop's
-``call_at`` + ``cancel`` alone: 1.5 µs). Here one timer per event loop serves every open
-deadline: entering a block adds it to a set (the timer moves only when the new deadline
-is the earliest), leaving removes it; when the timer fires it cancels the tasks whose
-deadline has come and sets itself for the next one. As long as the deadlines are further
-off than the blocks last, the timer fires about once per deadline length, however many
-blocks pass.
+On Python 3.11 with uvloop, ``async with asyncio.timeout_at(...)`` costs 3.9 µs per block
+(measured in a loop of 200,000): an async context manager plus a timer made and cancelled
+each time (uvloop's ``call_later`` + ``cancel`` alone: 1.5-2.3 µs). Here one timer per
+event loop serves every open deadline: entering a block adds it to a set (the timer moves
+only when the new deadline is the earliest), leaving removes it; when the timer fires it
+cancels the tasks whose deadline has come and sets itself for the next one. A block costs
+0.77 µs. As long as the deadlines are further off than the blocks last, the timer fires
+about once per deadline length, however many blocks pass; each firing looks at every
+open deadline and alarm (a few per request in flight plus one per idle keep-alive
+connection), which at thousands of connections is still well under a millisecond.
 
 Semantics are asyncio.Timeout's (Python 3.11): at ``when`` the task is cancelled; the
 block's ``CancelledError`` becomes ``TimeoutError`` unless the task was also cancelled by
