@@ -93,12 +93,22 @@ class SpanEncoder:
                                  + _delimited(b"\x12", scope_version.encode()))
         self._attributes: dict[tuple[str, Any, type], bytes] = {}
         self._names: dict[tuple[str, int], bytes] = {}
+        self._frames: dict[int, bytes] = {}
+        #: unique key -> its encoded ``KeyValue.key`` and the value's tag, for str values
+        self._unique_heads = {key: _delimited(b"\x0a", key.encode()) + b"\x12"
+                              for key in unique_keys}
         #: keys whose values differ on every span (ids): caching them would only churn
         self._unique_keys = unique_keys
 
     def _attribute(self, key: str, value: Any) -> bytes:
         """Span.attributes (field 9) entry for one pair, from the cache when seen."""
         kind = type(value)
+        head = self._unique_heads.get(key)
+        if head is not None and kind is str:  # an id: only the value is new
+            text = value.encode("utf-8", "replace")
+            any_value = b"\x0a" + varint(len(text)) + text
+            pair = head + varint(len(any_value)) + any_value
+            return b"\x4a" + varint(len(pair)) + pair
         if key in self._unique_keys or (kind is str and len(value) > _CACHED_TEXT) or (
                 kind is list) or (kind is tuple and len(value) > _CACHED_ITEMS):
             # ids, prompt text (log_prompts) and the like: never kept
@@ -161,12 +171,24 @@ class SpanEncoder:
 
     def request(self, records: Iterable[SpanRecord]) -> bytes:
         """An ``ExportTraceServiceRequest`` holding ``records``."""
-        parts = [self._scope]
-        span = self.span
+        spans: list[bytes] = []
+        append, span, frame = spans.append, self.span, self._frame
         for record in records:  # ScopeSpans.spans = 2
             encoded = span(record)
-            parts += (b"\x12", varint(len(encoded)), encoded)
-        scope_spans = b"".join(parts)
-        resource_spans = [self._resource, b"\x12", varint(len(scope_spans)), scope_spans]
-        size = sum(map(len, resource_spans))
-        return b"".join([b"\x0a", varint(size), *resource_spans])
+            append(frame(len(encoded)))
+            append(encoded)
+        # the sizes of the enclosing messages are sums, so the whole batch is one join
+        scope_spans = len(self._scope) + sum(map(len, spans))
+        head = b"\x12" + varint(scope_spans)  # ResourceSpans.scope_spans = 2
+        resource_spans = len(self._resource) + len(head) + scope_spans
+        return b"".join([b"\x0a", varint(resource_spans), self._resource, head, self._scope,
+                         *spans])
+
+    def _frame(self, size: int) -> bytes:
+        """The tag and length before a span of ``size`` bytes (kept: sizes repeat)."""
+        found = self._frames.get(size)
+        if found is None:
+            if len(self._frames) >= _CACHE_LIMIT:
+                self._frames.clear()
+            found = self._frames[size] = b"\x12" + varint(size)
+        return found

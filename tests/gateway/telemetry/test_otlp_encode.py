@@ -114,6 +114,10 @@ def test_byte_identical_to_the_official_serialisation(
     assert encoder.request([record, other]) == _official([record, other])
     # again, now from the attribute cache
     assert encoder.request([record, other]) == _official([record, other])
+    # every key unique (ids): encoded apart each time, the same bytes
+    unique = SpanEncoder(RESOURCE, "skyrelay.gateway", "1.2.3",
+                         unique_keys=frozenset(attributes))
+    assert unique.request([record, other]) == _official([record, other])
 
 
 def test_what_we_send_parses_back_field_for_field() -> None:
@@ -178,3 +182,12 @@ def test_varint_matches_the_wire_format() -> None:
     # https://protobuf.dev/programming-guides/encoding/#varints: 150 is 96 01
     assert varint(150) == b"\x96\x01"
     assert [len(varint(v)) for v in (0, 127, 128, 16383, 16384, 2**64 - 1)] == [1, 1, 2, 2, 3, 10]
+
+
+def test_a_long_unique_value_and_a_large_batch_keep_their_lengths() -> None:
+    # two- and three-byte varints: a 300-character id, a batch of a few hundred KB
+    encoder = SpanEncoder(RESOURCE, "skyrelay.gateway", "1.2.3",
+                          unique_keys=frozenset({"skyrelay.request_id"}))
+    records = [_record(attributes={"skyrelay.request_id": f"{i:04d}" + "x" * 300,
+                                   "skyrelay.attempt": i % 3}) for i in range(600)]
+    assert encoder.request(records) == _official(records)
