@@ -9,7 +9,7 @@ each time (uvloop's ``call_later`` + ``cancel`` alone: 1.5-2.3 µs). Here one ti
 event loop serves every open deadline: entering a block adds it to a set (the timer moves
 only when the new deadline is the earliest), leaving removes it; when the timer fires it
 cancels the tasks whose deadline has come and sets itself for the next one. A block costs
-0.77 µs. As long as the deadlines are further off than the blocks last, the timer fires
+0.86 µs. As long as the deadlines are further off than the blocks last, the timer fires
 about once per deadline length, however many blocks pass; each firing looks at every
 open deadline and alarm (a few per request in flight plus one per idle keep-alive
 connection), which at thousands of connections is still well under a millisecond.
@@ -44,9 +44,10 @@ __all__ = ["Alarm", "Deadline", "alarm_at", "deadline_at", "deadline_in"]
 class _LoopDeadlines:
     """The open deadlines of one event loop and the one timer that serves them."""
 
-    __slots__ = ("__weakref__", "armed_at", "handle", "open")
+    __slots__ = ("__weakref__", "armed_at", "handle", "loop", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = weakref.ref(loop)  # which loop these are (an id can be used again)
         self.open: set[Deadline | Alarm] = set()
         self.handle: asyncio.TimerHandle | None = None
         self.armed_at = math.inf
@@ -79,21 +80,28 @@ class _LoopDeadlines:
             self._arm(loop, min(d.at for d in self.open))
 
 
-_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopDeadlines] = (
-    weakref.WeakKeyDictionary())
-#: the last loop asked for and its deadlines (a weak reference: no loop is kept alive)
-_last: tuple[weakref.ref[asyncio.AbstractEventLoop], _LoopDeadlines] | None = None
+# Held weakly on both sides: a loop's deadlines live as long as something uses them (an
+# open block, an alarm, the armed timer, whose callback is theirs), and the armed timer
+# holds its loop, so a strong map from loops to their deadlines would keep every loop that
+# ever used one alive. Keyed by ``id(loop)``: while the deadlines live, so does their armed
+# loop; without a timer they hold no loop at all, and a new loop that got a dead loop's
+# id is told apart by the weak reference each keeps to its own.
+_BY_LOOP: weakref.WeakValueDictionary[int, _LoopDeadlines] = weakref.WeakValueDictionary()
+#: the last loop asked for and its deadlines
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], weakref.ref[_LoopDeadlines]] | None = None
 
 
 def _deadlines_of(loop: asyncio.AbstractEventLoop) -> _LoopDeadlines:
     global _last
     last = _last
     if last is not None and last[0]() is loop:
-        return last[1]
-    found = _BY_LOOP.get(loop)
-    if found is None:
-        found = _BY_LOOP[loop] = _LoopDeadlines()
-    _last = (weakref.ref(loop), found)
+        found = last[1]()
+        if found is not None:
+            return found
+    found = _BY_LOOP.get(id(loop))
+    if found is None or found.loop() is not loop:
+        found = _BY_LOOP[id(loop)] = _LoopDeadlines(loop)
+    _last = (weakref.ref(loop), weakref.ref(found))
     return found
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -173,3 +175,22 @@ def test_alarms_ring_unless_cancelled_and_one_failing_does_not_stop_the_rest(run
             await asyncio.sleep(0.05)
         return sorted(rang), errors
     assert run(main) == (["a", "b"], ["alarm callback failed"])
+
+
+def test_a_closed_loop_is_not_kept_alive_by_its_deadlines_or_alarms() -> None:
+    # the shared timer holds its loop; the map from loops to their deadlines must not
+    refs: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        refs.append(weakref.ref(loop))
+        with deadline_at(loop.time() + 30):
+            await asyncio.sleep(0)
+        alarm_at(loop, loop.time() + 30, lambda: None)  # still pending at the close
+
+    for factory in LOOPS.values():
+        for _ in range(5):
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(main())
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
