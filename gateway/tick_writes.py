@@ -47,7 +47,9 @@ class TickWriter:
     __slots__ = ("_loop", "_scheduled", "_wrote", "_waiting")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # weak: the writers are kept per loop in a WeakKeyDictionary, whose values must
+        # not hold their own keys (every loop that ever wrote would stay alive)
+        self._loop = weakref.ref(loop)
         self._scheduled = False
         self._wrote = False  # something already left in this tick
         self._waiting: list[ConnectionWrites] = []
@@ -58,8 +60,11 @@ class TickWriter:
 
     def _tick_started(self) -> None:
         if not self._scheduled:
+            loop = self._loop()
+            if loop is None:  # the loop is gone: nothing would ever run the flush
+                return
             self._scheduled = True
-            self._loop.call_soon(self._end_of_tick)
+            loop.call_soon(self._end_of_tick)
 
     def _end_of_tick(self) -> None:
         waiting, self._waiting = self._waiting, []

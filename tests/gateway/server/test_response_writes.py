@@ -235,3 +235,30 @@ def test_a_failing_deferred_write_aborts_its_connection_and_spares_the_others() 
 
     broken_events, fine_writes = asyncio.run(run())
     assert broken_events == ["abort"] and fine_writes == [b"kept"]
+
+
+def test_a_closed_loop_is_not_kept_alive_by_its_writers() -> None:
+    # tick writers are kept per loop; a loop that wrote must still go away when closed
+    import gc
+    import weakref
+
+    import uvloop
+
+    from skyrelay.gateway.tick_writes import tick_writer
+
+    refs: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        refs.append(weakref.ref(loop))
+        conn = tick_writer(loop, "client").wrap(RecordingTransport())
+        conn.write(b"a")
+        conn.write(b"b")  # held to the tick's end
+        await asyncio.sleep(0)
+
+    for factory in (asyncio.new_event_loop, uvloop.new_event_loop):
+        for _ in range(3):
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(run())
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
