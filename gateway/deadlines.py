@@ -21,7 +21,8 @@ someone else (``Task.uncancel``); nested blocks each convert only their own expi
 The block must run inside a task; a ``Deadline`` is entered once.
 
 :func:`alarm_at` puts a plain callback on the same timer, for timers that are armed and
-cancelled on every request (the request-head clock of :mod:`.server.protocol`).
+cancelled on every request: the request-head clock and uvicorn's keep-alive timer
+(:mod:`.server.protocol`), the in-flight watcher (:mod:`.server.inflight`).
 
 Example::
 
